@@ -1,0 +1,359 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  ArnFormat,
+  aws_apigatewayv2 as apigw,
+  aws_apigatewayv2_integrations as apigwIntegrations,
+  CfnOutput,
+  Duration,
+  aws_dynamodb as dynamodb,
+  aws_events as events,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  aws_lambda_nodejs as nodejs,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  aws_secretsmanager as secretsmanager,
+  aws_stepfunctions as sfn,
+  aws_sqs as sqs,
+  aws_ssm as ssm,
+  Tags,
+  aws_events_targets as targets,
+} from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+
+/** Absolute path of a file in the repository, given relative to the repository root. */
+const fromRepoRoot = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url));
+
+const REPO_ROOT = fromRepoRoot('');
+
+/** The Lambda handlers of the product, keyed by their role. */
+type FunctionName = 'api' | 'plan' | 'checkStop' | 'dispatch' | 'finish' | 'commandStatus' | 'discoverNodes';
+
+interface FunctionSpec {
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+}
+
+const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
+  api: {
+    entry: 'lambdas/handlers/api.ts',
+    description: 'Nailgun and Keystone HTTP API, and the web UI',
+    memorySize: 512,
+    timeout: Duration.seconds(29),
+  },
+  plan: {
+    entry: 'lambdas/handlers/plan.ts',
+    description: 'Deployment step: expands the task graph into layers',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+  },
+  checkStop: {
+    entry: 'lambdas/handlers/check-stop.ts',
+    description: 'Deployment step: reads the stop flag before a layer is dispatched',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+  },
+  dispatch: {
+    entry: 'lambdas/handlers/dispatch.ts',
+    description: 'Deployment step: sends the commands of a layer to the nodes through SSM Run Command',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+  },
+  finish: {
+    entry: 'lambdas/handlers/finish.ts',
+    description: 'Deployment step: settles node, cluster and task statuses',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+  },
+  commandStatus: {
+    entry: 'lambdas/handlers/command-status.ts',
+    description: 'Records SSM command invocation status changes and resumes the waiting layer',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+  },
+  discoverNodes: {
+    entry: 'lambdas/handlers/discover-nodes.ts',
+    description: 'Registers SSM managed instances as discovered nodes',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+  },
+};
+
+/**
+ * The AWS side of the Fuel deployment service: HTTP API, DynamoDB state, the deployment state
+ * machine, SSM Run Command document, node discovery and command status callbacks.
+ */
+export class FuelDeploymentStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
+  readonly stateMachineName: string;
+  readonly stateMachineArn: string;
+  readonly documentName: string;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    Tags.of(this).add('Project', 'fuel-sls');
+
+    // Fixed names: the Lambdas learn the state machine ARN and the document name without a
+    // reference to the resources, which keeps the template free of dependency cycles.
+    this.stateMachineName = `${this.stackName}-deployment`;
+    this.stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: this.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const executionsArn = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.documentName = `${this.stackName}-RunTask`;
+    const documentArn = this.formatArn({
+      service: 'ssm',
+      resource: 'document',
+      resourceName: this.documentName,
+    });
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const authToken = new secretsmanager.Secret(this, 'AuthToken', {
+      description: 'Token that every API request carries in the X-Auth-Token header',
+      generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
+
+    const document = new ssm.CfnDocument(this, 'RunTaskDocument', {
+      name: this.documentName,
+      documentType: 'Command',
+      documentFormat: 'JSON',
+      updateMethod: 'NewVersion',
+      content: JSON.parse(readFileSync(fromRepoRoot('infra/documents/run-task.json'), 'utf8')),
+    });
+
+    const functionIds: Record<FunctionName, string> = {
+      api: 'ApiFunction',
+      plan: 'PlanFunction',
+      checkStop: 'CheckStopFunction',
+      dispatch: 'DispatchFunction',
+      finish: 'FinishFunction',
+      commandStatus: 'CommandStatusFunction',
+      discoverNodes: 'DiscoverNodesFunction',
+    };
+    const build = (name: FunctionName, environment: Record<string, string> = {}): nodejs.NodejsFunction =>
+      this.nodeFunction(functionIds[name], FUNCTION_SPECS[name], {
+        TABLE_NAME: this.table.tableName,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...environment,
+      });
+
+    const orchestration = { STATE_MACHINE_ARN: this.stateMachineArn, SSM_DOCUMENT_NAME: this.documentName };
+    this.functions = {
+      api: build('api', { ...orchestration, AUTH_TOKEN_SECRET_ARN: authToken.secretArn }),
+      plan: build('plan'),
+      checkStop: build('checkStop'),
+      dispatch: build('dispatch', orchestration),
+      finish: build('finish'),
+      commandStatus: build('commandStatus', orchestration),
+      discoverNodes: build('discoverNodes'),
+    };
+    const fns = this.functions;
+    for (const fn of Object.values(fns)) this.table.grantReadWriteData(fn);
+
+    // API: starts, inspects and aborts deployments; reads the auth token.
+    fns.api.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn] }),
+    );
+    fns.api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [executionsArn],
+      }),
+    );
+    fns.api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [authToken.secretArn],
+      }),
+    );
+
+    // Dispatch: runs only the project's document, on instances of this account and region.
+    fns.dispatch.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:SendCommand'],
+        resources: [
+          documentArn,
+          this.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+          this.formatArn({ service: 'ssm', resource: 'managed-instance', resourceName: '*' }),
+        ],
+      }),
+    );
+    // These SSM actions support no resource-level permissions.
+    fns.dispatch.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ssm:ListCommands',
+          'ssm:ListCommandInvocations',
+          'ssm:GetCommandInvocation',
+          'ssm:CancelCommand',
+        ],
+        resources: ['*'],
+      }),
+    );
+    const taskCallbacks = new iam.PolicyStatement({
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      resources: [this.stateMachineArn],
+    });
+    fns.dispatch.addToRolePolicy(taskCallbacks);
+
+    // Command status: reads the invocation that changed and resumes the waiting layer.
+    fns.commandStatus.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }),
+    );
+    fns.commandStatus.addToRolePolicy(taskCallbacks);
+
+    // Node discovery: lists SSM managed instances (no resource-level permissions).
+    fns.discoverNodes.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }),
+    );
+
+    const commandStatusDlq = new sqs.Queue(this, 'CommandStatusDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    new events.Rule(this, 'CommandStatusRule', {
+      description: 'SSM command invocation status changes of the RunTask document',
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: ['EC2 Command Invocation Status-change Notification'],
+        detail: { 'document-name': [this.documentName] },
+      },
+      targets: [
+        new targets.LambdaFunction(fns.commandStatus, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+          deadLetterQueue: commandStatusDlq,
+        }),
+      ],
+    });
+
+    new events.Rule(this, 'DiscoverNodesSchedule', {
+      description: 'Discovers SSM managed instances as Fuel nodes',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      // A missed run is covered by the next one a minute later.
+      targets: [new targets.LambdaFunction(fns.discoverNodes, { retryAttempts: 0 })],
+    });
+
+    const stateMachine = new sfn.StateMachine(this, 'DeploymentStateMachine', {
+      stateMachineName: this.stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      // Inline in the template (not an S3 asset) so template diffs show definition changes.
+      definitionBody: sfn.DefinitionBody.fromString(
+        readFileSync(fromRepoRoot('statemachines/deployment.asl.json'), 'utf8'),
+      ),
+      definitionSubstitutions: {
+        PlanFunctionArn: fns.plan.functionArn,
+        CheckStopFunctionArn: fns.checkStop.functionArn,
+        DispatchFunctionArn: fns.dispatch.functionArn,
+        FinishFunctionArn: fns.finish.functionArn,
+      },
+      logs: {
+        destination: new logs.LogGroup(this, 'DeploymentStateMachineLogs', {
+          logGroupName: `/aws/vendedlogs/states/${this.stateMachineName}`,
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: false,
+      },
+      tracingEnabled: true,
+    });
+    for (const fn of [fns.plan, fns.checkStop, fns.dispatch, fns.finish]) fn.grantInvoke(stateMachine);
+
+    const httpApi = new apigw.HttpApi(this, 'HttpApi', {
+      apiName: `${this.stackName}-api`,
+      description: 'Fuel (Nailgun) API, Keystone token endpoint and web UI',
+      createDefaultStage: false,
+    });
+    const stage = httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { burstLimit: 100, rateLimit: 50 },
+    });
+    const integration = new apigwIntegrations.HttpLambdaIntegration('ApiIntegration', fns.api);
+    const routes: ReadonlyArray<[string, apigw.HttpMethod]> = [
+      ['/api/{proxy+}', apigw.HttpMethod.ANY],
+      ['/api', apigw.HttpMethod.ANY],
+      ['/keystone/{proxy+}', apigw.HttpMethod.ANY],
+      ['/', apigw.HttpMethod.GET],
+    ];
+    for (const [path, method] of routes) httpApi.addRoutes({ path, methods: [method], integration });
+
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the API and the web UI' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: stateMachine.stateMachineArn,
+      description: 'Deployment state machine; execution names are task uuids',
+    });
+    new CfnOutput(this, 'TableName', {
+      value: this.table.tableName,
+      description: 'DynamoDB table with all state',
+    });
+    new CfnOutput(this, 'AuthTokenSecretArn', {
+      value: authToken.secretArn,
+      description: 'Secret holding the X-Auth-Token value',
+    });
+    new CfnOutput(this, 'DocumentName', {
+      value: document.ref,
+      description: 'SSM Command document that runs one deployment task on a node',
+    });
+  }
+
+  private nodeFunction(
+    id: string,
+    spec: FunctionSpec,
+    environment: Record<string, string>,
+  ): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new nodejs.NodejsFunction(this, id, {
+      entry: fromRepoRoot(spec.entry),
+      handler: 'handler',
+      description: spec.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout,
+      environment,
+      logGroup,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: fromRepoRoot('package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        externalModules: ['@aws-sdk/*'],
+        format: nodejs.OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        // Bundled CommonJS dependencies may still call require() for Node built-ins.
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import {
+  CancelCommandCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  InvocationDoesNotExist,
+  ListCommandsCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { InvocationResult, ManagedInstance, NodeCommands, SendCommandInput } from './ports.js';
+
+const OUTPUT_TAIL_CHARS = 2000;
+
+function tail(text: string | undefined, max = OUTPUT_TAIL_CHARS): string {
+  if (!text) return '';
+  return text.length > max ? text.slice(text.length - max) : text;
+}
+
+function isoOrNull(value: string | undefined): string | null {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+/** NodeCommands on SSM Run Command, with the project's task document. */
+export class SsmNodeCommands implements NodeCommands {
+  constructor(
+    private readonly documentName: string,
+    private readonly client: SSMClient = new SSMClient({}),
+  ) {}
+
+  async send(input: SendCommandInput): Promise<string> {
+    const out = await this.client.send(
+      new SendCommandCommand({
+        DocumentName: this.documentName,
+        InstanceIds: input.instanceIds,
+        Parameters: input.parameters,
+        Comment: input.comment,
+        TimeoutSeconds: input.deliveryTimeoutSeconds,
+        MaxConcurrency: '50',
+        MaxErrors: '100%',
+      }),
+    );
+    const id = out.Command?.CommandId;
+    if (!id) throw new Error('SendCommand returned no command id');
+    return id;
+  }
+
+  async findByComment(comment: string, since: Date): Promise<string | null> {
+    let nextToken: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListCommandsCommand({
+          Filters: [
+            { key: 'InvokedAfter', value: since.toISOString() },
+            { key: 'DocumentName', value: this.documentName },
+          ],
+          NextToken: nextToken,
+        }),
+      );
+      const match = out.Commands?.find((c) => c.Comment === comment);
+      if (match?.CommandId) return match.CommandId;
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return null;
+  }
+
+  async invocation(commandId: string, instanceId: string): Promise<InvocationResult | null> {
+    try {
+      const out = await this.client.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      );
+      return {
+        commandId,
+        instanceId,
+        comment: out.Comment ?? '',
+        status: out.Status ?? 'Pending',
+        statusDetails: out.StatusDetails ?? '',
+        responseCode: typeof out.ResponseCode === 'number' && out.ResponseCode >= 0 ? out.ResponseCode : null,
+        startedAt: isoOrNull(out.ExecutionStartDateTime),
+        endedAt: isoOrNull(out.ExecutionEndDateTime),
+        stdoutTail: tail(out.StandardOutputContent),
+        stderrTail: tail(out.StandardErrorContent),
+      };
+    } catch (err) {
+      if (err instanceof InvocationDoesNotExist) return null;
+      throw err;
+    }
+  }
+
+  async cancel(commandId: string, instanceIds?: string[]): Promise<void> {
+    await this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }));
+  }
+
+  async instances(): Promise<ManagedInstance[]> {
+    const found: ManagedInstance[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.client.send(new DescribeInstanceInformationCommand({ NextToken: nextToken, MaxResults: 50 }));
+      for (const info of out.InstanceInformationList ?? []) {
+        if (!info.InstanceId) continue;
+        found.push({
+          instanceId: info.InstanceId,
+          name: info.ComputerName ?? info.Name ?? info.InstanceId,
+          ip: info.IPAddress ?? '',
+          online: info.PingStatus === 'Online',
+          platformName: info.PlatformName ?? '',
+          platformType: info.PlatformType ?? '',
+        });
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return found;
+  }
+}

@@ -1,0 +1,100 @@
+/** The HTTP edge: requests and responses independent of API Gateway, and the one error model. */
+import { z } from 'zod';
+import { ConflictError, NotFoundError, ServiceError, UnauthorizedError, ValidationError } from '../app/errors.js';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  body: string | null;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors: { field: string; message: string }[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: status === 204 ? '' : JSON.stringify(body),
+  };
+}
+
+export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}): HttpResponse {
+  if (err instanceof HttpError) {
+    return json(err.status, { message: err.message, errors: err.errors }, err.headers);
+  }
+  if (err instanceof ServiceError) {
+    const status =
+      err instanceof ValidationError
+        ? 400
+        : err instanceof NotFoundError
+          ? 404
+          : err instanceof ConflictError
+            ? 409
+            : err instanceof UnauthorizedError
+              ? 401
+              : 400;
+    return json(status, { message: err.message, errors: err.errors });
+  }
+  log(err);
+  return json(500, { message: 'Internal error; the request may not have been applied', errors: [] });
+}
+
+/** Parses and validates a JSON body with a schema; 415 / 413 / 400 name what is wrong. */
+export function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): T {
+  const type = req.headers['content-type'];
+  if (type && !/^application\/json\b/i.test(type) && req.body) {
+    throw new HttpError(415, `Unsupported content type '${type}': send application/json`);
+  }
+  const raw = req.body ?? '';
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) {
+    throw new HttpError(413, `Request body too large: at most ${MAX_BODY_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = raw.trim() === '' ? undefined : JSON.parse(raw);
+  } catch (err) {
+    throw new HttpError(400, `Malformed JSON body: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const errors = result.error.issues.map((i) => ({
+      field: i.path.length > 0 ? i.path.join('.') : '(body)',
+      message: i.message,
+    }));
+    throw new HttpError(
+      400,
+      `Invalid request body: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      errors,
+    );
+  }
+  return result.data;
+}
+
+/** Validates query parameters with a schema. */
+export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
+  const result = schema.safeParse(req.query);
+  if (!result.success) {
+    const errors = result.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', message: i.message }));
+    throw new HttpError(400, `Invalid query: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+  }
+  return result.data;
+}

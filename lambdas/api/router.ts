@@ -1,0 +1,96 @@
+/**
+ * One router for the Nailgun API: `/api` and `/api/v1` prefixes, trailing slash optional,
+ * 404 for unknown paths, 405 with `Allow` for a known path and another method.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { HttpError, type HttpRequest, type HttpResponse, errorResponse } from './http.js';
+import { idParam } from './schemas.js';
+
+export interface RouteContext {
+  req: HttpRequest;
+  params: Record<string, number>;
+}
+
+export type RouteHandler = (ctx: RouteContext) => Promise<HttpResponse>;
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  handler: RouteHandler;
+  public?: boolean;
+}
+
+export interface RouterOptions {
+  /** The token every protected route requires in `X-Auth-Token`. */
+  authToken: () => Promise<string>;
+  log?: (err: unknown) => void;
+}
+
+function normalize(path: string): string | null {
+  const match = /^\/api(?:\/v1)?(\/.*)?$/.exec(path);
+  if (!match) return null;
+  const rest = (match[1] ?? '/').replace(/\/+$/, '');
+  return rest === '' ? '/' : rest;
+}
+
+function matchPath(pattern: string, path: string): Record<string, string> | null {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  if (want.length !== got.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] ?? '';
+    const g = got[i] ?? '';
+    if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(g);
+    else if (w !== g) return null;
+  }
+  return params;
+}
+
+function tokensEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length) {
+    timingSafeEqual(b, b);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+export function createRouter(routes: Route[], options: RouterOptions) {
+  return async function route(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      const path = normalize(req.path);
+      if (path === null) throw new HttpError(404, `No such resource: ${req.path}`);
+      const candidates = routes
+        .map((r) => ({ route: r, params: matchPath(r.path, path) }))
+        .filter((c): c is { route: Route; params: Record<string, string> } => c.params !== null);
+      if (candidates.length === 0) throw new HttpError(404, `No such resource: ${req.path}`);
+      const method = req.method.toUpperCase();
+      const found = candidates.find((c) => c.route.method === method);
+      if (!found) {
+        const allow = [...new Set(candidates.map((c) => c.route.method))].join(', ');
+        throw new HttpError(405, `Method ${method} is not allowed on ${req.path}; allowed: ${allow}`, [], { Allow: allow });
+      }
+      if (!found.route.public) {
+        const given = req.headers['x-auth-token'];
+        if (!given || !tokensEqual(given, await options.authToken())) {
+          throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
+        }
+      }
+      const params: Record<string, number> = {};
+      for (const [key, raw] of Object.entries(found.params)) {
+        const parsed = idParam.safeParse(raw);
+        if (!parsed.success) {
+          throw new HttpError(400, `Invalid ${key} '${raw}' in the path: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [
+            { field: key, message: parsed.error.issues[0]?.message ?? 'invalid' },
+          ]);
+        }
+        params[key] = parsed.data;
+      }
+      return await found.route.handler({ req, params });
+    } catch (err) {
+      return errorResponse(err, options.log);
+    }
+  };
+}

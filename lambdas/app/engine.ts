@@ -1,0 +1,447 @@
+/**
+ * The steps of a deployment, as the state machine calls them: plan, check the stop flag,
+ * dispatch a stage (provisioning or one layer) and wait, record node results, finish.
+ * Decisions come from the pure domain; this module reads and writes state and talks to the ports.
+ */
+import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
+import { defaultAttributes, provisionCommand, provisionTimeout } from '../domain/attributes.js';
+import {
+  batchRows,
+  decideLayer,
+  executionTimeout,
+  historyStatusOfInvocation,
+  type Outcome,
+  rowFate,
+  rowKey,
+  type SkipReason,
+  settleCluster,
+  settleNode,
+} from '../domain/engine.js';
+import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
+import {
+  type DeploymentOutline,
+  type HistoryRow,
+  instanceKey,
+  isLayerStage,
+  layerStage,
+  type Node,
+  PROVISION_STAGE,
+  type Task,
+} from '../domain/model.js';
+import { defaultGraph } from '../domain/release.js';
+import { needsProvisioning, type NodeErrorType, type NodeStatus } from '../domain/status.js';
+import type { DynamoStore } from '../store/dynamo-store.js';
+import type { CommandIntent } from '../store/engine-codec.js';
+import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
+import { NotFoundError } from './errors.js';
+
+export interface EngineDeps {
+  store: DynamoStore;
+  commands: NodeCommands;
+  workflows: Workflows;
+  clock: Clock;
+  log?: (message: string, data?: Record<string, unknown>) => void;
+}
+
+export interface StageInput {
+  taskId: number;
+  stage: string;
+  token: string;
+}
+
+export interface CommandStatusInput {
+  commandId: string;
+  instanceId: string;
+  status: string;
+}
+
+export interface FinishInput {
+  taskId: number;
+  failure: { Error?: string; Cause?: string } | null;
+}
+
+const COMMENT_PREFIX = 'fuel';
+/** SSM keeps trying to deliver a command to an unreachable node for this long. */
+const DELIVERY_TIMEOUT_S = 600;
+
+export function commandComment(deployTaskId: number, stage: string, batch: number): string {
+  return `${COMMENT_PREFIX}:${deployTaskId}:${stage}:${batch}`;
+}
+
+export function parseComment(comment: string): { deployTaskId: number; stage: string; batch: number } | null {
+  const match = /^fuel:(\d+):(provision|layer-\d+):(\d+)$/.exec(comment);
+  if (!match) return null;
+  return { deployTaskId: Number(match[1]), stage: String(match[2]), batch: Number(match[3]) };
+}
+
+export function createEngine(deps: EngineDeps) {
+  const { store, commands, workflows, clock } = deps;
+  const log = deps.log ?? (() => {});
+  const now = () => clock.now().toISOString();
+
+  async function deployTask(taskId: number): Promise<Task> {
+    const task = await store.getTask(taskId);
+    if (!task || task.name !== 'deploy') throw new NotFoundError(`Deploy task ${taskId} not found`);
+    return task;
+  }
+
+  /** Expands the graph on the cluster's nodes and stores pending history rows; idempotent. */
+  async function plan(input: { taskId: number }): Promise<DeploymentOutline> {
+    const task = await deployTask(input.taskId);
+    if (task.plan) return task.plan;
+    const cluster = await store.getCluster(task.clusterId);
+    if (!cluster) throw new NotFoundError(`Cluster ${task.clusterId} not found`);
+    const graph = (await store.getGraph(cluster.id)) ?? defaultGraph();
+    const editable = (await store.getAttributes(cluster.id)) ?? defaultAttributes();
+    const members = (await store.listNodes()).filter((n) => n.clusterId === cluster.id && !n.pendingDeletion);
+
+    const nodes: Node[] = [];
+    for (const node of members) {
+      if (node.pendingAddition || node.pendingRoles.length > 0) {
+        const roles = [...new Set([...node.roles, ...node.pendingRoles])];
+        nodes.push(await store.updateNode(node.id, { roles, pendingRoles: [], pendingAddition: false }));
+      } else {
+        nodes.push(node);
+      }
+    }
+
+    const deployment = planDeployment(
+      graph,
+      nodes.map((n) => ({ id: n.id, roles: n.roles })),
+    );
+    const toProvision = nodes.filter((n) => needsProvisioning(n.status, n.errorType));
+    const provisionCmd = provisionCommand(editable);
+    const provisionLimit = provisionTimeout(editable);
+    const rows: HistoryRow[] = [
+      ...toProvision.map(
+        (n): HistoryRow => ({
+          deployTaskId: task.id,
+          stage: PROVISION_STAGE,
+          taskName: 'provision',
+          nodeId: n.id,
+          status: 'pending',
+          timeStart: null,
+          timeEnd: null,
+          custom: {},
+          cmd: provisionCmd,
+          timeout: provisionLimit,
+          retries: 0,
+          failOnError: true,
+          requires: [],
+          layer: null,
+        }),
+      ),
+      ...deployment.instances.map(
+        (i): HistoryRow => ({
+          deployTaskId: task.id,
+          stage: layerStage(i.layer),
+          taskName: i.task,
+          nodeId: i.nodeId,
+          status: 'pending',
+          timeStart: null,
+          timeEnd: null,
+          custom: {},
+          cmd: i.cmd,
+          timeout: i.timeout,
+          retries: i.retries,
+          failOnError: i.failOnError,
+          requires: i.requires,
+          layer: i.layer,
+        }),
+      ),
+    ];
+    await store.putRows(rows);
+
+    const byKey = new Map(deployment.instances.map((i) => [i.key, i]));
+    const outline: DeploymentOutline = {
+      provision: {
+        nodeCount: toProvision.length,
+        timeoutSeconds: executionTimeout(provisionLimit, 0) + 60,
+      },
+      layers: deployment.layers.map((keys, index) => ({
+        taskId: task.id,
+        stage: layerStage(index),
+        timeoutSeconds: layerTimeoutSeconds(keys.flatMap((k) => byKey.get(k) ?? [])),
+      })),
+    };
+    if (task.provisionTaskId !== null) await store.updateTask(task.provisionTaskId, { total: toProvision.length });
+    if (task.deploymentTaskId !== null) {
+      await store.updateTask(task.deploymentTaskId, { total: deployment.instances.length });
+    }
+    await store.updateTask(task.id, { plan: outline, total: rows.length });
+    log('planned deployment', {
+      taskId: task.id,
+      provision: toProvision.length,
+      instances: deployment.instances.length,
+      layers: deployment.layers.length,
+    });
+    return outline;
+  }
+
+  async function checkStop(input: { taskId: number }): Promise<{ stopRequested: boolean }> {
+    const task = await deployTask(input.taskId);
+    return { stopRequested: task.stopRequestedAt !== null };
+  }
+
+  /**
+   * Sends a stage's commands and arranges for the stage's token to be completed when every node
+   * has reported back. Safe to run again after a crash: intents are recorded before sending,
+   * and a batch whose intent already has a command (or a command with its comment) is not sent again.
+   */
+  async function dispatch(input: StageInput): Promise<{ sent: number }> {
+    const { taskId, stage, token } = input;
+    const prefix = stagePrefix(stage);
+    let intents = await store.queryIntents(taskId, stage);
+    const resumed = intents.length > 0;
+
+    if (!resumed) {
+      const rows = await store.queryRows(taskId, prefix);
+      const decision = decideLayer(rows, await store.failures(taskId));
+      for (const { row, reason } of decision.skip) {
+        const moved = await store.moveRow(row, ['pending'], {
+          status: 'skipped',
+          custom: { reason, skip_reason: 'blocked' satisfies SkipReason },
+        });
+        if (moved) {
+          await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
+          await countDone(taskId, row.stage);
+        }
+      }
+      const batches = batchRows(decision.send);
+      const nodeInstances = await instanceIdsOf(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
+      const planned: CommandIntent[] = batches.map((batch, index) => ({
+        deployTaskId: taskId,
+        stage,
+        batch: index,
+        comment: commandComment(taskId, stage, index),
+        commandId: null,
+        targets: Object.fromEntries(
+          batch.rows.map((r) => [nodeInstances.get(r.nodeId) ?? `missing-${r.nodeId}`, { taskName: r.taskName, nodeId: r.nodeId }]),
+        ),
+        createdAt: now(),
+      }));
+      intents = [];
+      for (const intent of planned) intents.push((await store.recordIntent(intent)).intent);
+    }
+
+    const keys = intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId)));
+    await store.openStage(taskId, stage, token, keys);
+    await markNodesBusy(stage, intents);
+
+    let sent = 0;
+    for (const intent of intents) {
+      if (intent.commandId !== null) continue;
+      const targets = Object.entries(intent.targets);
+      for (const [, t] of targets) {
+        const row = { deployTaskId: taskId, stage, taskName: t.taskName, nodeId: t.nodeId };
+        await store.moveRow(row, ['pending'], { status: 'running', timeStart: now() });
+      }
+      const first = targets[0];
+      if (!first) continue;
+      const row = await store.getRow(taskId, stage, first[1].taskName, first[1].nodeId);
+      if (!row) continue;
+      const since = new Date(Date.parse(intent.createdAt) - 60_000);
+      // Only a resumed dispatch can have sent this batch already (crash between SendCommand and its record).
+      let commandId = resumed ? await commands.findByComment(intent.comment, since) : null;
+      if (commandId === null) {
+        commandId = await commands.send({
+          instanceIds: targets.map(([instanceId]) => instanceId),
+          parameters: {
+            command: [row.cmd],
+            timeout: [String(row.timeout)],
+            retries: [String(row.retries)],
+            executionTimeout: [String(executionTimeout(row.timeout, row.retries))],
+          },
+          comment: intent.comment,
+          deliveryTimeoutSeconds: DELIVERY_TIMEOUT_S,
+        });
+        sent += targets.length;
+      }
+      await store.setIntentCommand(taskId, stage, intent.batch, commandId);
+    }
+
+    // A node may have reported before its key was added to the outstanding set: close those now.
+    const finished = (await store.queryRows(taskId, prefix)).filter((r) => r.status !== 'pending' && r.status !== 'running');
+    for (const row of finished) await store.closeInstance(taskId, stage, rowKey(row));
+    const state = await store.getStage(taskId, stage);
+    if (state.outstanding.length === 0) await workflows.complete(token, { stage, sent });
+    log('dispatched stage', { taskId, stage, commands: intents.length, sent, outstanding: state.outstanding.length });
+    return { sent };
+  }
+
+  async function instanceIdsOf(nodeIds: number[]): Promise<Map<number, string>> {
+    const nodes = await store.getNodes(nodeIds);
+    return new Map(nodes.map((n) => [n.id, n.instanceId]));
+  }
+
+  async function markNodesBusy(stage: string, intents: CommandIntent[]): Promise<void> {
+    const nodeIds = [...new Set(intents.flatMap((i) => Object.values(i.targets).map((t) => t.nodeId)))];
+    const status = stage === PROVISION_STAGE ? 'provisioning' : 'deploying';
+    for (const node of await store.getNodes(nodeIds)) {
+      if (node.status === status || node.status === 'error') continue;
+      await store.updateNode(node.id, { status, errorType: null, errorMsg: null, progress: 0 });
+    }
+  }
+
+  async function countDone(taskId: number, stage: string): Promise<void> {
+    const task = await deployTask(taskId);
+    const child = stage === PROVISION_STAGE ? task.provisionTaskId : task.deploymentTaskId;
+    await store.addTaskDone(task.id, 1);
+    if (child !== null) await store.addTaskDone(child, 1);
+  }
+
+  /** Records a node's result for one command; completes the stage when it was the last one outstanding. */
+  async function onCommandStatus(input: CommandStatusInput): Promise<void> {
+    if (historyStatusOfInvocation(input.status) === null) return;
+    const invocation = await commands.invocation(input.commandId, input.instanceId);
+    const origin = invocation ? parseComment(invocation.comment) : null;
+    if (!invocation || !origin) {
+      log('ignored command status', { ...input, reason: invocation ? 'not a deployment command' : 'no invocation' });
+      return;
+    }
+    const intent = await store.getIntent(origin.deployTaskId, origin.stage, origin.batch);
+    const target = intent?.targets[input.instanceId];
+    if (!intent || !target) {
+      log('ignored command status', { ...input, reason: 'unknown target' });
+      return;
+    }
+    const { deployTaskId, stage } = origin;
+    const final = historyStatusOfInvocation(invocation.status) ?? historyStatusOfInvocation(input.status) ?? 'error';
+    const row = await store.getRow(deployTaskId, stage, target.taskName, target.nodeId);
+    if (!row) return;
+    const moved = await store.moveRow(row, ['running'], {
+      status: final,
+      timeStart: invocation.startedAt ?? row.timeStart,
+      timeEnd: invocation.endedAt ?? now(),
+      custom: {
+        exit_code: invocation.responseCode,
+        ssm_status: invocation.status,
+        status_details: invocation.statusDetails,
+        command_id: input.commandId,
+        instance_id: input.instanceId,
+        output_tail: invocation.stdoutTail,
+        error_tail: invocation.stderrTail,
+      },
+    });
+    if (moved) {
+      await countDone(deployTaskId, stage);
+      const errorType: NodeErrorType = stage === PROVISION_STAGE ? 'provision' : 'deploy';
+      if (final === 'error') {
+        const reason = `${row.taskName} failed (${invocation.statusDetails || invocation.status}, exit code ${invocation.responseCode ?? 'none'})`;
+        await store.markFailed(deployTaskId, { instanceKey: rowKey(row), reason });
+        await store.markFailed(deployTaskId, { nodeId: row.nodeId, reason });
+        await store.updateNode(row.nodeId, { status: 'error', errorType, errorMsg: reason });
+      } else if (stage === PROVISION_STAGE) {
+        await store.updateNode(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
+      }
+    }
+    const state = await store.closeInstance(deployTaskId, stage, rowKey(row));
+    if (state && state.outstanding.length === 0 && state.token) {
+      await workflows.complete(state.token, { stage });
+    }
+  }
+
+  /** Settles node, task and cluster statuses and releases the cluster's deployment lock. Idempotent. */
+  async function finish(input: FinishInput): Promise<{ status: string }> {
+    const task = await deployTask(input.taskId);
+    const cluster = await store.getCluster(task.clusterId);
+    if (task.status === 'ready' || task.status === 'error') return { status: task.status };
+    const rows = await store.queryRows(task.id, ALL_ROWS_PREFIX);
+    const failures = await store.failures(task.id);
+    const stopped = task.stopRequestedAt !== null;
+    const orchestrationFailed = input.failure !== null && input.failure !== undefined;
+
+    const endReason: SkipReason = stopped ? 'stopped' : orchestrationFailed ? 'aborted' : 'blocked';
+    const endText = stopped
+      ? 'not started: the deployment was stopped'
+      : orchestrationFailed
+        ? 'not started: the deployment was aborted'
+        : 'not started: a requirement did not succeed';
+    for (const row of rows) {
+      if (row.status === 'pending') {
+        if (await store.moveRow(row, ['pending'], { status: 'skipped', custom: { reason: endText, skip_reason: endReason } })) {
+          row.status = 'skipped';
+          row.custom = { reason: endText, skip_reason: endReason };
+        }
+      } else if (row.status === 'running') {
+        const reason = 'no result was received before the deployment ended';
+        if (await store.moveRow(row, ['running'], { status: 'error', timeEnd: now(), custom: { ...row.custom, reason } })) {
+          row.status = 'error';
+          failures.nodes.set(row.nodeId, reason);
+        }
+      }
+    }
+
+    const rowsByNode = new Map<number, HistoryRow[]>();
+    for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
+    const members = (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion);
+    const finalStatuses: NodeStatus[] = [];
+    for (const node of members) {
+      const nodeRows = rowsByNode.get(node.id) ?? [];
+      const failedRow = nodeRows.find((r) => r.status === 'error');
+      const failedAs: NodeErrorType | null = failures.nodes.has(node.id) || failedRow
+        ? failedRow?.stage === PROVISION_STAGE || node.errorType === 'provision'
+          ? 'provision'
+          : 'deploy'
+        : null;
+      const settled = settleNode({
+        status: node.status,
+        rows: nodeRows
+          .filter((r) => isLayerStage(r.stage))
+          .map((r) => rowFate(r.status, (r.custom.skip_reason as SkipReason | undefined) ?? null)),
+        failedAs,
+      });
+      finalStatuses.push(settled.status);
+      await store.updateNode(node.id, {
+        status: settled.status,
+        errorType: settled.errorType,
+        progress: settled.progress,
+        ...(settled.errorType === null ? { errorMsg: null } : {}),
+      });
+    }
+
+    const anyError = rows.some((r) => r.status === 'error');
+    const outcome: Outcome = orchestrationFailed || anyError ? 'failed' : stopped ? 'stopped' : 'completed';
+    const clusterStatus = settleCluster(outcome, finalStatuses);
+    const name = cluster?.name ?? String(task.clusterId);
+    const failedRows = rows.filter((r) => r.status === 'error');
+    const message =
+      outcome === 'completed'
+        ? `Deployment of environment '${name}' is done.`
+        : outcome === 'stopped'
+          ? `Deployment of environment '${name}' was stopped.`
+          : orchestrationFailed
+            ? `Deployment of environment '${name}' has failed: ${input.failure?.Cause ?? input.failure?.Error ?? 'unknown error'}`
+            : `Deployment of environment '${name}' has failed. Failed tasks: ${failedRows
+                .slice(0, 10)
+                .map((r) => `${r.taskName} on node ${r.nodeId}`)
+                .join(', ')}${failedRows.length > 10 ? ` and ${failedRows.length - 10} more` : ''}.`;
+    const status = outcome === 'failed' ? 'error' : 'ready';
+    const end = now();
+    const childStatus = (stage: 'provision' | 'layers') =>
+      rows.some((r) => r.status === 'error' && (stage === 'provision') === (r.stage === PROVISION_STAGE))
+        ? 'error'
+        : status;
+    if (task.provisionTaskId !== null) {
+      await store.finishTask(task.provisionTaskId, { status: childStatus('provision'), progress: 100, timeEnd: end });
+    }
+    if (task.deploymentTaskId !== null) {
+      await store.finishTask(task.deploymentTaskId, {
+        status: childStatus('layers'),
+        progress: 100,
+        timeEnd: end,
+        message,
+      });
+    }
+    await store.finishTask(task.id, { status, progress: 100, timeEnd: end, message });
+    if (cluster && cluster.deploymentTaskId === task.id) {
+      await store.releaseDeployment(cluster.id, task.id, { status: clusterStatus });
+    }
+    log('finished deployment', { taskId: task.id, outcome, clusterStatus });
+    return { status };
+  }
+
+  return { plan, checkStop, dispatch, onCommandStatus, finish };
+}
+
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,431 @@
+/**
+ * The use cases behind the Nailgun API: clusters, nodes, graphs, attributes, deployments, tasks.
+ * Inputs arrive validated by the API's schemas; this module enforces state rules (locks, membership).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
+import { defaultAttributes, type Editable, mergeAttributes } from '../domain/attributes.js';
+import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../domain/graph.js';
+import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
+import { PlanError, planDeployment } from '../domain/plan.js';
+import { defaultGraph } from '../domain/release.js';
+import { type HistoryStatus, isClusterLocked, needsProvisioning, type TaskName, type TaskStatus } from '../domain/status.js';
+import type { DynamoStore } from '../store/dynamo-store.js';
+import { ALL_ROWS_PREFIX, LAYER_ROWS_PREFIX, PROVISION_ROWS_PREFIX } from '../store/history-codec.js';
+import { ConditionFailedError, ConflictError, NotFoundError, ValidationError } from './errors.js';
+
+export interface ServiceDeps {
+  store: DynamoStore;
+  workflows: Workflows;
+  commands: NodeCommands;
+  clock: Clock;
+}
+
+export interface HistoryFilter {
+  nodes?: number[];
+  statuses?: HistoryStatus[];
+  taskNames?: string[];
+}
+
+export interface TaskFilter {
+  clusterId?: number;
+  statuses?: TaskStatus[];
+  names?: TaskName[];
+}
+
+function newTask(fields: Pick<Task, 'id' | 'name' | 'clusterId' | 'parentId' | 'status'> & Partial<Task>, at: string): Task {
+  return {
+    uuid: randomUUID(),
+    progress: 0,
+    message: null,
+    result: {},
+    timeStart: at,
+    timeEnd: null,
+    graphType: 'default',
+    dryRun: false,
+    executionArn: null,
+    done: 0,
+    total: 0,
+    provisionTaskId: null,
+    deploymentTaskId: null,
+    stopRequestedAt: null,
+    plan: null,
+    ...fields,
+  };
+}
+
+export function createService(deps: ServiceDeps) {
+  const { store, workflows, commands, clock } = deps;
+  const now = () => clock.now().toISOString();
+
+  async function cluster(id: number): Promise<Cluster> {
+    const found = await store.getCluster(id);
+    if (!found) throw new NotFoundError(`Cluster ${id} not found`);
+    return found;
+  }
+
+  function assertUnlocked(c: Cluster, action: string): void {
+    if (c.deploymentTaskId !== null || isClusterLocked(c.status)) {
+      const by = c.deploymentTaskId !== null ? ` (deployment task ${c.deploymentTaskId} is running)` : '';
+      throw new ConflictError(`Cannot ${action}: environment '${c.name}' is locked while its status is '${c.status}'${by}`);
+    }
+  }
+
+  async function clusterNodes(clusterId: number): Promise<Node[]> {
+    return (await store.listNodes()).filter((n) => n.clusterId === clusterId);
+  }
+
+  async function graphOf(clusterId: number): Promise<GraphTask[]> {
+    return (await store.getGraph(clusterId)) ?? defaultGraph();
+  }
+
+  // ---- clusters ----
+
+  async function createCluster(input: { name: string; releaseId: number }): Promise<Cluster> {
+    const existing = await store.listClusters();
+    if (existing.some((c) => c.name === input.name)) {
+      throw new ConflictError(`Environment with name '${input.name}' already exists`, [
+        { field: 'name', message: 'must be unique' },
+      ]);
+    }
+    const created: Cluster = {
+      id: await store.nextId('cluster'),
+      name: input.name,
+      status: 'new',
+      releaseId: input.releaseId,
+      isCustomized: false,
+      deploymentTaskId: null,
+      createdAt: now(),
+    };
+    await store.createCluster(created);
+    return created;
+  }
+
+  async function renameCluster(id: number, name: string): Promise<Cluster> {
+    const current = await cluster(id);
+    if (current.name === name) return current;
+    if ((await store.listClusters()).some((c) => c.name === name && c.id !== id)) {
+      throw new ConflictError(`Environment with name '${name}' already exists`, [{ field: 'name', message: 'must be unique' }]);
+    }
+    return store.updateCluster(id, { name });
+  }
+
+  async function deleteCluster(id: number): Promise<Task> {
+    const current = await cluster(id);
+    assertUnlocked(current, 'delete the environment');
+    const at = now();
+    for (const node of await clusterNodes(id)) await releaseNode(node);
+    try {
+      await store.deleteCluster(id);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) throw new ConflictError(`Environment '${current.name}' became locked`);
+      throw err;
+    }
+    const task = newTask(
+      { id: await store.nextId('task'), name: 'cluster_deletion', clusterId: id, parentId: null, status: 'ready' },
+      at,
+    );
+    task.progress = 100;
+    task.timeEnd = now();
+    task.message = `Environment '${current.name}' was deleted; its nodes are back in discovery.`;
+    await store.putTask(task);
+    return task;
+  }
+
+  async function releaseNode(node: Node): Promise<void> {
+    await store.updateNode(node.id, {
+      clusterId: null,
+      roles: [],
+      pendingRoles: [],
+      pendingAddition: false,
+      pendingDeletion: false,
+      status: 'discover',
+      errorType: null,
+      errorMsg: null,
+      progress: 0,
+    });
+  }
+
+  // ---- nodes ----
+
+  async function node(id: number): Promise<Node> {
+    const found = await store.getNode(id);
+    if (!found) throw new NotFoundError(`Node ${id} not found`);
+    return found;
+  }
+
+  async function assignNodes(clusterId: number, items: { id: number; roles: string[] }[]): Promise<Node[]> {
+    const c = await cluster(clusterId);
+    assertUnlocked(c, 'assign nodes');
+    const known = new Set([...RELEASE_ROLES, ...graphRoles(await graphOf(clusterId))]);
+    const problems = [];
+    const nodes: Node[] = [];
+    for (const [index, item] of items.entries()) {
+      const found = await store.getNode(item.id);
+      if (!found) {
+        problems.push({ field: `[${index}].id`, message: `node ${item.id} does not exist` });
+        continue;
+      }
+      if (found.clusterId !== null && found.clusterId !== clusterId) {
+        problems.push({ field: `[${index}].id`, message: `node ${item.id} already belongs to environment ${found.clusterId}` });
+      }
+      for (const role of item.roles) {
+        if (!known.has(role)) problems.push({ field: `[${index}].roles`, message: `role '${role}' is not known to the release or the graph` });
+      }
+      nodes.push(found);
+    }
+    if (new Set(items.map((i) => i.id)).size !== items.length) {
+      problems.push({ field: 'id', message: 'a node is listed more than once' });
+    }
+    if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
+
+    const done: Node[] = [];
+    try {
+      for (const item of items) {
+        const current = nodes.find((n) => n.id === item.id);
+        if (!current) continue;
+        const sameCluster = current.clusterId === clusterId;
+        const patch: Partial<Node> = sameCluster
+          ? { pendingRoles: item.roles.filter((r) => !current.roles.includes(r)) }
+          : { clusterId, pendingRoles: item.roles, pendingAddition: true };
+        done.push(await store.updateNode(item.id, patch, current.clusterId));
+      }
+    } catch (err) {
+      for (const n of done) {
+        if (n.pendingAddition) await store.updateNode(n.id, { clusterId: null, pendingRoles: [], pendingAddition: false });
+      }
+      if (err instanceof ConditionFailedError) throw new ConflictError('A node was assigned elsewhere at the same time; nothing was changed');
+      throw err;
+    }
+    return done;
+  }
+
+  async function unassignNodes(clusterId: number, ids: number[]): Promise<void> {
+    const c = await cluster(clusterId);
+    assertUnlocked(c, 'unassign nodes');
+    const members = new Map((await clusterNodes(clusterId)).map((n) => [n.id, n]));
+    const problems = ids
+      .filter((id) => !members.has(id))
+      .map((id) => ({ field: 'id', message: `node ${id} is not in environment ${clusterId}` }));
+    if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
+    for (const id of ids) {
+      const member = members.get(id);
+      if (member) await releaseNode(member);
+    }
+  }
+
+  // ---- graph and attributes ----
+
+  async function getGraph(clusterId: number): Promise<GraphTask[]> {
+    await cluster(clusterId);
+    return graphOf(clusterId);
+  }
+
+  async function putGraph(clusterId: number, input: unknown): Promise<GraphTask[]> {
+    const c = await cluster(clusterId);
+    const validation = validateGraph(input);
+    if (!validation.ok) {
+      const first = validation.problems[0]?.message ?? 'invalid graph';
+      const more = validation.problems.length > 1 ? ` (and ${validation.problems.length - 1} more problems)` : '';
+      throw new ValidationError(
+        `Invalid deployment graph: ${first}${more}`,
+        validation.problems.map((p) => ({ field: p.task ? `${p.task}.${p.field}` : p.field, message: p.message })),
+      );
+    }
+    assertUnlocked(c, 'change the deployment graph');
+    await store.putGraph(clusterId, validation.tasks);
+    if (!c.isCustomized) await store.updateUnlockedCluster(clusterId, { isCustomized: true });
+    return validation.tasks;
+  }
+
+  async function getAttributes(clusterId: number): Promise<Editable> {
+    await cluster(clusterId);
+    return (await store.getAttributes(clusterId)) ?? defaultAttributes();
+  }
+
+  async function putAttributes(clusterId: number, edit: Editable): Promise<Editable> {
+    const c = await cluster(clusterId);
+    assertUnlocked(c, 'change the settings');
+    const merged = mergeAttributes((await store.getAttributes(clusterId)) ?? defaultAttributes(), edit);
+    await store.putAttributes(clusterId, merged);
+    return merged;
+  }
+
+  // ---- deployment ----
+
+  /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
+  async function deployChanges(clusterId: number): Promise<Task> {
+    const c = await cluster(clusterId);
+    assertUnlocked(c, 'deploy');
+    const nodes = (await clusterNodes(clusterId)).filter((n) => !n.pendingDeletion);
+    if (nodes.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
+    const graph = await graphOf(clusterId);
+    try {
+      planDeployment(
+        graph,
+        nodes.map((n) => ({ id: n.id, roles: [...new Set([...n.roles, ...n.pendingRoles])] })),
+      );
+    } catch (err) {
+      if (err instanceof PlanError) throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
+      throw err;
+    }
+    const offline = nodes.filter((n) => !n.online);
+    if (offline.length > 0) {
+      throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
+    }
+
+    const at = now();
+    const deployId = await store.nextId('task');
+    try {
+      await store.lockForDeployment(clusterId, deployId);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        throw new ConflictError(`Environment '${c.name}' is already being deployed or is locked`);
+      }
+      throw err;
+    }
+    try {
+      const needsProvision = nodes.some((n) => needsProvisioning(n.status, n.errorType));
+      const provision = needsProvision
+        ? newTask({ id: await store.nextId('task'), name: 'provision', clusterId, parentId: deployId, status: 'running' }, at)
+        : null;
+      const deployment = newTask(
+        { id: await store.nextId('task'), name: 'deployment', clusterId, parentId: deployId, status: 'running' },
+        at,
+      );
+      const deploy = newTask(
+        {
+          id: deployId,
+          name: 'deploy',
+          clusterId,
+          parentId: null,
+          status: 'running',
+          provisionTaskId: provision?.id ?? null,
+          deploymentTaskId: deployment.id,
+        },
+        at,
+      );
+      deploy.message = `Deployment of environment '${c.name}' is running`;
+      await store.putTask(deploy);
+      if (provision) await store.putTask(provision);
+      await store.putTask(deployment);
+      const executionArn = await workflows.start(deploy.uuid, { taskId: deploy.id, failure: null });
+      for (const t of [deploy, provision, deployment]) {
+        if (t) await store.updateTask(t.id, { executionArn });
+      }
+      return { ...deploy, executionArn };
+    } catch (err) {
+      const message = `Deployment could not start: ${err instanceof Error ? err.message : String(err)}`;
+      await store.finishTask(deployId, { status: 'error', message, timeEnd: now(), progress: 100 }).catch(() => false);
+      await store.releaseDeployment(clusterId, deployId, { status: c.status });
+      throw err;
+    }
+  }
+
+  // ---- tasks and history ----
+
+  async function task(id: number): Promise<Task> {
+    const found = await store.getTask(id);
+    if (!found) throw new NotFoundError(`Task ${id} not found`);
+    return found;
+  }
+
+  async function listTasks(filter: TaskFilter): Promise<Task[]> {
+    return (await store.listTasks()).filter(
+      (t) =>
+        (filter.clusterId === undefined || t.clusterId === filter.clusterId) &&
+        (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
+        (filter.names === undefined || filter.names.includes(t.name)),
+    );
+  }
+
+  async function history(taskId: number, filter: HistoryFilter): Promise<HistoryRow[]> {
+    const t = await task(taskId);
+    let owner = t.id;
+    let prefix = ALL_ROWS_PREFIX;
+    if (t.name === 'provision' || t.name === 'deployment') {
+      if (t.parentId === null) return [];
+      owner = t.parentId;
+      prefix = t.name === 'provision' ? PROVISION_ROWS_PREFIX : LAYER_ROWS_PREFIX;
+    } else if (t.name !== 'deploy') {
+      return [];
+    }
+    const rows = await store.queryRows(owner, prefix);
+    return rows.filter(
+      (r) =>
+        (filter.nodes === undefined || filter.nodes.includes(r.nodeId)) &&
+        (filter.statuses === undefined || filter.statuses.includes(r.status)) &&
+        (filter.taskNames === undefined || filter.taskNames.includes(r.taskName)),
+    );
+  }
+
+  // ---- discovery ----
+
+  /** Registers SSM managed instances as nodes (new ones appear as `discover`) and refreshes `online`. */
+  async function discoverNodes(): Promise<{ added: number; updated: number }> {
+    let added = 0;
+    let updated = 0;
+    for (const instance of await commands.instances()) {
+      const known = await store.nodeIdOfInstance(instance.instanceId);
+      if (known !== null) {
+        const current = await store.getNode(known);
+        if (current && (current.online !== instance.online || current.ip !== instance.ip)) {
+          await store.updateNode(known, { online: instance.online, ip: instance.ip });
+          updated++;
+        }
+        if (current) continue;
+      }
+      const id = known ?? (await store.claimInstance(instance.instanceId, await store.nextId('node')));
+      if (await store.getNode(id)) continue;
+      const mac = `52:54:00:${[id >> 16, id >> 8, id].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`;
+      await store.putNode({
+        id,
+        instanceId: instance.instanceId,
+        name: instance.name,
+        hostname: instance.name,
+        ip: instance.ip,
+        mac,
+        platformName: instance.platformName,
+        osPlatform: instance.platformType.toLowerCase(),
+        status: 'discover',
+        errorType: null,
+        errorMsg: null,
+        progress: 0,
+        roles: [],
+        pendingRoles: [],
+        pendingAddition: false,
+        pendingDeletion: false,
+        online: instance.online,
+        clusterId: null,
+        discoveredAt: now(),
+      });
+      added++;
+    }
+    return { added, updated };
+  }
+
+  return {
+    cluster,
+    listClusters: () => store.listClusters(),
+    createCluster,
+    renameCluster,
+    deleteCluster,
+    node,
+    listNodes: async (clusterId?: number | null) =>
+      (await store.listNodes()).filter((n) => clusterId === undefined || n.clusterId === clusterId),
+    assignNodes,
+    unassignNodes,
+    getGraph,
+    putGraph,
+    getAttributes,
+    putAttributes,
+    deployChanges,
+    task,
+    listTasks,
+    history,
+    discoverNodes,
+    consoleUrl: (arn: string) => workflows.consoleUrl(arn),
+  };
+}
+
+export type Service = ReturnType<typeof createService>;

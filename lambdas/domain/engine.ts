@@ -1,0 +1,163 @@
+/**
+ * Pure decisions of the deployment engine: which rows of a layer are sent or skipped,
+ * how they are batched into SendCommand calls, how an SSM result maps to a history status,
+ * and which status each node and the cluster end in.
+ */
+import { type HistoryRow, instanceKey } from './model.js';
+import type { ClusterStatus, HistoryStatus, NodeErrorType, NodeStatus } from './status.js';
+
+/** SSM SendCommand takes at most 50 instance ids per call; Astute sent at most 50 nodes per call too. */
+export const MAX_INSTANCES_PER_COMMAND = 50;
+
+export interface Failures {
+  /** node id -> why nothing more runs on it */
+  nodes: Map<number, string>;
+  /** instance key -> why it did not succeed (failed, or blocked by a failed requirement) */
+  instances: Map<string, string>;
+}
+
+export interface LayerDecision {
+  send: HistoryRow[];
+  skip: { row: HistoryRow; reason: string }[];
+}
+
+/** Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed. */
+export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecision {
+  const decision: LayerDecision = { send: [], skip: [] };
+  for (const row of rows) {
+    if (row.status !== 'pending') continue;
+    const nodeFailure = failures.nodes.get(row.nodeId);
+    if (nodeFailure !== undefined) {
+      decision.skip.push({ row, reason: `not run: node ${row.nodeId} failed earlier (${nodeFailure})` });
+      continue;
+    }
+    const failedRequirement = row.requires.find((key) => failures.instances.has(key));
+    if (failedRequirement !== undefined) {
+      decision.skip.push({ row, reason: `not run: requirement ${failedRequirement} did not succeed` });
+      continue;
+    }
+    decision.send.push(row);
+  }
+  return decision;
+}
+
+export interface Batch {
+  taskName: string;
+  cmd: string;
+  timeout: number;
+  retries: number;
+  rows: HistoryRow[];
+}
+
+/** Rows with the same command and parameters go in one SendCommand, at most 50 nodes each. Deterministic. */
+export function batchRows(rows: HistoryRow[]): Batch[] {
+  const groups = new Map<string, HistoryRow[]>();
+  for (const row of rows) {
+    const id = JSON.stringify([row.taskName, row.cmd, row.timeout, row.retries]);
+    const group = groups.get(id);
+    if (group) group.push(row);
+    else groups.set(id, [row]);
+  }
+  const batches: Batch[] = [];
+  for (const id of [...groups.keys()].sort()) {
+    const group = (groups.get(id) ?? []).sort((a, b) => a.nodeId - b.nodeId);
+    for (let i = 0; i < group.length; i += MAX_INSTANCES_PER_COMMAND) {
+      const chunk = group.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+      const first = chunk[0];
+      if (!first) continue;
+      batches.push({
+        taskName: first.taskName,
+        cmd: first.cmd,
+        timeout: first.timeout,
+        retries: first.retries,
+        rows: chunk,
+      });
+    }
+  }
+  return batches;
+}
+
+/** Seconds the whole SSM step may run: every attempt, plus a little room. */
+export function executionTimeout(timeout: number, retries: number): number {
+  return timeout * (retries + 1) + 30;
+}
+
+const SUCCESS = new Set(['Success']);
+const FAILURE = new Set([
+  'Failed',
+  'TimedOut',
+  'Cancelled',
+  'Undeliverable',
+  'Terminated',
+  'DeliveryTimedOut',
+  'ExecutionTimedOut',
+  'InvalidPlatform',
+  'AccessDenied',
+]);
+
+/** An SSM invocation status as a final history status, or null while the command is not finished. */
+export function historyStatusOfInvocation(ssmStatus: string): Extract<HistoryStatus, 'ready' | 'error'> | null {
+  if (SUCCESS.has(ssmStatus)) return 'ready';
+  if (FAILURE.has(ssmStatus)) return 'error';
+  return null;
+}
+
+export function rowKey(row: Pick<HistoryRow, 'taskName' | 'nodeId'>): string {
+  return instanceKey(row.taskName, row.nodeId);
+}
+
+export type Outcome = 'completed' | 'stopped' | 'failed';
+
+/** What became of one history row, for settling its node: succeeded, failed, or left undone. */
+export type RowFate = 'done' | 'failed' | 'left';
+
+/** Why a row was skipped; only some reasons count as success for dependents and for the node. */
+export type SkipReason = 'unchanged' | 'fail_on_error' | 'blocked' | 'stopped' | 'aborted';
+
+export function skipCountsAsSuccess(reason: SkipReason): boolean {
+  return reason === 'unchanged' || reason === 'fail_on_error';
+}
+
+export function rowFate(status: HistoryStatus, skipReason: SkipReason | null): RowFate {
+  if (status === 'ready') return 'done';
+  if (status === 'error') return 'failed';
+  if (status === 'skipped' && skipReason !== null && skipCountsAsSuccess(skipReason)) return 'done';
+  return 'left';
+}
+
+export interface NodeSettlementInput {
+  status: NodeStatus;
+  /** fates of this deployment's rows on the node */
+  rows: RowFate[];
+  /** the node failed in this deployment (provisioning or a task) */
+  failedAs: NodeErrorType | null;
+}
+
+export interface NodeSettlement {
+  status: NodeStatus;
+  errorType: NodeErrorType | null;
+  progress: number;
+}
+
+/**
+ * The truthful final status of a node at the end of a deployment:
+ * failed -> error; never provisioned -> discover; every task done -> ready;
+ * provisioned but no task ran -> provisioned; otherwise work is left -> stopped.
+ */
+export function settleNode(input: NodeSettlementInput): NodeSettlement {
+  if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
+  if (input.status === 'discover' || input.status === 'provisioning') {
+    return { status: 'discover', errorType: null, progress: 0 };
+  }
+  const done = input.rows.filter((f) => f === 'done').length;
+  if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
+  if (done === 0 && !input.rows.includes('failed')) return { status: 'provisioned', errorType: null, progress: 0 };
+  return { status: 'stopped', errorType: null, progress: Math.min(99, Math.floor((100 * done) / input.rows.length)) };
+}
+
+/** The cluster's status from its nodes at the end of a deployment. */
+export function settleCluster(outcome: Outcome, nodes: NodeStatus[]): ClusterStatus {
+  if (outcome === 'failed' || nodes.some((s) => s === 'error')) return 'error';
+  if (outcome === 'stopped') return 'stopped';
+  return nodes.every((s) => s === 'ready') ? 'operational' : 'error';
+}

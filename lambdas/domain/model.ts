@@ -1,0 +1,106 @@
+/** The entities the service keeps, in domain terms (field names of the API are mapped in the API layer). */
+import type {
+  ClusterStatus,
+  HistoryStatus,
+  NodeErrorType,
+  NodeStatus,
+  TaskName,
+  TaskStatus,
+} from './status.js';
+
+export interface Cluster {
+  id: number;
+  name: string;
+  status: ClusterStatus;
+  releaseId: number;
+  isCustomized: boolean;
+  /** The deploy task that holds the cluster's deployment lock, if any. */
+  deploymentTaskId: number | null;
+  createdAt: string;
+}
+
+export interface Node {
+  id: number;
+  instanceId: string;
+  name: string;
+  hostname: string;
+  ip: string;
+  mac: string;
+  platformName: string;
+  osPlatform: string;
+  status: NodeStatus;
+  errorType: NodeErrorType | null;
+  errorMsg: string | null;
+  progress: number;
+  roles: string[];
+  pendingRoles: string[];
+  pendingAddition: boolean;
+  pendingDeletion: boolean;
+  online: boolean;
+  clusterId: number | null;
+  discoveredAt: string;
+}
+
+export interface Task {
+  id: number;
+  uuid: string;
+  name: TaskName;
+  status: TaskStatus;
+  progress: number;
+  message: string | null;
+  clusterId: number;
+  parentId: number | null;
+  result: Record<string, unknown>;
+  timeStart: string | null;
+  timeEnd: string | null;
+  graphType: string;
+  dryRun: boolean;
+  executionArn: string | null;
+  /** Counters of finished and planned history rows; progress is derived from them. */
+  done: number;
+  total: number;
+  /** Child task ids of a `deploy` task. */
+  provisionTaskId: number | null;
+  deploymentTaskId: number | null;
+  stopRequestedAt: string | null;
+  /** What the engine planned for a deploy task (kept so that a retried plan step returns the same answer). */
+  plan: DeploymentOutline | null;
+}
+
+/** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */
+export interface DeploymentOutline {
+  provision: { nodeCount: number; timeoutSeconds: number };
+  layers: { taskId: number; stage: string; timeoutSeconds: number }[];
+}
+
+/** One task of the graph on one node, within one deployment (Fuel's deployment history row). */
+export interface HistoryRow {
+  deployTaskId: number;
+  stage: string;
+  taskName: string;
+  nodeId: number;
+  status: HistoryStatus;
+  timeStart: string | null;
+  timeEnd: string | null;
+  custom: Record<string, unknown>;
+  cmd: string;
+  timeout: number;
+  retries: number;
+  failOnError: boolean;
+  requires: string[];
+  layer: number | null;
+}
+
+export const PROVISION_STAGE = 'provision';
+
+export function layerStage(layer: number): string {
+  return `layer-${layer}`;
+}
+
+export function isLayerStage(stage: string): boolean {
+  return stage.startsWith('layer-');
+}
+
+export function instanceKey(taskName: string, nodeId: number): string {
+  return `${taskName}@${nodeId}`;
+}

@@ -1,0 +1,12 @@
+import type { Node } from '../domain/model.js';
+import { type Item, type Key, pad, withoutKeys } from './item.js';
+
+/** Nodes live in one partition; a second item maps an SSM instance id to its node id. */
+export const NODE_PK = 'NODE';
+
+export const nodeCodec = {
+  key: (id: number): Key => ({ pk: NODE_PK, sk: `N#${pad(id)}` }),
+  toItem: (node: Node): Item => ({ ...nodeCodec.key(node.id), entity: 'node', ...node }),
+  fromItem: (item: Item): Node => withoutKeys<Node>(item),
+  instanceKey: (instanceId: string): Key => ({ pk: 'INSTANCE', sk: instanceId }),
+};

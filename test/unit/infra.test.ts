@@ -1,0 +1,349 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FuelDeploymentStack } from '../../infra/stack.js';
+
+type Json = Record<string, unknown>;
+
+let template: Template;
+let resources: Record<string, Json>;
+
+const ofType = (type: string): Array<[string, Json]> =>
+  Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+const propsOf = (resource: Json): Json => resource.Properties as Json;
+
+const policyStatements = (): Json[] =>
+  ofType('AWS::IAM::Policy').flatMap(
+    ([, policy]) => (propsOf(policy).PolicyDocument as { Statement: Json[] }).Statement,
+  );
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+/** Logical id of the Lambda function whose Code asset was bundled from the given construct id. */
+const functionLogicalId = (constructId: string): string => {
+  const match = ofType('AWS::Lambda::Function').find(([logicalId]) => logicalId.startsWith(constructId));
+  if (!match) throw new Error(`no function ${constructId}`);
+  return match[0];
+};
+
+const functionProps = (constructId: string): Json => {
+  const resource = resources[functionLogicalId(constructId)];
+  if (!resource) throw new Error(`no function ${constructId}`);
+  return propsOf(resource);
+};
+
+const roleStatements = (constructId: string): Json[] => {
+  const role = (functionProps(constructId).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return ofType('AWS::IAM::Policy')
+    .filter(([, policy]) => JSON.stringify(propsOf(policy).Roles) === JSON.stringify([{ Ref: role }]))
+    .flatMap(([, policy]) => (propsOf(policy).PolicyDocument as { Statement: Json[] }).Statement);
+};
+
+const statementWith = (statements: Json[], action: string): Json | undefined =>
+  statements.find((s) => asList(s.Action).includes(action));
+
+beforeAll(() => {
+  const app = new App();
+  const stack = new FuelDeploymentStack(app, 'FuelDeployment', { stackName: 'FuelDeployment' });
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Json>;
+}, 120_000);
+
+describe('DynamoDB table', () => {
+  it('has pk/sk string keys, on-demand billing, PITR, SSE and is retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ]),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+});
+
+describe('Lambda functions', () => {
+  const ids = [
+    'ApiFunction',
+    'PlanFunction',
+    'CheckStopFunction',
+    'DispatchFunction',
+    'FinishFunction',
+    'CommandStatusFunction',
+    'DiscoverNodesFunction',
+  ];
+
+  it('are seven Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 7);
+    for (const id of ids) {
+      const props = functionProps(id);
+      expect(props.Runtime, id).toBe('nodejs22.x');
+      expect(props.Architectures, id).toEqual(['arm64']);
+      expect(props.Handler, id).toBe('index.handler');
+      const env = (props.Environment as { Variables: Json }).Variables;
+      expect(env.TABLE_NAME, id).toEqual({ Ref: expect.stringMatching(/^Table/) });
+      const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(propsOf(resources[logGroup] as Json).RetentionInDays, id).toBe(30);
+    }
+  });
+
+  it('have the memory and timeouts of their role', () => {
+    const expected: Record<string, [number, number]> = {
+      ApiFunction: [512, 29],
+      PlanFunction: [512, 300],
+      DispatchFunction: [512, 300],
+      FinishFunction: [512, 300],
+      CheckStopFunction: [256, 60],
+      CommandStatusFunction: [256, 60],
+      DiscoverNodesFunction: [256, 60],
+    };
+    for (const [id, [memory, timeout]] of Object.entries(expected)) {
+      expect(functionProps(id).MemorySize, id).toBe(memory);
+      expect(functionProps(id).Timeout, id).toBe(timeout);
+    }
+  });
+
+  it('give the API the state machine, document and token secret', () => {
+    const env = (functionProps('ApiFunction').Environment as { Variables: Json }).Variables;
+    expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain(':stateMachine:FuelDeployment-deployment');
+    expect(env.SSM_DOCUMENT_NAME).toBe('FuelDeployment-RunTask');
+    expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+  });
+
+  it('give dispatch and command-status the document name and state machine ARN', () => {
+    for (const id of ['DispatchFunction', 'CommandStatusFunction']) {
+      const env = (functionProps(id).Environment as { Variables: Json }).Variables;
+      expect(env.SSM_DOCUMENT_NAME, id).toBe('FuelDeployment-RunTask');
+      expect(JSON.stringify(env.STATE_MACHINE_ARN), id).toContain(':stateMachine:FuelDeployment-deployment');
+    }
+  });
+});
+
+describe('IAM', () => {
+  it('never allows Action "*"', () => {
+    const statements = policyStatements();
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      for (const action of asList(statement.Action)) expect(action).not.toMatch(/^(\*|[a-z0-9-]+:\*)$/);
+    }
+  });
+
+  it('lets dispatch send commands only with the project document on instances', () => {
+    const statements = roleStatements('DispatchFunction');
+    const sendCommand = statementWith(statements, 'ssm:SendCommand');
+    expect(sendCommand).toBeDefined();
+    expect(asList(sendCommand?.Action)).toEqual(['ssm:SendCommand']);
+    const resourceList = asList(sendCommand?.Resource);
+    expect(resourceList).not.toContain('*');
+    const rendered = resourceList.map((r) => JSON.stringify(r));
+    expect(rendered).toHaveLength(3);
+    expect(rendered.some((r) => r.includes(':document/FuelDeployment-RunTask'))).toBe(true);
+    expect(rendered.some((r) => r.includes(':instance/*'))).toBe(true);
+    expect(rendered.some((r) => r.includes(':managed-instance/*'))).toBe(true);
+    expect(JSON.stringify(statementWith(statements, 'states:SendTaskSuccess')?.Resource)).toContain(
+      ':stateMachine:FuelDeployment-deployment',
+    );
+    expect(statementWith(statements, 'ssm:CancelCommand')).toBeDefined();
+  });
+
+  it('no other function may send commands', () => {
+    const senders = ofType('AWS::IAM::Policy').filter(([, policy]) =>
+      (propsOf(policy).PolicyDocument as { Statement: Json[] }).Statement.some((s) =>
+        asList(s.Action).includes('ssm:SendCommand'),
+      ),
+    );
+    expect(senders).toHaveLength(1);
+  });
+
+  it('lets the API start executions on the state machine and read only the token secret', () => {
+    const statements = roleStatements('ApiFunction');
+    expect(JSON.stringify(statementWith(statements, 'states:StartExecution')?.Resource)).toContain(
+      ':stateMachine:FuelDeployment-deployment',
+    );
+    expect(JSON.stringify(statementWith(statements, 'states:StopExecution')?.Resource)).toContain(
+      ':execution:FuelDeployment-deployment:*',
+    );
+    expect(statementWith(statements, 'secretsmanager:GetSecretValue')?.Resource).toEqual({
+      Ref: expect.stringMatching(/^AuthToken/),
+    });
+  });
+
+  it('lets node discovery describe instance information', () => {
+    expect(
+      statementWith(roleStatements('DiscoverNodesFunction'), 'ssm:DescribeInstanceInformation'),
+    ).toBeDefined();
+  });
+});
+
+describe('State machine', () => {
+  it('is a named STANDARD state machine with the four step functions substituted', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    const [, machine] = ofType('AWS::StepFunctions::StateMachine')[0] ?? [];
+    const props = propsOf(machine as Json);
+    expect(props.StateMachineName).toBe('FuelDeployment-deployment');
+    expect(props.StateMachineType).toBe('STANDARD');
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    const substitutions = props.DefinitionSubstitutions as Json;
+    for (const [key, id] of [
+      ['PlanFunctionArn', 'PlanFunction'],
+      ['CheckStopFunctionArn', 'CheckStopFunction'],
+      ['DispatchFunctionArn', 'DispatchFunction'],
+      ['FinishFunctionArn', 'FinishFunction'],
+    ] as const) {
+      expect(substitutions[key], key).toEqual({ 'Fn::GetAtt': [functionLogicalId(id), 'Arn'] });
+    }
+    const definition = props.DefinitionString;
+    expect(typeof definition).toBe('string');
+    expect(JSON.parse(String(definition))).toEqual(
+      JSON.parse(readFileSync(new URL('../../statemachines/deployment.asl.json', import.meta.url), 'utf8')),
+    );
+    for (const key of [
+      'PlanFunctionArn',
+      'CheckStopFunctionArn',
+      'DispatchFunctionArn',
+      'FinishFunctionArn',
+    ]) {
+      expect(definition).toContain(`\${${key}}`);
+    }
+  });
+
+  it('logs ALL without execution data to a one-month log group', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/states/FuelDeployment-deployment',
+      RetentionInDays: 30,
+    });
+  });
+
+  it('may invoke the four step functions', () => {
+    const machine = ofType('AWS::StepFunctions::StateMachine')[0]?.[1] as Json;
+    const role = (propsOf(machine).RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const invoked = ofType('AWS::IAM::Policy')
+      .filter(([, policy]) => JSON.stringify(propsOf(policy).Roles) === JSON.stringify([{ Ref: role }]))
+      .flatMap(([, policy]) => (propsOf(policy).PolicyDocument as { Statement: Json[] }).Statement)
+      .filter((s) => asList(s.Action).includes('lambda:InvokeFunction'))
+      .map((s) => JSON.stringify(s.Resource))
+      .join();
+    for (const id of ['PlanFunction', 'CheckStopFunction', 'DispatchFunction', 'FinishFunction']) {
+      expect(invoked, id).toContain(functionLogicalId(id));
+    }
+    expect(invoked).not.toContain(functionLogicalId('ApiFunction'));
+  });
+});
+
+describe('SSM document', () => {
+  it('is a JSON Command document with a fixed name, updated by new version', () => {
+    template.hasResourceProperties('AWS::SSM::Document', {
+      Name: 'FuelDeployment-RunTask',
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      UpdateMethod: 'NewVersion',
+      Content: Match.objectLike({
+        schemaVersion: '2.2',
+        mainSteps: [Match.objectLike({ action: 'aws:runShellScript' })],
+      }),
+    });
+  });
+});
+
+describe('EventBridge', () => {
+  it('routes SSM command status changes of the document to command-status, with retries and a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ssm'],
+        'detail-type': ['EC2 Command Invocation Status-change Notification'],
+        detail: { 'document-name': ['FuelDeployment-RunTask'] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [functionLogicalId('CommandStatusFunction'), 'Arn'] },
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: Match.anyValue() }),
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CommandStatusDeadLetterQueue'), 'Arn'] },
+          },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    const queuePolicies = JSON.stringify(ofType('AWS::SQS::QueuePolicy'));
+    expect(queuePolicies).toContain('aws:SecureTransport');
+  });
+
+  it('runs node discovery every minute', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [functionLogicalId('DiscoverNodesFunction'), 'Arn'] } }),
+      ],
+    });
+  });
+});
+
+describe('HTTP API', () => {
+  it('has the Nailgun, Keystone and UI routes, all to the API function', () => {
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => propsOf(route).RouteKey);
+    expect(routeKeys.sort()).toEqual(['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}', 'GET /']);
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [functionLogicalId('ApiFunction'), 'Arn'] },
+      PayloadFormatVersion: '2.0',
+    });
+  });
+
+  it('throttles the default stage and has no CORS', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+    });
+    const [, api] = ofType('AWS::ApiGatewayV2::Api')[0] ?? [];
+    expect(propsOf(api as Json).ProtocolType).toBe('HTTP');
+    expect(propsOf(api as Json).CorsConfiguration).toBeUndefined();
+  });
+});
+
+describe('Secret, tags and outputs', () => {
+  it('generates a 40 character token without punctuation', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 40, ExcludePunctuation: true },
+    });
+  });
+
+  it('tags resources with Project=fuel-sls', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      Tags: Match.arrayWith([{ Key: 'Project', Value: 'fuel-sls' }]),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Tags: Match.arrayWith([{ Key: 'Project', Value: 'fuel-sls' }]),
+    });
+  });
+
+  it('outputs the API URL, state machine, table, secret ARN and document name', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      ['ApiUrl', 'AuthTokenSecretArn', 'DocumentName', 'StateMachineArn', 'TableName'].sort(),
+    );
+    expect(outputs.AuthTokenSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(JSON.stringify(outputs.AuthTokenSecretArn?.Value)).not.toContain('SecretString');
+    expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain('execute-api');
+  });
+});
