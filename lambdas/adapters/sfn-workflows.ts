@@ -17,7 +17,11 @@ export class SfnWorkflows implements Workflows {
 
   async start(name: string, input: Record<string, unknown>): Promise<string> {
     const out = await this.client.send(
-      new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+      new StartExecutionCommand({
+        stateMachineArn: this.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
     );
     if (!out.executionArn) throw new Error('StartExecution returned no execution ARN');
     return out.executionArn;
@@ -25,10 +29,13 @@ export class SfnWorkflows implements Workflows {
 
   async complete(token: string, output: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.client.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }));
+      await this.client.send(
+        new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) }),
+      );
       return true;
     } catch (err) {
-      if (err instanceof TaskTimedOut || err instanceof InvalidToken || err instanceof TaskDoesNotExist) return false;
+      if (err instanceof TaskTimedOut || err instanceof InvalidToken || err instanceof TaskDoesNotExist)
+        return false;
       throw err;
     }
   }

@@ -96,7 +96,9 @@ export class SsmNodeCommands implements NodeCommands {
     const found: ManagedInstance[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.client.send(new DescribeInstanceInformationCommand({ NextToken: nextToken, MaxResults: 50 }));
+      const out = await this.client.send(
+        new DescribeInstanceInformationCommand({ NextToken: nextToken, MaxResults: 50 }),
+      );
       for (const info of out.InstanceInformationList ?? []) {
         if (!info.InstanceId) continue;
         found.push({

@@ -1,6 +1,12 @@
 /** The HTTP edge: requests and responses independent of API Gateway, and the one error model. */
-import { z } from 'zod';
-import { ConflictError, NotFoundError, ServiceError, UnauthorizedError, ValidationError } from '../app/errors.js';
+import type { z } from 'zod';
+import {
+  ConflictError,
+  NotFoundError,
+  ServiceError,
+  UnauthorizedError,
+  ValidationError,
+} from '../app/errors.js';
 
 export interface HttpRequest {
   method: string;
@@ -93,8 +99,15 @@ export function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): T {
 export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   const result = schema.safeParse(req.query);
   if (!result.success) {
-    const errors = result.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', message: i.message }));
-    throw new HttpError(400, `Invalid query: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+    const errors = result.error.issues.map((i) => ({
+      field: i.path.join('.') || '(query)',
+      message: i.message,
+    }));
+    throw new HttpError(
+      400,
+      `Invalid query: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      errors,
+    );
   }
   return result.data;
 }

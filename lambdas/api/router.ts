@@ -3,7 +3,7 @@
  * 404 for unknown paths, 405 with `Allow` for a known path and another method.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { HttpError, type HttpRequest, type HttpResponse, errorResponse } from './http.js';
+import { errorResponse, HttpError, type HttpRequest, type HttpResponse } from './http.js';
 import { idParam } from './schemas.js';
 
 export interface RouteContext {
@@ -70,7 +70,9 @@ export function createRouter(routes: Route[], options: RouterOptions) {
       const found = candidates.find((c) => c.route.method === method);
       if (!found) {
         const allow = [...new Set(candidates.map((c) => c.route.method))].join(', ');
-        throw new HttpError(405, `Method ${method} is not allowed on ${req.path}; allowed: ${allow}`, [], { Allow: allow });
+        throw new HttpError(405, `Method ${method} is not allowed on ${req.path}; allowed: ${allow}`, [], {
+          Allow: allow,
+        });
       }
       if (!found.route.public) {
         const given = req.headers['x-auth-token'];
@@ -82,9 +84,11 @@ export function createRouter(routes: Route[], options: RouterOptions) {
       for (const [key, raw] of Object.entries(found.params)) {
         const parsed = idParam.safeParse(raw);
         if (!parsed.success) {
-          throw new HttpError(400, `Invalid ${key} '${raw}' in the path: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [
-            { field: key, message: parsed.error.issues[0]?.message ?? 'invalid' },
-          ]);
+          throw new HttpError(
+            400,
+            `Invalid ${key} '${raw}' in the path: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+            [{ field: key, message: parsed.error.issues[0]?.message ?? 'invalid' }],
+          );
         }
         params[key] = parsed.data;
       }

@@ -1,6 +1,5 @@
 /** The Nailgun routes: each parses its input with a schema, calls the service, and shapes the reply. */
 import type { Service } from '../app/service.js';
-import { FUEL_VERSION, clusterJson, historyJson, nodeJson, taskJson } from './serialize.js';
 import { json, parseBody, parseQuery } from './http.js';
 import type { Route, RouteContext } from './router.js';
 import {
@@ -16,6 +15,7 @@ import {
   unassignmentBody,
   updateClusterBody,
 } from './schemas.js';
+import { clusterJson, FUEL_VERSION, historyJson, nodeJson, taskJson } from './serialize.js';
 
 function param(ctx: RouteContext, name: string): number {
   const value = ctx.params[name];
@@ -52,7 +52,12 @@ export function nailgunRoutes(service: Service): Route[] {
       path: '/clusters',
       handler: async ({ req }) => {
         const body = parseBody(req, createClusterBody);
-        return json(201, clusterJson(await service.createCluster({ name: body.name, releaseId: body.release ?? body.release_id })));
+        return json(
+          201,
+          clusterJson(
+            await service.createCluster({ name: body.name, releaseId: body.release ?? body.release_id }),
+          ),
+        );
       },
     },
     {
@@ -135,7 +140,11 @@ export function nailgunRoutes(service: Service): Route[] {
       handler: async ({ req }) => {
         const query = parseQuery(req, nodesQuery);
         const clusterId =
-          query.cluster_id === undefined ? undefined : query.cluster_id === 'None' || query.cluster_id === '' ? null : query.cluster_id;
+          query.cluster_id === undefined
+            ? undefined
+            : query.cluster_id === 'None' || query.cluster_id === ''
+              ? null
+              : query.cluster_id;
         return json(200, (await service.listNodes(clusterId)).map(nodeJson));
       },
     },

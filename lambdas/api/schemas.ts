@@ -53,11 +53,22 @@ export const attributesBody = z
     const provision = body.editable.provision as Record<string, { value?: unknown }> | undefined;
     const cmd = provision?.cmd?.value;
     if (cmd !== undefined && (typeof cmd !== 'string' || cmd.trim() === '')) {
-      ctx.addIssue({ code: 'custom', path: ['editable', 'provision', 'cmd', 'value'], message: 'must be a non-empty string' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['editable', 'provision', 'cmd', 'value'],
+        message: 'must be a non-empty string',
+      });
     }
     const timeout = provision?.timeout?.value;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)) {
-      ctx.addIssue({ code: 'custom', path: ['editable', 'provision', 'timeout', 'value'], message: 'must be a positive integer' });
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['editable', 'provision', 'timeout', 'value'],
+        message: 'must be a positive integer',
+      });
     }
   });
 

@@ -17,7 +17,6 @@ import {
   settleCluster,
   settleNode,
 } from '../domain/engine.js';
-import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
 import {
   type DeploymentOutline,
   type HistoryRow,
@@ -28,8 +27,9 @@ import {
   PROVISION_STAGE,
   type Task,
 } from '../domain/model.js';
+import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
-import { needsProvisioning, type NodeErrorType, type NodeStatus } from '../domain/status.js';
+import { type NodeErrorType, type NodeStatus, needsProvisioning } from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import type { CommandIntent } from '../store/engine-codec.js';
 import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
@@ -81,7 +81,7 @@ export function createEngine(deps: EngineDeps) {
 
   async function deployTask(taskId: number): Promise<Task> {
     const task = await store.getTask(taskId);
-    if (!task || task.name !== 'deploy') throw new NotFoundError(`Deploy task ${taskId} not found`);
+    if (task?.name !== 'deploy') throw new NotFoundError(`Deploy task ${taskId} not found`);
     return task;
   }
 
@@ -164,7 +164,8 @@ export function createEngine(deps: EngineDeps) {
         timeoutSeconds: layerTimeoutSeconds(keys.flatMap((k) => byKey.get(k) ?? [])),
       })),
     };
-    if (task.provisionTaskId !== null) await store.updateTask(task.provisionTaskId, { total: toProvision.length });
+    if (task.provisionTaskId !== null)
+      await store.updateTask(task.provisionTaskId, { total: toProvision.length });
     if (task.deploymentTaskId !== null) {
       await store.updateTask(task.deploymentTaskId, { total: deployment.instances.length });
     }
@@ -216,7 +217,10 @@ export function createEngine(deps: EngineDeps) {
         comment: commandComment(taskId, stage, index),
         commandId: null,
         targets: Object.fromEntries(
-          batch.rows.map((r) => [nodeInstances.get(r.nodeId) ?? `missing-${r.nodeId}`, { taskName: r.taskName, nodeId: r.nodeId }]),
+          batch.rows.map((r) => [
+            nodeInstances.get(r.nodeId) ?? `missing-${r.nodeId}`,
+            { taskName: r.taskName, nodeId: r.nodeId },
+          ]),
         ),
         createdAt: now(),
       }));
@@ -224,7 +228,9 @@ export function createEngine(deps: EngineDeps) {
       for (const intent of planned) intents.push((await store.recordIntent(intent)).intent);
     }
 
-    const keys = intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId)));
+    const keys = intents.flatMap((i) =>
+      Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId)),
+    );
     await store.openStage(taskId, stage, token, keys);
     await markNodesBusy(stage, intents);
 
@@ -261,12 +267,41 @@ export function createEngine(deps: EngineDeps) {
     }
 
     // A node may have reported before its key was added to the outstanding set: close those now.
-    const finished = (await store.queryRows(taskId, prefix)).filter((r) => r.status !== 'pending' && r.status !== 'running');
+    const finished = (await store.queryRows(taskId, prefix)).filter(
+      (r) => r.status !== 'pending' && r.status !== 'running',
+    );
     for (const row of finished) await store.closeInstance(taskId, stage, rowKey(row));
     const state = await store.getStage(taskId, stage);
-    if (state.outstanding.length === 0) await workflows.complete(token, { stage, sent });
-    log('dispatched stage', { taskId, stage, commands: intents.length, sent, outstanding: state.outstanding.length });
+    if (state.outstanding.length === 0) await completeStage(taskId, stage, token);
+    log('dispatched stage', {
+      taskId,
+      stage,
+      commands: intents.length,
+      sent,
+      outstanding: state.outstanding.length,
+    });
     return { sent };
+  }
+
+  /** Every command of the stage has reported: provisioning ends here; the state machine moves on. */
+  async function completeStage(taskId: number, stage: string, token: string): Promise<void> {
+    if (stage === PROVISION_STAGE) {
+      const task = await deployTask(taskId);
+      if (task.provisionTaskId !== null) {
+        const rows = await store.queryRows(taskId, stagePrefix(stage));
+        const failed = rows.filter((r) => r.status === 'error').length;
+        await store.finishTask(task.provisionTaskId, {
+          status: failed > 0 ? 'error' : 'ready',
+          progress: 100,
+          timeEnd: now(),
+          message:
+            failed > 0
+              ? `Provisioning failed on ${failed} of ${rows.length} nodes`
+              : `Provisioning of ${rows.length} nodes is done`,
+        });
+      }
+    }
+    await workflows.complete(token, { stage });
   }
 
   async function instanceIdsOf(nodeIds: number[]): Promise<Map<number, string>> {
@@ -296,7 +331,10 @@ export function createEngine(deps: EngineDeps) {
     const invocation = await commands.invocation(input.commandId, input.instanceId);
     const origin = invocation ? parseComment(invocation.comment) : null;
     if (!invocation || !origin) {
-      log('ignored command status', { ...input, reason: invocation ? 'not a deployment command' : 'no invocation' });
+      log('ignored command status', {
+        ...input,
+        reason: invocation ? 'not a deployment command' : 'no invocation',
+      });
       return;
     }
     const intent = await store.getIntent(origin.deployTaskId, origin.stage, origin.batch);
@@ -306,7 +344,8 @@ export function createEngine(deps: EngineDeps) {
       return;
     }
     const { deployTaskId, stage } = origin;
-    const final = historyStatusOfInvocation(invocation.status) ?? historyStatusOfInvocation(input.status) ?? 'error';
+    const final =
+      historyStatusOfInvocation(invocation.status) ?? historyStatusOfInvocation(input.status) ?? 'error';
     const row = await store.getRow(deployTaskId, stage, target.taskName, target.nodeId);
     if (!row) return;
     const moved = await store.moveRow(row, ['running'], {
@@ -337,7 +376,7 @@ export function createEngine(deps: EngineDeps) {
     }
     const state = await store.closeInstance(deployTaskId, stage, rowKey(row));
     if (state && state.outstanding.length === 0 && state.token) {
-      await workflows.complete(state.token, { stage });
+      await completeStage(deployTaskId, stage, state.token);
     }
   }
 
@@ -359,13 +398,24 @@ export function createEngine(deps: EngineDeps) {
         : 'not started: a requirement did not succeed';
     for (const row of rows) {
       if (row.status === 'pending') {
-        if (await store.moveRow(row, ['pending'], { status: 'skipped', custom: { reason: endText, skip_reason: endReason } })) {
+        if (
+          await store.moveRow(row, ['pending'], {
+            status: 'skipped',
+            custom: { reason: endText, skip_reason: endReason },
+          })
+        ) {
           row.status = 'skipped';
           row.custom = { reason: endText, skip_reason: endReason };
         }
       } else if (row.status === 'running') {
         const reason = 'no result was received before the deployment ended';
-        if (await store.moveRow(row, ['running'], { status: 'error', timeEnd: now(), custom: { ...row.custom, reason } })) {
+        if (
+          await store.moveRow(row, ['running'], {
+            status: 'error',
+            timeEnd: now(),
+            custom: { ...row.custom, reason },
+          })
+        ) {
           row.status = 'error';
           failures.nodes.set(row.nodeId, reason);
         }
@@ -374,16 +424,19 @@ export function createEngine(deps: EngineDeps) {
 
     const rowsByNode = new Map<number, HistoryRow[]>();
     for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
-    const members = (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion);
+    const members = (await store.listNodes()).filter(
+      (n) => n.clusterId === task.clusterId && !n.pendingDeletion,
+    );
     const finalStatuses: NodeStatus[] = [];
     for (const node of members) {
       const nodeRows = rowsByNode.get(node.id) ?? [];
       const failedRow = nodeRows.find((r) => r.status === 'error');
-      const failedAs: NodeErrorType | null = failures.nodes.has(node.id) || failedRow
-        ? failedRow?.stage === PROVISION_STAGE || node.errorType === 'provision'
-          ? 'provision'
-          : 'deploy'
-        : null;
+      const failedAs: NodeErrorType | null =
+        failures.nodes.has(node.id) || failedRow
+          ? failedRow?.stage === PROVISION_STAGE || node.errorType === 'provision'
+            ? 'provision'
+            : 'deploy'
+          : null;
       const settled = settleNode({
         status: node.status,
         rows: nodeRows
@@ -423,7 +476,11 @@ export function createEngine(deps: EngineDeps) {
         ? 'error'
         : status;
     if (task.provisionTaskId !== null) {
-      await store.finishTask(task.provisionTaskId, { status: childStatus('provision'), progress: 100, timeEnd: end });
+      await store.finishTask(task.provisionTaskId, {
+        status: childStatus('provision'),
+        progress: 100,
+        timeEnd: end,
+      });
     }
     if (task.deploymentTaskId !== null) {
       await store.finishTask(task.deploymentTaskId, {

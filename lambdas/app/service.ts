@@ -9,7 +9,13 @@ import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../dom
 import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
 import { PlanError, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
-import { type HistoryStatus, isClusterLocked, needsProvisioning, type TaskName, type TaskStatus } from '../domain/status.js';
+import {
+  type HistoryStatus,
+  isClusterLocked,
+  needsProvisioning,
+  type TaskName,
+  type TaskStatus,
+} from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import { ALL_ROWS_PREFIX, LAYER_ROWS_PREFIX, PROVISION_ROWS_PREFIX } from '../store/history-codec.js';
 import { ConditionFailedError, ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -33,7 +39,10 @@ export interface TaskFilter {
   names?: TaskName[];
 }
 
-function newTask(fields: Pick<Task, 'id' | 'name' | 'clusterId' | 'parentId' | 'status'> & Partial<Task>, at: string): Task {
+function newTask(
+  fields: Pick<Task, 'id' | 'name' | 'clusterId' | 'parentId' | 'status'> & Partial<Task>,
+  at: string,
+): Task {
   return {
     uuid: randomUUID(),
     progress: 0,
@@ -67,7 +76,9 @@ export function createService(deps: ServiceDeps) {
   function assertUnlocked(c: Cluster, action: string): void {
     if (c.deploymentTaskId !== null || isClusterLocked(c.status)) {
       const by = c.deploymentTaskId !== null ? ` (deployment task ${c.deploymentTaskId} is running)` : '';
-      throw new ConflictError(`Cannot ${action}: environment '${c.name}' is locked while its status is '${c.status}'${by}`);
+      throw new ConflictError(
+        `Cannot ${action}: environment '${c.name}' is locked while its status is '${c.status}'${by}`,
+      );
     }
   }
 
@@ -105,7 +116,9 @@ export function createService(deps: ServiceDeps) {
     const current = await cluster(id);
     if (current.name === name) return current;
     if ((await store.listClusters()).some((c) => c.name === name && c.id !== id)) {
-      throw new ConflictError(`Environment with name '${name}' already exists`, [{ field: 'name', message: 'must be unique' }]);
+      throw new ConflictError(`Environment with name '${name}' already exists`, [
+        { field: 'name', message: 'must be unique' },
+      ]);
     }
     return store.updateCluster(id, { name });
   }
@@ -118,11 +131,18 @@ export function createService(deps: ServiceDeps) {
     try {
       await store.deleteCluster(id);
     } catch (err) {
-      if (err instanceof ConditionFailedError) throw new ConflictError(`Environment '${current.name}' became locked`);
+      if (err instanceof ConditionFailedError)
+        throw new ConflictError(`Environment '${current.name}' became locked`);
       throw err;
     }
     const task = newTask(
-      { id: await store.nextId('task'), name: 'cluster_deletion', clusterId: id, parentId: null, status: 'ready' },
+      {
+        id: await store.nextId('task'),
+        name: 'cluster_deletion',
+        clusterId: id,
+        parentId: null,
+        status: 'ready',
+      },
       at,
     );
     task.progress = 100;
@@ -167,10 +187,17 @@ export function createService(deps: ServiceDeps) {
         continue;
       }
       if (found.clusterId !== null && found.clusterId !== clusterId) {
-        problems.push({ field: `[${index}].id`, message: `node ${item.id} already belongs to environment ${found.clusterId}` });
+        problems.push({
+          field: `[${index}].id`,
+          message: `node ${item.id} already belongs to environment ${found.clusterId}`,
+        });
       }
       for (const role of item.roles) {
-        if (!known.has(role)) problems.push({ field: `[${index}].roles`, message: `role '${role}' is not known to the release or the graph` });
+        if (!known.has(role))
+          problems.push({
+            field: `[${index}].roles`,
+            message: `role '${role}' is not known to the release or the graph`,
+          });
       }
       nodes.push(found);
     }
@@ -192,9 +219,11 @@ export function createService(deps: ServiceDeps) {
       }
     } catch (err) {
       for (const n of done) {
-        if (n.pendingAddition) await store.updateNode(n.id, { clusterId: null, pendingRoles: [], pendingAddition: false });
+        if (n.pendingAddition)
+          await store.updateNode(n.id, { clusterId: null, pendingRoles: [], pendingAddition: false });
       }
-      if (err instanceof ConditionFailedError) throw new ConflictError('A node was assigned elsewhere at the same time; nothing was changed');
+      if (err instanceof ConditionFailedError)
+        throw new ConflictError('A node was assigned elsewhere at the same time; nothing was changed');
       throw err;
     }
     return done;
@@ -226,10 +255,14 @@ export function createService(deps: ServiceDeps) {
     const validation = validateGraph(input);
     if (!validation.ok) {
       const first = validation.problems[0]?.message ?? 'invalid graph';
-      const more = validation.problems.length > 1 ? ` (and ${validation.problems.length - 1} more problems)` : '';
+      const more =
+        validation.problems.length > 1 ? ` (and ${validation.problems.length - 1} more problems)` : '';
       throw new ValidationError(
         `Invalid deployment graph: ${first}${more}`,
-        validation.problems.map((p) => ({ field: p.task ? `${p.task}.${p.field}` : p.field, message: p.message })),
+        validation.problems.map((p) => ({
+          field: p.task ? `${p.task}.${p.field}` : p.field,
+          message: p.message,
+        })),
       );
     }
     assertUnlocked(c, 'change the deployment graph');
@@ -266,7 +299,8 @@ export function createService(deps: ServiceDeps) {
         nodes.map((n) => ({ id: n.id, roles: [...new Set([...n.roles, ...n.pendingRoles])] })),
       );
     } catch (err) {
-      if (err instanceof PlanError) throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
+      if (err instanceof PlanError)
+        throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
       throw err;
     }
     const offline = nodes.filter((n) => !n.online);
@@ -287,10 +321,25 @@ export function createService(deps: ServiceDeps) {
     try {
       const needsProvision = nodes.some((n) => needsProvisioning(n.status, n.errorType));
       const provision = needsProvision
-        ? newTask({ id: await store.nextId('task'), name: 'provision', clusterId, parentId: deployId, status: 'running' }, at)
+        ? newTask(
+            {
+              id: await store.nextId('task'),
+              name: 'provision',
+              clusterId,
+              parentId: deployId,
+              status: 'running',
+            },
+            at,
+          )
         : null;
       const deployment = newTask(
-        { id: await store.nextId('task'), name: 'deployment', clusterId, parentId: deployId, status: 'running' },
+        {
+          id: await store.nextId('task'),
+          name: 'deployment',
+          clusterId,
+          parentId: deployId,
+          status: 'running',
+        },
         at,
       );
       const deploy = newTask(
@@ -316,7 +365,9 @@ export function createService(deps: ServiceDeps) {
       return { ...deploy, executionArn };
     } catch (err) {
       const message = `Deployment could not start: ${err instanceof Error ? err.message : String(err)}`;
-      await store.finishTask(deployId, { status: 'error', message, timeEnd: now(), progress: 100 }).catch(() => false);
+      await store
+        .finishTask(deployId, { status: 'error', message, timeEnd: now(), progress: 100 })
+        .catch(() => false);
       await store.releaseDeployment(clusterId, deployId, { status: c.status });
       throw err;
     }

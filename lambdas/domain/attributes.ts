@@ -52,7 +52,9 @@ export function provisionCommand(editable: Editable): string {
 
 export function provisionTimeout(editable: Editable): number {
   const value = settingValue(editable, 'provision', 'timeout');
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : DEFAULT_PROVISION_TIMEOUT_S;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0
+    ? value
+    : DEFAULT_PROVISION_TIMEOUT_S;
 }
 
 export function stopTimeout(editable: Editable): number {
@@ -66,7 +68,9 @@ export function mergeAttributes(stored: Editable, edit: Editable): Editable {
   for (const [key, value] of Object.entries(edit)) {
     const current = out[key];
     out[key] =
-      isPlainObject(current) && isPlainObject(value) && !('value' in value) ? mergeAttributes(current, value) : value;
+      isPlainObject(current) && isPlainObject(value) && !('value' in value)
+        ? mergeAttributes(current, value)
+        : value;
   }
   return out;
 }

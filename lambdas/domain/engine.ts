@@ -96,7 +96,9 @@ const FAILURE = new Set([
 ]);
 
 /** An SSM invocation status as a final history status, or null while the command is not finished. */
-export function historyStatusOfInvocation(ssmStatus: string): Extract<HistoryStatus, 'ready' | 'error'> | null {
+export function historyStatusOfInvocation(
+  ssmStatus: string,
+): Extract<HistoryStatus, 'ready' | 'error'> | null {
   if (SUCCESS.has(ssmStatus)) return 'ready';
   if (FAILURE.has(ssmStatus)) return 'error';
   return null;
@@ -151,8 +153,13 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   }
   const done = input.rows.filter((f) => f === 'done').length;
   if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
-  if (done === 0 && !input.rows.includes('failed')) return { status: 'provisioned', errorType: null, progress: 0 };
-  return { status: 'stopped', errorType: null, progress: Math.min(99, Math.floor((100 * done) / input.rows.length)) };
+  if (done === 0 && !input.rows.includes('failed'))
+    return { status: 'provisioned', errorType: null, progress: 0 };
+  return {
+    status: 'stopped',
+    errorType: null,
+    progress: Math.min(99, Math.floor((100 * done) / input.rows.length)),
+  };
 }
 
 /** The cluster's status from its nodes at the end of a deployment. */

@@ -23,7 +23,13 @@ const STEPS: Step[] = [
   { id: 'hosts', roles: ALL, requires: ['netconfig'], seconds: 1 },
   { id: 'firewall', roles: ALL, requires: ['netconfig'], seconds: 2 },
   { id: 'ntp-client', roles: ALL, requires: ['hosts'], seconds: 1 },
-  { id: 'cluster', roles: ['controller'], requires: ['firewall', 'hosts'], seconds: 2, strategy: { type: 'one_by_one' } },
+  {
+    id: 'cluster',
+    roles: ['controller'],
+    requires: ['firewall', 'hosts'],
+    seconds: 2,
+    strategy: { type: 'one_by_one' },
+  },
   { id: 'database', roles: ['controller'], requires: ['cluster'], seconds: 3 },
   { id: 'rabbitmq', roles: ['controller'], requires: ['cluster'], seconds: 2 },
   { id: 'keystone', roles: ['controller'], requires: ['database'], seconds: 3 },
@@ -60,7 +66,12 @@ const STEPS: Step[] = [
     cross: [{ name: 'openstack-network-compute', role: 'compute' }],
     seconds: 1,
   },
-  { id: 'upload_cirros', roles: ['controller'], requires: ['glance', 'enable_nova_compute_service'], seconds: 2 },
+  {
+    id: 'upload_cirros',
+    roles: ['controller'],
+    requires: ['glance', 'enable_nova_compute_service'],
+    seconds: 2,
+  },
 ];
 
 export function defaultGraph(): GraphTask[] {

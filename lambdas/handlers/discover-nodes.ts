@@ -1,3 +1,4 @@
-export const handler = async (): Promise<never> => {
-  throw new Error('not wired yet');
-};
+import { serviceFromEnv } from './env.js';
+import { discoverNodesHandler } from './factories.js';
+
+export const handler = discoverNodesHandler(serviceFromEnv);

@@ -1,3 +1,4 @@
-export const handler = async (): Promise<never> => {
-  throw new Error('not wired yet');
-};
+import { engineFromEnv } from './env.js';
+import { planHandler } from './factories.js';
+
+export const handler = planHandler(engineFromEnv);

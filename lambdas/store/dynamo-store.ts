@@ -13,9 +13,9 @@ import {
 import { ConditionFailedError } from '../app/errors.js';
 import type { GraphTask } from '../domain/graph.js';
 import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
-import { type HistoryStatus, isClusterLocked, CLUSTER_STATUSES } from '../domain/status.js';
-import { type Attributes, attributesCodec, graphCodec } from './cluster-config-codec.js';
+import { CLUSTER_STATUSES, type HistoryStatus, isClusterLocked } from '../domain/status.js';
 import { CLUSTER_PK, clusterCodec } from './cluster-codec.js';
+import { type Attributes, attributesCodec, graphCodec } from './cluster-config-codec.js';
 import {
   type CommandIntent,
   FAILURE_PREFIX,
@@ -80,7 +80,9 @@ export class DynamoStore {
   // ---- generic access ----
 
   private async get(key: Key, consistent = true): Promise<Item | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent }),
+    );
     return out.Item;
   }
 
@@ -104,16 +106,24 @@ export class DynamoStore {
 
   private async batchPut(items: Item[]): Promise<void> {
     for (let i = 0; i < items.length; i += 25) {
-      let requests: Record<string, unknown>[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      let requests: Record<string, unknown>[] = items
+        .slice(i, i + 25)
+        .map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        const out = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        );
         requests = (out.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
         if (requests.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
       }
     }
   }
 
-  private async update(key: Key, patch: Record<string, unknown>, condition?: Partial<Update> & { expr: string }) {
+  private async update(
+    key: Key,
+    patch: Record<string, unknown>,
+    condition?: Partial<Update> & { expr: string },
+  ) {
     const set = setExpression(patch);
     return conditional(
       this.doc.send(
@@ -121,9 +131,17 @@ export class DynamoStore {
           TableName: this.tableName,
           Key: key,
           UpdateExpression: set.UpdateExpression,
-          ConditionExpression: condition ? `attribute_exists(pk) AND (${condition.expr})` : 'attribute_exists(pk)',
-          ExpressionAttributeNames: { ...set.ExpressionAttributeNames, ...condition?.ExpressionAttributeNames },
-          ExpressionAttributeValues: { ...set.ExpressionAttributeValues, ...condition?.ExpressionAttributeValues },
+          ConditionExpression: condition
+            ? `attribute_exists(pk) AND (${condition.expr})`
+            : 'attribute_exists(pk)',
+          ExpressionAttributeNames: {
+            ...set.ExpressionAttributeNames,
+            ...condition?.ExpressionAttributeNames,
+          },
+          ExpressionAttributeValues: {
+            ...set.ExpressionAttributeValues,
+            ...condition?.ExpressionAttributeValues,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -217,7 +235,8 @@ export class DynamoStore {
         new DeleteCommand({
           TableName: this.tableName,
           Key: clusterCodec.key(id),
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(deploymentTaskId) OR deploymentTaskId = :none)',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(deploymentTaskId) OR deploymentTaskId = :none)',
           ExpressionAttributeValues: { ':none': null },
         }),
       ),
@@ -235,7 +254,9 @@ export class DynamoStore {
   }
 
   async putGraph(clusterId: number, tasks: GraphTask[]): Promise<void> {
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: graphCodec.toItem(clusterId, tasks) }));
+    await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: graphCodec.toItem(clusterId, tasks) }),
+    );
   }
 
   async getAttributes(clusterId: number): Promise<Attributes | null> {
@@ -378,7 +399,12 @@ export class DynamoStore {
     return (await this.queryAll(txPk(deployTaskId), skPrefix)).map(historyCodec.fromItem);
   }
 
-  async getRow(deployTaskId: number, stage: string, taskName: string, nodeId: number): Promise<HistoryRow | null> {
+  async getRow(
+    deployTaskId: number,
+    stage: string,
+    taskName: string,
+    nodeId: number,
+  ): Promise<HistoryRow | null> {
     const item = await this.get(historyCodec.key(deployTaskId, stage, taskName, nodeId));
     return item ? historyCodec.fromItem(item) : null;
   }
@@ -414,11 +440,16 @@ export class DynamoStore {
         ? failureCodec.nodeKey(deployTaskId, failure.nodeId)
         : failureCodec.instanceKey(deployTaskId, failure.instanceKey ?? '');
     await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { ...key, entity: 'failure', reason: failure.reason } }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...key, entity: 'failure', reason: failure.reason },
+      }),
     );
   }
 
-  async failures(deployTaskId: number): Promise<{ nodes: Map<number, string>; instances: Map<string, string> }> {
+  async failures(
+    deployTaskId: number,
+  ): Promise<{ nodes: Map<number, string>; instances: Map<string, string> }> {
     const nodes = new Map<number, string>();
     const instances = new Map<string, string>();
     for (const item of await this.queryAll(txPk(deployTaskId), FAILURE_PREFIX)) {
@@ -505,7 +536,12 @@ export class DynamoStore {
     return item ? intentCodec.fromItem(item) : null;
   }
 
-  async setIntentCommand(deployTaskId: number, stage: string, batch: number, commandId: string): Promise<void> {
+  async setIntentCommand(
+    deployTaskId: number,
+    stage: string,
+    batch: number,
+    commandId: string,
+  ): Promise<void> {
     await this.update(intentCodec.key(deployTaskId, stage, batch), { commandId });
   }
 }

@@ -1,5 +1,5 @@
-import type { Item, Key } from './item.js';
 import { stagePrefix, txPk } from './history-codec.js';
+import type { Item, Key } from './item.js';
 
 /**
  * Engine bookkeeping of one deployment, under the deploy task's partition:

@@ -1,0 +1,51 @@
+/** Dependencies of the handlers on AWS, from the environment the CDK stack sets. */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { systemClock } from '../adapters/ports.js';
+import { SfnWorkflows } from '../adapters/sfn-workflows.js';
+import { SsmNodeCommands } from '../adapters/ssm-commands.js';
+import { createEngine, type Engine } from '../app/engine.js';
+import { createService, type Service } from '../app/service.js';
+import { DynamoStore } from '../store/dynamo-store.js';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set`);
+  return value;
+}
+
+function log(message: string, data?: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level: 'INFO', message, ...data }));
+}
+
+function parts() {
+  const store = new DynamoStore(required('TABLE_NAME'), new DynamoDBClient({}));
+  const workflows = new SfnWorkflows(process.env.STATE_MACHINE_ARN ?? '', new SFNClient({}));
+  const commands = new SsmNodeCommands(process.env.SSM_DOCUMENT_NAME ?? '', new SSMClient({}));
+  return { store, workflows, commands, clock: systemClock };
+}
+
+export function engineFromEnv(): Engine {
+  return createEngine({ ...parts(), log });
+}
+
+export function serviceFromEnv(): Service {
+  return createService(parts());
+}
+
+/** The API token, read once per container from Secrets Manager. */
+export function secretToken(): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= new SecretsManagerClient({})
+      .send(new GetSecretValueCommand({ SecretId: required('AUTH_TOKEN_SECRET_ARN') }))
+      .then((out) => {
+        if (!out.SecretString) throw new Error('The token secret has no value');
+        return out.SecretString;
+      });
+    return cached;
+  };
+}

@@ -1,0 +1,51 @@
+/** `npm start`: the whole service on this machine, with a demo environment unless FUEL_DEMO=0. */
+import { startRuntime } from './runtime.js';
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`${name} must be an integer between ${min} and ${max} (got '${raw}')`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = intFromEnv('PORT', 8000, 0, 65535);
+const nodeCount = intFromEnv('FUEL_LOCAL_NODES', 6, 1, 1000);
+const demo = process.env.FUEL_DEMO !== '0';
+const verbose = process.env.FUEL_LOG === 'debug';
+
+const runtime = await startRuntime({
+  port,
+  nodeCount,
+  demo,
+  authToken: process.env.FUEL_AUTH_TOKEN || undefined,
+  dataDir: process.env.FUEL_DATA_DIR || undefined,
+  log: (line) => {
+    if (verbose || line.startsWith('demo:') || line.includes('failed')) console.log(line);
+  },
+});
+
+console.log(`Fuel deployment service (embedded) listening on ${runtime.url}`);
+console.log(`  API:    ${runtime.url}/api/v1/   (send X-Auth-Token: ${runtime.token})`);
+console.log(`  nodes:  ${nodeCount} simulated nodes`);
+if (demo) console.log(`  demo:   curl -s -H 'X-Auth-Token: ${runtime.token}' ${runtime.url}/api/v1/tasks/`);
+console.log('Press Ctrl-C to stop.');
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping...');
+    runtime
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        console.error(err);
+        process.exit(1);
+      });
+  });
+}

@@ -1,0 +1,326 @@
+/**
+ * The embedded runtime: the same Lambda handlers and the same state machine file as on AWS,
+ * against local endpoints that speak the AWS protocols — dynalite for DynamoDB, a local Step Functions
+ * endpoint, a local SSM fleet of simulated nodes that run real shell processes, and an HTTP server
+ * standing in for API Gateway.
+ */
+import './polyfills.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import dynalite from 'dynalite';
+import { systemClock } from '../lambdas/adapters/ports.js';
+import { SfnWorkflows } from '../lambdas/adapters/sfn-workflows.js';
+import { SsmNodeCommands } from '../lambdas/adapters/ssm-commands.js';
+import { createEngine, type Engine } from '../lambdas/app/engine.js';
+import { createService, type Service } from '../lambdas/app/service.js';
+import {
+  apiHandler,
+  checkStopHandler,
+  commandStatusHandler,
+  dispatchHandler,
+  finishHandler,
+  planHandler,
+} from '../lambdas/handlers/factories.js';
+import { DynamoStore } from '../lambdas/store/dynamo-store.js';
+import { seedDemo } from './demo.js';
+import { LocalStepFunctions } from './sfn-server.js';
+import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm-fleet.js';
+
+export const DOCUMENT_NAME = 'FuelRunTask';
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export interface RuntimeOptions {
+  port?: number;
+  host?: string;
+  authToken?: string;
+  nodeCount?: number;
+  demo?: boolean;
+  /** Keep DynamoDB data in this folder instead of memory. */
+  dataDir?: string;
+  /** Folder for the simulated nodes' working folders (default: a new temporary folder). */
+  nodesDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface Runtime {
+  url: string;
+  token: string;
+  fleet: LocalFleet;
+  store: DynamoStore;
+  service: Service;
+  engine: Engine;
+  endpoints: { dynamodb: string; sfn: string; ssm: string };
+  /** Registers the fleet's nodes as discovered nodes (also runs every few seconds). */
+  discover(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const { port: bound } = server.address() as AddressInfo;
+      resolve(`http://${host}:${bound}`);
+    });
+  });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** An API Gateway HTTP API (payload format 2.0) event for a Node request, as the Lambda integration sends it. */
+export function toApiGatewayEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const method = req.method ?? 'GET';
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length > 0 ? query : undefined,
+    body: body === '' ? undefined : body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method,
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomBytes(8).toString('hex'),
+      routeKey: '$default',
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+  };
+}
+
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => {});
+  const token = options.authToken ?? randomBytes(20).toString('hex');
+  const nodesDir = options.nodesDir ?? mkdtempSync(join(tmpdir(), 'fuel-nodes-'));
+  const ownsNodesDir = options.nodesDir === undefined;
+
+  // DynamoDB
+  const dynamo = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
+  const dynamoUrl = await listen(dynamo, 0, host);
+  const dynamoClient = new DynamoDBClient({ endpoint: dynamoUrl, region: REGION, credentials });
+  const tableName = 'fuel';
+  try {
+    await dynamoClient.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (err) {
+    if ((err as Error).name !== 'ResourceInUseException') throw err;
+  }
+  const store = new DynamoStore(tableName, dynamoClient);
+
+  // Engine and service, wired to the local endpoints once they listen
+  let engine: Engine | undefined;
+  const theEngine = (): Engine => {
+    if (!engine) throw new Error('engine used before the runtime started');
+    return engine;
+  };
+  const onCommandStatus = commandStatusHandler(theEngine);
+  const pending = new Set<Promise<void>>();
+
+  /** Delivers fleet status changes to the command-status handler as EventBridge would: async, retried. */
+  function deliver(event: CommandStatusEvent): void {
+    const run = async () => {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        try {
+          await onCommandStatus({
+            detail: {
+              'command-id': event.commandId,
+              'instance-id': event.instanceId,
+              status: event.status,
+              'document-name': event.documentName,
+            },
+          });
+          return;
+        } catch (err) {
+          log(`command-status delivery failed (attempt ${attempt + 1}): ${(err as Error).message}`);
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
+      }
+    };
+    const p = run().finally(() => pending.delete(p));
+    pending.add(p);
+  }
+
+  const document = JSON.parse(
+    readFileSync(join(root, 'infra/documents/run-task.json'), 'utf8'),
+  ) as SsmDocument;
+  const fleet = new LocalFleet({
+    baseDir: nodesDir,
+    nodeCount: options.nodeCount ?? 6,
+    documents: { [DOCUMENT_NAME]: document },
+    onStatusChange: deliver,
+  });
+  const ssmUrl = await fleet.listen(0, host);
+
+  const arn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:fuel-${name}`;
+  const sfn = new LocalStepFunctions({
+    definition: readFileSync(join(root, 'statemachines/deployment.asl.json'), 'utf8'),
+    substitutions: {
+      PlanFunctionArn: arn('plan'),
+      CheckStopFunctionArn: arn('check-stop'),
+      DispatchFunctionArn: arn('dispatch'),
+      FinishFunctionArn: arn('finish'),
+    },
+    functions: {
+      [arn('plan')]: planHandler(theEngine),
+      [arn('check-stop')]: checkStopHandler(theEngine),
+      [arn('dispatch')]: dispatchHandler(theEngine),
+      [arn('finish')]: finishHandler(theEngine),
+    },
+    log,
+  });
+  const sfnUrl = await sfn.listen(0, host);
+
+  const workflows = new SfnWorkflows(
+    sfn.stateMachineArn,
+    new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
+  );
+  const commands = new SsmNodeCommands(
+    DOCUMENT_NAME,
+    new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
+  );
+  const engineLog = (message: string, data?: Record<string, unknown>) =>
+    log(`${message} ${data ? JSON.stringify(data) : ''}`);
+  engine = createEngine({ store, commands, workflows, clock: systemClock, log: engineLog });
+  const service = createService({ store, commands, workflows, clock: systemClock });
+
+  const api = apiHandler(() => ({
+    service,
+    authToken: async () => token,
+    log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
+  }));
+
+  const discover = async () => {
+    await service.discoverNodes();
+  };
+  await discover();
+  const discoveryTimer = setInterval(() => {
+    discover().catch((err) => log(`discovery failed: ${(err as Error).message}`));
+  }, 5000);
+  discoveryTimer.unref();
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        const body = await readBody(req);
+        const local = await localRoute(req, body);
+        const out = local ?? (await api(toApiGatewayEvent(req, body)));
+        res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
+        res.end(out.body ?? '');
+      } catch (err) {
+        log(`request failed: ${(err as Error).stack ?? String(err)}`);
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: 'Internal error', errors: [] }));
+      }
+    })();
+  });
+
+  /** Local-only routes: the fleet's command log and taking simulated nodes offline. */
+  async function localRoute(req: IncomingMessage, _body: string) {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (!url.pathname.startsWith('/_local/')) return null;
+    const reply = (statusCode: number, value: unknown) => ({
+      statusCode,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(value),
+    });
+    if (req.headers['x-auth-token'] !== token)
+      return reply(401, { message: 'Authentication required: send a valid X-Auth-Token header', errors: [] });
+    if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
+      return reply(200, fleet.commandLog());
+    }
+    const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
+    if (m && req.method === 'POST') {
+      const node = await store.getNode(Number(m[1]));
+      if (!node) return reply(404, { message: `Node ${m[1]} not found`, errors: [] });
+      fleet.setOnline(node.instanceId, m[2] === 'online');
+      await discover();
+      return reply(200, { id: node.id, online: m[2] === 'online' });
+    }
+    return reply(404, { message: `No such local resource: ${url.pathname}`, errors: [] });
+  }
+
+  const url = await listen(server, options.port ?? 8000, host);
+
+  if (options.demo) await seedDemo(service, log);
+
+  let stopped = false;
+  return {
+    url,
+    token,
+    fleet,
+    store,
+    service,
+    engine,
+    endpoints: { dynamodb: dynamoUrl, sfn: sfnUrl, ssm: ssmUrl },
+    discover,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(discoveryTimer);
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await sfn.close();
+      await fleet.close();
+      await Promise.allSettled([...pending]);
+      await new Promise<void>((r) => dynamo.close(() => r()));
+      if (ownsNodesDir) rmSync(nodesDir, { recursive: true, force: true });
+    },
+  };
+}
