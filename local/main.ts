@@ -1,4 +1,5 @@
 /** `npm start`: the whole service on this machine, with a demo environment unless FUEL_DEMO=0. */
+import './polyfills.js';
 import { startRuntime } from './runtime.js';
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {

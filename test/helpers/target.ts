@@ -1,0 +1,91 @@
+/**
+ * Where the end-to-end suites send their HTTP calls: FUEL_API_URL / FUEL_AUTH_TOKEN when set
+ * (a stack on LocalStack or AWS, or an `npm start` elsewhere), otherwise an embedded runtime started here.
+ */
+import { type Runtime, startRuntime } from '../../local/runtime.js';
+
+export interface Target {
+  url: string;
+  token: string;
+  /** Present only when the suite started the embedded runtime itself. */
+  runtime: Runtime | null;
+  close(): Promise<void>;
+}
+
+export async function openTarget(nodeCount = 6): Promise<Target> {
+  const url = process.env.FUEL_API_URL;
+  if (url) {
+    const token = process.env.FUEL_AUTH_TOKEN;
+    if (!token) throw new Error('FUEL_API_URL is set: set FUEL_AUTH_TOKEN as well');
+    return { url: url.replace(/\/+$/, ''), token, runtime: null, close: async () => {} };
+  }
+  const runtime = await startRuntime({ port: 0, nodeCount, demo: false, authToken: 'e2e-token' });
+  return { url: runtime.url, token: runtime.token, runtime, close: () => runtime.stop() };
+}
+
+export class Api {
+  constructor(private readonly target: Pick<Target, 'url' | 'token'>) {}
+
+  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.target.url}${path}`, {
+      method,
+      headers: { 'X-Auth-Token': this.target.token, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  async ok<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.call<T>(method, path, body);
+    if (res.status >= 300) throw new Error(`${method} ${path} -> ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+}
+
+export interface TaskJson {
+  id: number;
+  name: string;
+  status: string;
+  progress: number;
+  message: string | null;
+  execution_arn: string | null;
+}
+
+export interface NodeJson {
+  id: number;
+  status: string;
+  error_type: string | null;
+  roles: string[];
+  cluster: number | null;
+  online: boolean;
+  progress: number;
+}
+
+export interface HistoryJson {
+  task_name: string;
+  node_id: string;
+  status: string;
+  time_start: string | null;
+  time_end: string | null;
+  custom: Record<string, unknown>;
+}
+
+/** Polls a task until it has ended; a bounded wait. */
+export async function waitForTask(api: Api, id: number, timeoutMs = 120_000): Promise<TaskJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await api.ok<TaskJson>('GET', `/api/v1/tasks/${id}/`);
+    if (task.status === 'ready' || task.status === 'error') return task;
+    if (Date.now() > deadline) throw new Error(`task ${id} still ${task.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Free online nodes, lowest ids first. */
+export async function freeNodes(api: Api, count: number): Promise<NodeJson[]> {
+  const nodes = await api.ok<NodeJson[]>('GET', '/api/v1/nodes/');
+  const free = nodes.filter((n) => n.cluster === null && n.online).sort((a, b) => a.id - b.id);
+  if (free.length < count) throw new Error(`need ${count} free online nodes, found ${free.length}`);
+  return free.slice(0, count);
+}

@@ -1,0 +1,354 @@
+import { describe, expect, it } from 'vitest';
+import {
+  batchRows,
+  decideLayer,
+  executionTimeout,
+  type Failures,
+  historyStatusOfInvocation,
+  MAX_INSTANCES_PER_COMMAND,
+  rowFate,
+  rowKey,
+  type SkipReason,
+  settleCluster,
+  settleNode,
+  skipCountsAsSuccess,
+} from '../../lambdas/domain/engine.js';
+import type { HistoryRow } from '../../lambdas/domain/model.js';
+import {
+  CLUSTER_STATUSES,
+  canMoveHistory,
+  HISTORY_STATUSES,
+  type HistoryStatus,
+  historySourcesOf,
+  isClusterLocked,
+  isHistoryFinished,
+  NODE_ERROR_TYPES,
+  NODE_STATUSES,
+  type NodeErrorType,
+  type NodeStatus,
+  needsProvisioning,
+} from '../../lambdas/domain/status.js';
+
+function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}): HistoryRow {
+  return {
+    deployTaskId: 1,
+    stage: 'layer-1',
+    taskName,
+    nodeId,
+    status: 'pending',
+    timeStart: null,
+    timeEnd: null,
+    custom: {},
+    cmd: `run ${taskName}`,
+    timeout: 300,
+    retries: 0,
+    failOnError: true,
+    requires: [],
+    layer: 1,
+    ...extra,
+  };
+}
+
+function failures(nodes: [number, string][] = [], instances: [string, string][] = []): Failures {
+  return { nodes: new Map(nodes), instances: new Map(instances) };
+}
+
+const keysOf = (rows: HistoryRow[]): string[] => rows.map(rowKey);
+
+describe('decideLayer', () => {
+  it('sends every pending row when nothing failed', () => {
+    const rows = [row('a', 1), row('a', 2), row('b', 1, { requires: ['x@1', 'y@2'] })];
+    const decision = decideLayer(rows, failures());
+    expect(keysOf(decision.send)).toEqual(['a@1', 'a@2', 'b@1']);
+    expect(decision.skip).toEqual([]);
+  });
+
+  it('skips the rows of a node that failed earlier, naming the node and why', () => {
+    const rows = [row('a', 1), row('a', 2)];
+    const decision = decideLayer(rows, failures([[1, 'setup failed (Failed, exit code 3)']]));
+    expect(keysOf(decision.send)).toEqual(['a@2']);
+    expect(decision.skip).toHaveLength(1);
+    const skipped = decision.skip[0];
+    expect(skipped?.row.nodeId).toBe(1);
+    expect(skipped?.reason).toContain('node 1 failed earlier');
+    expect(skipped?.reason).toContain('setup failed (Failed, exit code 3)');
+  });
+
+  it('skips a row whose requirement did not succeed, naming the requirement', () => {
+    const rows = [row('b', 2, { requires: ['ok@1', 'bad@1'] }), row('c', 3, { requires: ['ok@1'] })];
+    const decision = decideLayer(rows, failures([], [['bad@1', 'failed']]));
+    expect(keysOf(decision.send)).toEqual(['c@3']);
+    expect(decision.skip.map((s) => [rowKey(s.row), s.reason])).toEqual([
+      ['b@2', 'not run: requirement bad@1 did not succeed'],
+    ]);
+  });
+
+  it('a failed node wins over a failed requirement in the reason', () => {
+    const decision = decideLayer(
+      [row('b', 1, { requires: ['bad@2'] })],
+      failures([[1, 'node broke']], [['bad@2', 'failed']]),
+    );
+    expect(decision.skip[0]?.reason).toContain('node 1 failed earlier (node broke)');
+  });
+
+  it('considers pending rows only: running, finished and skipped rows are neither sent nor skipped', () => {
+    const statuses: HistoryStatus[] = ['running', 'ready', 'error', 'skipped'];
+    const rows = [...statuses.map((status, i) => row('a', i + 1, { status })), row('a', 9)];
+    const decision = decideLayer(rows, failures([[1, 'x']], [['z@1', 'x']]));
+    expect(keysOf(decision.send)).toEqual(['a@9']);
+    expect(decision.skip).toEqual([]);
+  });
+});
+
+describe('batchRows', () => {
+  it('groups rows by task and command, and orders each batch by node id', () => {
+    const rows = [row('b', 3), row('a', 5), row('b', 1), row('a', 2), row('b', 2)];
+    const batches = batchRows(rows);
+    expect(batches.map((b) => [b.taskName, b.cmd, b.rows.map((r) => r.nodeId)])).toEqual([
+      ['a', 'run a', [2, 5]],
+      ['b', 'run b', [1, 2, 3]],
+    ]);
+  });
+
+  it('separates rows of one task whose command, timeout or retries differ', () => {
+    const rows = [
+      row('a', 1),
+      row('a', 2, { cmd: 'other' }),
+      row('a', 3, { timeout: 10 }),
+      row('a', 4, { retries: 2 }),
+      row('a', 5),
+    ];
+    const batches = batchRows(rows);
+    expect(batches).toHaveLength(4);
+    const byNodes = batches.map((b) => b.rows.map((r) => r.nodeId)).sort();
+    expect(byNodes).toEqual([[1, 5], [2], [3], [4]]);
+    const retried = batches.find((b) => b.rows[0]?.nodeId === 4);
+    expect(retried?.retries).toBe(2);
+    expect(batches.find((b) => b.rows[0]?.nodeId === 3)?.timeout).toBe(10);
+  });
+
+  it('puts at most 50 nodes in a batch: 120 nodes make 3 batches of 50, 50 and 20', () => {
+    const rows = Array.from({ length: 120 }, (_, i) => row('a', 120 - i));
+    const batches = batchRows(rows);
+    expect(MAX_INSTANCES_PER_COMMAND).toBe(50);
+    expect(batches.map((b) => b.rows.length)).toEqual([50, 50, 20]);
+    expect(batches.map((b) => [b.rows[0]?.nodeId, b.rows.at(-1)?.nodeId])).toEqual([
+      [1, 50],
+      [51, 100],
+      [101, 120],
+    ]);
+  });
+
+  it('is deterministic: the same rows in any order give the same batches', () => {
+    const rows = [
+      ...Array.from({ length: 60 }, (_, i) => row('a', i + 1)),
+      ...Array.from({ length: 7 }, (_, i) => row('b', i + 1)),
+      row('c', 4, { cmd: 'x' }),
+    ];
+    const shape = (input: HistoryRow[]) => batchRows(input).map((b) => [b.taskName, keysOf(b.rows)]);
+    const reversed = [...rows].reverse();
+    const shuffled = rows.map((r, i) => ({ r, k: (i * 37) % rows.length })).sort((x, y) => x.k - y.k);
+    expect(shape(reversed)).toEqual(shape(rows));
+    expect(shape(shuffled.map((x) => x.r))).toEqual(shape(rows));
+  });
+
+  it('returns no batch for no rows', () => {
+    expect(batchRows([])).toEqual([]);
+  });
+});
+
+describe('executionTimeout', () => {
+  it('covers every attempt plus room', () => {
+    expect(executionTimeout(100, 0)).toBe(130);
+    expect(executionTimeout(100, 2)).toBe(330);
+  });
+});
+
+describe('historyStatusOfInvocation', () => {
+  it.each([
+    ['Success', 'ready'],
+    ['Failed', 'error'],
+    ['TimedOut', 'error'],
+    ['Cancelled', 'error'],
+    ['Undeliverable', 'error'],
+    ['Terminated', 'error'],
+    ['DeliveryTimedOut', 'error'],
+    ['ExecutionTimedOut', 'error'],
+    ['InvalidPlatform', 'error'],
+    ['AccessDenied', 'error'],
+  ])('%s -> %s', (ssm, expected) => {
+    expect(historyStatusOfInvocation(ssm)).toBe(expected);
+  });
+
+  it.each(['Pending', 'InProgress', 'Delayed', 'Cancelling', '', 'success'])(
+    '%j is not finished -> null',
+    (ssm) => {
+      expect(historyStatusOfInvocation(ssm)).toBeNull();
+    },
+  );
+});
+
+describe('rowFate', () => {
+  it('ready is done, error is failed, pending and running are left', () => {
+    expect(rowFate('ready', null)).toBe('done');
+    expect(rowFate('error', null)).toBe('failed');
+    expect(rowFate('pending', null)).toBe('left');
+    expect(rowFate('running', null)).toBe('left');
+  });
+
+  it.each<[SkipReason | null, 'done' | 'left']>([
+    ['unchanged', 'done'],
+    ['fail_on_error', 'done'],
+    ['blocked', 'left'],
+    ['stopped', 'left'],
+    ['aborted', 'left'],
+    [null, 'left'],
+  ])('skipped with reason %s -> %s', (reason, fate) => {
+    expect(rowFate('skipped', reason)).toBe(fate);
+    if (reason !== null) expect(skipCountsAsSuccess(reason)).toBe(fate === 'done');
+  });
+});
+
+describe('settleNode', () => {
+  it('a node that failed ends in error with its error type, whatever its rows', () => {
+    for (const failedAs of ['deploy', 'provision', 'stop_deployment'] as NodeErrorType[]) {
+      expect(settleNode({ status: 'deploying', rows: ['done', 'done'], failedAs })).toEqual({
+        status: 'error',
+        errorType: failedAs,
+        progress: 100,
+      });
+    }
+    expect(settleNode({ status: 'provisioning', rows: [], failedAs: 'provision' }).status).toBe('error');
+  });
+
+  it.each<NodeStatus>(['discover', 'provisioning'])(
+    'a node still %s (never provisioned) goes back to discover',
+    (status) => {
+      expect(settleNode({ status, rows: ['left', 'left'], failedAs: null })).toEqual({
+        status: 'discover',
+        errorType: null,
+        progress: 0,
+      });
+    },
+  );
+
+  it('every task done -> ready, 100%', () => {
+    expect(settleNode({ status: 'deploying', rows: ['done', 'done', 'done'], failedAs: null })).toEqual({
+      status: 'ready',
+      errorType: null,
+      progress: 100,
+    });
+  });
+
+  it('a provisioned node without any task for it -> ready', () => {
+    expect(settleNode({ status: 'provisioned', rows: [], failedAs: null }).status).toBe('ready');
+  });
+
+  it('nothing ran -> provisioned, 0%', () => {
+    expect(settleNode({ status: 'provisioned', rows: ['left', 'left'], failedAs: null })).toEqual({
+      status: 'provisioned',
+      errorType: null,
+      progress: 0,
+    });
+  });
+
+  it('part of the work done -> stopped, below 100%', () => {
+    expect(settleNode({ status: 'deploying', rows: ['done', 'left', 'left'], failedAs: null })).toEqual({
+      status: 'stopped',
+      errorType: null,
+      progress: 33,
+    });
+    const almost = settleNode({
+      status: 'deploying',
+      rows: [...Array.from({ length: 999 }, () => 'done' as const), 'left'],
+      failedAs: null,
+    });
+    expect(almost.status).toBe('stopped');
+    expect(almost.progress).toBeLessThan(100);
+  });
+
+  it('a failed row without a recorded node failure does not read as "nothing ran"', () => {
+    const settled = settleNode({ status: 'deploying', rows: ['failed', 'left'], failedAs: null });
+    expect(settled.status).toBe('stopped');
+    expect(settled.progress).toBe(0);
+  });
+});
+
+describe('settleCluster', () => {
+  it('completed with every node ready -> operational', () => {
+    expect(settleCluster('completed', ['ready', 'ready'])).toBe('operational');
+  });
+
+  it('completed with a node not ready -> error', () => {
+    expect(settleCluster('completed', ['ready', 'stopped'])).toBe('error');
+  });
+
+  it('failed -> error, even with every node ready', () => {
+    expect(settleCluster('failed', ['ready'])).toBe('error');
+  });
+
+  it('stopped -> stopped, unless a node ended in error', () => {
+    expect(settleCluster('stopped', ['ready', 'stopped', 'provisioned'])).toBe('stopped');
+    expect(settleCluster('stopped', ['ready', 'error'])).toBe('error');
+  });
+});
+
+describe('status rules', () => {
+  const legal: [HistoryStatus, HistoryStatus][] = [
+    ['pending', 'running'],
+    ['pending', 'skipped'],
+    ['running', 'ready'],
+    ['running', 'error'],
+  ];
+
+  it('history moves only along pending -> running -> ready|error and pending -> skipped', () => {
+    for (const from of HISTORY_STATUSES) {
+      for (const to of HISTORY_STATUSES) {
+        const expected = legal.some(([f, t]) => f === from && t === to);
+        expect(canMoveHistory(from, to), `${from} -> ${to}`).toBe(expected);
+      }
+    }
+  });
+
+  it.each<[HistoryStatus, HistoryStatus]>([
+    ['pending', 'ready'],
+    ['pending', 'error'],
+    ['running', 'skipped'],
+    ['running', 'pending'],
+    ['ready', 'error'],
+    ['error', 'ready'],
+    ['skipped', 'running'],
+    ['ready', 'ready'],
+  ])('%s -> %s is illegal', (from, to) => {
+    expect(canMoveHistory(from, to)).toBe(false);
+  });
+
+  it('historySourcesOf and isHistoryFinished agree with the transitions', () => {
+    expect(historySourcesOf('running')).toEqual(['pending']);
+    expect(historySourcesOf('ready')).toEqual(['running']);
+    expect(historySourcesOf('skipped')).toEqual(['pending']);
+    expect(historySourcesOf('pending')).toEqual([]);
+    expect(HISTORY_STATUSES.filter(isHistoryFinished)).toEqual(['ready', 'error', 'skipped']);
+  });
+
+  it('a cluster is locked while deploying or being removed only', () => {
+    const locked = CLUSTER_STATUSES.filter(isClusterLocked);
+    expect(locked.sort()).toEqual(['deployment', 'remove']);
+    for (const s of ['new', 'operational', 'error', 'stopped', 'partially_deployed'] as const) {
+      expect(isClusterLocked(s)).toBe(false);
+    }
+  });
+
+  it('needsProvisioning: discover, provisioning, and error of type provision only', () => {
+    for (const status of NODE_STATUSES) {
+      for (const errorType of [null, ...NODE_ERROR_TYPES]) {
+        const expected =
+          status === 'discover' || status === 'provisioning' || (status === 'error' && errorType === 'provision');
+        expect(needsProvisioning(status, errorType), `${status}/${errorType}`).toBe(expected);
+      }
+    }
+    expect(needsProvisioning('error', 'deploy')).toBe(false);
+    expect(needsProvisioning('stopped', null)).toBe(false);
+    expect(needsProvisioning('provisioned', null)).toBe(false);
+  });
+});
