@@ -402,6 +402,8 @@ export function createService(deps: ServiceDeps) {
       return [];
     }
     const rows = await store.queryRows(owner, prefix);
+    // provisioning first, then the layers in order (the sort key orders layers, not the two stages)
+    rows.sort((a, b) => Number(b.stage === 'provision') - Number(a.stage === 'provision'));
     return rows.filter(
       (r) =>
         (filter.nodes === undefined || filter.nodes.includes(r.nodeId)) &&

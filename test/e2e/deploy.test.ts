@@ -4,7 +4,16 @@
  * Runs against the embedded runtime, or FUEL_API_URL / FUEL_AUTH_TOKEN when set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, freeNodes, type HistoryJson, type NodeJson, openTarget, type Target, type TaskJson, waitForTask } from '../helpers/target.js';
+import {
+  Api,
+  freeNodes,
+  type HistoryJson,
+  type NodeJson,
+  openTarget,
+  type Target,
+  type TaskJson,
+  waitForTask,
+} from '../helpers/target.js';
 
 let target: Target;
 let api: Api;
@@ -23,8 +32,20 @@ const cmd = (name: string, seconds = 0.3) => `echo "${name}"; sleep ${seconds}`;
 /** controller: db -> api; compute: agent (needs db on the controller) -> network (needs api on the controller) */
 const graph = [
   { id: 'base', type: 'shell', roles: '*', requires: [], parameters: { cmd: cmd('base'), timeout: 60 } },
-  { id: 'db', type: 'shell', roles: ['controller'], requires: ['base'], parameters: { cmd: cmd('db', 0.6), timeout: 60 } },
-  { id: 'api', type: 'shell', roles: ['controller'], requires: ['db'], parameters: { cmd: cmd('api'), timeout: 60 } },
+  {
+    id: 'db',
+    type: 'shell',
+    roles: ['controller'],
+    requires: ['base'],
+    parameters: { cmd: cmd('db', 0.6), timeout: 60 },
+  },
+  {
+    id: 'api',
+    type: 'shell',
+    roles: ['controller'],
+    requires: ['db'],
+    parameters: { cmd: cmd('api'), timeout: 60 },
+  },
   {
     id: 'agent',
     type: 'shell',
@@ -65,12 +86,18 @@ describe('deploy a three-node cluster end to end', () => {
   let deploy: TaskJson;
 
   it('creates the cluster, assigns roles, uploads a graph and deploys to operational', async () => {
-    const cluster = await api.ok<{ id: number; status: string }>('POST', '/api/v1/clusters/', { name: `e2e-${Date.now()}` });
+    const cluster = await api.ok<{ id: number; status: string }>('POST', '/api/v1/clusters/', {
+      name: `e2e-${Date.now()}`,
+    });
     clusterId = cluster.id;
     expect(cluster.status).toBe('new');
     nodes = await freeNodes(api, 3);
     const roles = ['controller', 'compute', 'compute'];
-    await api.ok('POST', `/api/v1/clusters/${clusterId}/assignment/`, nodes.map((n, i) => ({ id: n.id, roles: [roles[i]] })));
+    await api.ok(
+      'POST',
+      `/api/v1/clusters/${clusterId}/assignment/`,
+      nodes.map((n, i) => ({ id: n.id, roles: [roles[i]] })),
+    );
     await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, graph);
 
     deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
@@ -82,7 +109,10 @@ describe('deploy a three-node cluster end to end', () => {
     expect(ended.status).toBe('ready');
     expect(ended.progress).toBe(100);
 
-    const after = await api.ok<{ status: string; is_locked: boolean }>('GET', `/api/v1/clusters/${clusterId}/`);
+    const after = await api.ok<{ status: string; is_locked: boolean }>(
+      'GET',
+      `/api/v1/clusters/${clusterId}/`,
+    );
     expect(after.status).toBe('operational');
     expect(after.is_locked).toBe(false);
     const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
@@ -99,7 +129,10 @@ describe('deploy a three-node cluster end to end', () => {
     const children = await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`);
     const deployment = children.find((t) => t.name === 'deployment' && t.status === 'ready');
     expect(deployment).toBeDefined();
-    const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${deployment?.id}/deployment_history/`);
+    const rows = await api.ok<HistoryJson[]>(
+      'GET',
+      `/api/v1/transactions/${deployment?.id}/deployment_history/`,
+    );
     // base on 3 nodes, db + api on the controller, agent + network on 2 computes
     expect(rows).toHaveLength(3 + 2 + 4);
     for (const row of rows) {
@@ -107,7 +140,8 @@ describe('deploy a three-node cluster end to end', () => {
       expect(row.custom.exit_code).toBe(0);
     }
     const controller = String(nodes[0]?.id);
-    const rowOf = (task: string, node: string) => rows.find((r) => r.task_name === task && r.node_id === node);
+    const rowOf = (task: string, node: string) =>
+      rows.find((r) => r.task_name === task && r.node_id === node);
     let checked = 0;
     for (const row of rows) {
       for (const need of requirements[row.task_name] ?? []) {
@@ -116,9 +150,10 @@ describe('deploy a three-node cluster end to end', () => {
         expect(required, `${need.task} on node ${holder}`).toBeDefined();
         const ended = Date.parse(String(required?.time_end));
         const started = Date.parse(String(row.time_start));
-        expect(ended, `${row.task_name}@${row.node_id} started before ${need.task}@${holder} ended`).toBeLessThanOrEqual(
-          started,
-        );
+        expect(
+          ended,
+          `${row.task_name}@${row.node_id} started before ${need.task}@${holder} ended`,
+        ).toBeLessThanOrEqual(started);
         checked++;
       }
     }
@@ -129,7 +164,9 @@ describe('deploy a three-node cluster end to end', () => {
 
 describe('a failing task', () => {
   it('puts its node and the cluster in error and does not run its dependents', async () => {
-    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: `e2e-fail-${Date.now()}` });
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', {
+      name: `e2e-fail-${Date.now()}`,
+    });
     const nodes = await freeNodes(api, 3);
     const [controller, compute1, compute2] = nodes;
     await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [
@@ -138,8 +175,19 @@ describe('a failing task', () => {
       { id: compute2?.id, roles: ['compute'] },
     ]);
     await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
-      { id: 'db', type: 'shell', roles: ['controller'], parameters: { cmd: 'echo broken >&2; exit 3', timeout: 30 } },
-      { id: 'after-db', type: 'shell', roles: ['controller'], requires: ['db'], parameters: { cmd: 'true', timeout: 30 } },
+      {
+        id: 'db',
+        type: 'shell',
+        roles: ['controller'],
+        parameters: { cmd: 'echo broken >&2; exit 3', timeout: 30 },
+      },
+      {
+        id: 'after-db',
+        type: 'shell',
+        roles: ['controller'],
+        requires: ['db'],
+        parameters: { cmd: 'true', timeout: 30 },
+      },
       {
         id: 'agent',
         type: 'shell',
@@ -156,7 +204,9 @@ describe('a failing task', () => {
 
     const after = await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`);
     expect(after.status).toBe('error');
-    const byId = new Map((await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]));
+    const byId = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),
+    );
     expect(byId.get(Number(controller?.id))).toMatchObject({ status: 'error', error_type: 'deploy' });
     // the computes ran `local` but not `agent`: work is left, so they are stopped, not ready
     expect(byId.get(Number(compute1?.id))?.status).toBe('stopped');

@@ -26,7 +26,11 @@ export async function openTarget(nodeCount = 6): Promise<Target> {
 export class Api {
   constructor(private readonly target: Pick<Target, 'url' | 'token'>) {}
 
-  async call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.target.url}${path}`, {
       method,
       headers: { 'X-Auth-Token': this.target.token, 'content-type': 'application/json' },

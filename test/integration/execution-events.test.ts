@@ -21,7 +21,13 @@ afterAll(async () => {
 
 const graph = [
   { id: 'prepare', type: 'shell', roles: '*', parameters: { cmd: 'true', timeout: 30 } },
-  { id: 'controller-service', type: 'shell', roles: ['controller'], requires: ['prepare'], parameters: { cmd: 'true', timeout: 30 } },
+  {
+    id: 'controller-service',
+    type: 'shell',
+    roles: ['controller'],
+    requires: ['prepare'],
+    parameters: { cmd: 'true', timeout: 30 },
+  },
   {
     id: 'compute-service',
     type: 'shell',
@@ -30,7 +36,13 @@ const graph = [
     'cross-depends': [{ name: 'controller-service', role: 'controller' }],
     parameters: { cmd: 'true', timeout: 30 },
   },
-  { id: 'finish', type: 'shell', roles: '*', requires: ['controller-service', 'compute-service'], parameters: { cmd: 'true', timeout: 30 } },
+  {
+    id: 'finish',
+    type: 'shell',
+    roles: '*',
+    requires: ['controller-service', 'compute-service'],
+    parameters: { cmd: 'true', timeout: 30 },
+  },
 ];
 
 async function deployAndCountEvents(nodeCount: number): Promise<{ events: HistoryEvent[]; rows: number }> {
@@ -55,7 +67,11 @@ async function deployAndCountEvents(nodeCount: number): Promise<{ events: Histor
   let nextToken: string | undefined;
   do {
     const page = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn: String(deploy.execution_arn), nextToken, maxResults: 100 }),
+      new GetExecutionHistoryCommand({
+        executionArn: String(deploy.execution_arn),
+        nextToken,
+        maxResults: 100,
+      }),
     );
     events.push(...(page.events ?? []));
     nextToken = page.nextToken;

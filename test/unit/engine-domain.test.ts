@@ -343,7 +343,9 @@ describe('status rules', () => {
     for (const status of NODE_STATUSES) {
       for (const errorType of [null, ...NODE_ERROR_TYPES]) {
         const expected =
-          status === 'discover' || status === 'provisioning' || (status === 'error' && errorType === 'provision');
+          status === 'discover' ||
+          status === 'provisioning' ||
+          (status === 'error' && errorType === 'provision');
         expect(needsProvisioning(status, errorType), `${status}/${errorType}`).toBe(expected);
       }
     }

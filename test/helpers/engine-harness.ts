@@ -1,0 +1,334 @@
+/**
+ * Drives the deployment engine without Step Functions, against real parts: dynalite, the local SSM fleet
+ * (real shell processes) with the project's task document, DynamoStore, SsmNodeCommands, the service and
+ * the engine. Only the Step Functions port (Workflows) is a recording fake: tests call plan / dispatch /
+ * finish themselves, as the state machine would, and watch for `complete(token)`.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import dynalite from 'dynalite';
+import { type NodeCommands, systemClock, type Workflows } from '../../lambdas/adapters/ports.js';
+import { SsmNodeCommands } from '../../lambdas/adapters/ssm-commands.js';
+import { createEngine, type Engine } from '../../lambdas/app/engine.js';
+import { createService, type Service } from '../../lambdas/app/service.js';
+import type { Editable } from '../../lambdas/domain/attributes.js';
+import type { GraphTask } from '../../lambdas/domain/graph.js';
+import type { HistoryRow, Node, Task } from '../../lambdas/domain/model.js';
+import { commandStatusHandler } from '../../lambdas/handlers/factories.js';
+import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
+import { ALL_ROWS_PREFIX } from '../../lambdas/store/history-codec.js';
+import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm-fleet.js';
+
+export const DOCUMENT_NAME = 'FuelRunTask';
+const REGION = 'us-east-1';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const runTaskDocument = JSON.parse(
+  readFileSync(new URL('../../infra/documents/run-task.json', import.meta.url), 'utf8'),
+) as SsmDocument;
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `read` until `done` holds; fails after `timeoutMs` with the last value seen. */
+export async function waitFor<T>(
+  what: string,
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
+    }
+    await sleep(25);
+  }
+}
+
+/** The Step Functions port, recorded: no state machine runs, tests play its part. */
+export class RecordingWorkflows implements Workflows {
+  readonly starts: { name: string; input: Record<string, unknown>; arn: string }[] = [];
+  readonly completions: { token: string; output: Record<string, unknown> }[] = [];
+
+  async start(name: string, input: Record<string, unknown>): Promise<string> {
+    const arn = `arn:aws:states:${REGION}:000000000000:execution:fuel-deployment:${name}`;
+    this.starts.push({ name, input, arn });
+    return arn;
+  }
+
+  async complete(token: string, output: Record<string, unknown>): Promise<boolean> {
+    this.completions.push({ token, output });
+    return true;
+  }
+
+  consoleUrl(executionArn: string): string {
+    return `https://console.aws.amazon.com/states/home#/v2/executions/details/${executionArn}`;
+  }
+
+  completionsOf(token: string): { token: string; output: Record<string, unknown> }[] {
+    return this.completions.filter((c) => c.token === token);
+  }
+}
+
+export interface HarnessOptions {
+  nodeCount?: number;
+  /** Wraps the real SSM adapter the engine uses (fault injection at the port). */
+  wrapCommands?: (real: SsmNodeCommands) => NodeCommands;
+  /** The store the engine uses, built on the harness's table (fault injection at the store). */
+  makeEngineStore?: (tableName: string, client: DynamoDBClient) => DynamoStore;
+  /** How many times each status event is delivered, concurrently (EventBridge delivers at least once). */
+  deliveryCopies?: number;
+}
+
+export interface ClusterInput {
+  graph: GraphTask[];
+  /** Roles of each node, in fleet order (node-1, node-2, ...). */
+  roles: string[][];
+  name?: string;
+  /** Cluster settings (Nailgun's editable attributes) stored before the deployment starts. */
+  attributes?: Editable;
+}
+
+export interface ClusterSetup {
+  clusterId: number;
+  deployTask: Task;
+  /** Cluster nodes in the order of `roles`. */
+  nodes: Node[];
+}
+
+export interface Harness {
+  store: DynamoStore;
+  fleet: LocalFleet;
+  service: Service;
+  engine: Engine;
+  workflows: RecordingWorkflows;
+  /** The real adapter, unwrapped. */
+  ssm: SsmNodeCommands;
+  /** Status events the fleet handed to the engine (terminal and not). */
+  events: CommandStatusEvent[];
+  /** Deliveries that failed on every attempt. */
+  deliveryErrors: Error[];
+  /** Creates a cluster with one fleet node per entry of `roles`, uploads the graph and presses "Deploy changes". */
+  setupCluster(input: ClusterInput): Promise<ClusterSetup>;
+  /** Dispatches a stage with a fresh token and waits until the engine completes that token. */
+  runStage(taskId: number, stage: string): Promise<string>;
+  /** plan, every stage of the outline, finish: what the state machine does on the happy path. */
+  runDeployment(taskId: number): Promise<{ status: string }>;
+  waitForCompletion(token: string, timeoutMs?: number): Promise<void>;
+  /** Waits until the fleet has no pending or running invocation and every status event is handled. */
+  settle(timeoutMs?: number): Promise<void>;
+  /** Lets every command waiting on `gate` (see `gated`) go on, on every node. */
+  openGate(gate: string): void;
+  rows(taskId: number, prefix?: string): Promise<HistoryRow[]>;
+  row(taskId: number, stage: string, taskName: string, nodeId: number): Promise<HistoryRow>;
+  node(id: number): Promise<Node>;
+  task(id: number): Promise<Task>;
+  close(): Promise<void>;
+}
+
+let tokenSeq = 0;
+export const newToken = (label: string): string => `token-${label}-${++tokenSeq}`;
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const baseDir = mkdtempSync(join(tmpdir(), 'fuel-engine-test-'));
+  const dynamo: Server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once('error', reject);
+    dynamo.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = dynamo.address() as AddressInfo;
+  const dynamoClient = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: REGION,
+    credentials,
+  });
+  const tableName = 'fuel';
+  await dynamoClient.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  const store = new DynamoStore(tableName, dynamoClient);
+  const engineStore = options.makeEngineStore?.(tableName, dynamoClient) ?? store;
+
+  let engine: Engine | undefined;
+  const theEngine = (): Engine => {
+    if (!engine) throw new Error('engine used before the harness started');
+    return engine;
+  };
+  const onCommandStatus = commandStatusHandler(theEngine);
+  const events: CommandStatusEvent[] = [];
+  const deliveryErrors: Error[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const copies = options.deliveryCopies ?? 1;
+
+  /** As local/runtime.ts delivers: asynchronously, retried with backoff, like EventBridge -> Lambda. */
+  const deliverOnce = async (event: CommandStatusEvent): Promise<void> => {
+    let last: Error | null = null;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      try {
+        await onCommandStatus({
+          detail: {
+            'command-id': event.commandId,
+            'instance-id': event.instanceId,
+            status: event.status,
+            'document-name': event.documentName,
+          },
+        });
+        return;
+      } catch (err) {
+        last = err instanceof Error ? err : new Error(String(err));
+        await sleep(50 * 2 ** attempt);
+      }
+    }
+    if (last) deliveryErrors.push(last);
+  };
+  const deliver = (event: CommandStatusEvent): void => {
+    events.push(event);
+    for (let i = 0; i < copies; i++) {
+      const p = deliverOnce(event).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+  };
+
+  const fleet = new LocalFleet({
+    baseDir,
+    nodeCount: options.nodeCount ?? 3,
+    documents: { [DOCUMENT_NAME]: runTaskDocument },
+    onStatusChange: deliver,
+  });
+  const ssmUrl = await fleet.listen(0, '127.0.0.1');
+  const ssm = new SsmNodeCommands(
+    DOCUMENT_NAME,
+    new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
+  );
+  const commands = options.wrapCommands?.(ssm) ?? ssm;
+  const workflows = new RecordingWorkflows();
+  engine = createEngine({ store: engineStore, commands, workflows, clock: systemClock });
+  const service = createService({ store, commands: ssm, workflows, clock: systemClock });
+
+  const must = <T>(value: T | null, what: string): T => {
+    if (value === null) throw new Error(`${what} not found`);
+    return value;
+  };
+
+  const harness: Harness = {
+    store,
+    fleet,
+    service,
+    engine,
+    workflows,
+    ssm,
+    events,
+    deliveryErrors,
+
+    async setupCluster({ graph, roles, name = 'env', attributes }) {
+      await service.discoverNodes();
+      const free = (await service.listNodes(null)).sort((a, b) => a.id - b.id);
+      if (free.length < roles.length) throw new Error(`need ${roles.length} free nodes, have ${free.length}`);
+      const cluster = await service.createCluster({ name, releaseId: 1 });
+      await service.putGraph(cluster.id, graph);
+      if (attributes) await service.putAttributes(cluster.id, attributes);
+      const chosen = free.slice(0, roles.length);
+      await service.assignNodes(
+        cluster.id,
+        chosen.map((n, i) => ({ id: n.id, roles: roles[i] ?? [] })),
+      );
+      const deployTask = await service.deployChanges(cluster.id);
+      const nodes = await Promise.all(chosen.map((n) => harness.node(n.id)));
+      return { clusterId: cluster.id, deployTask, nodes };
+    },
+
+    async waitForCompletion(token, timeoutMs = 15_000) {
+      await waitFor(
+        `complete(${token})`,
+        () => workflows.completionsOf(token).length,
+        (n) => n > 0,
+        timeoutMs,
+      );
+    },
+
+    async runStage(taskId, stage) {
+      const token = newToken(stage);
+      await theEngine().dispatch({ taskId, stage, token });
+      await harness.waitForCompletion(token);
+      return token;
+    },
+
+    async runDeployment(taskId) {
+      const outline = await theEngine().plan({ taskId });
+      if (outline.provision.nodeCount > 0) await harness.runStage(taskId, 'provision');
+      for (const layer of outline.layers) await harness.runStage(taskId, layer.stage);
+      await harness.settle();
+      return theEngine().finish({ taskId, failure: null });
+    },
+
+    async settle(timeoutMs = 15_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`fleet not idle within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([fleet.idle(), timeout]);
+        await waitFor(
+          'status deliveries',
+          () => inFlight.size,
+          (n) => n === 0,
+          timeoutMs,
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    openGate(gate) {
+      for (const node of fleet.instances()) writeFileSync(join(node.workDir, `gate-${gate}`), '');
+    },
+
+    rows: (taskId, prefix = ALL_ROWS_PREFIX) => store.queryRows(taskId, prefix),
+    row: async (taskId, stage, taskName, nodeId) =>
+      must(await store.getRow(taskId, stage, taskName, nodeId), `row ${taskName}@${nodeId} (${stage})`),
+    node: async (id) => must(await store.getNode(id), `node ${id}`),
+    task: async (id) => must(await store.getTask(id), `task ${id}`),
+
+    async close() {
+      await fleet.close();
+      await Promise.allSettled([...inFlight]);
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      dynamoClient.destroy();
+      rmSync(baseDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** A shell task of the graph. */
+export function shell(
+  id: string,
+  roles: GraphTask['roles'],
+  cmd: string,
+  extra: Partial<GraphTask> = {},
+): GraphTask {
+  return { id, type: 'shell', roles, parameters: { cmd, timeout: 30 }, ...extra };
+}
+
+/** A command that waits (at most 20 s) for `openGate(gate)`, then runs `cmd`: holds a task running without timing. */
+export function gated(gate: string, cmd: string): string {
+  const file = `"$HOME/gate-${gate}"`;
+  return `n=0; while [ ! -f ${file} ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; [ -f ${file} ] && ${cmd}`;
+}
