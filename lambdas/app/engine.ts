@@ -329,12 +329,12 @@ export function createEngine(deps: EngineDeps) {
   async function onCommandStatus(input: CommandStatusInput): Promise<void> {
     if (historyStatusOfInvocation(input.status) === null) return;
     const invocation = await commands.invocation(input.commandId, input.instanceId);
-    const origin = invocation ? parseComment(invocation.comment) : null;
-    if (!invocation || !origin) {
-      log('ignored command status', {
-        ...input,
-        reason: invocation ? 'not a deployment command' : 'no invocation',
-      });
+    // GetCommandInvocation is eventually consistent: fail so that the event is delivered again
+    if (!invocation)
+      throw new Error(`Invocation ${input.commandId} on ${input.instanceId} is not visible yet`);
+    const origin = parseComment(invocation.comment);
+    if (!origin) {
+      log('ignored command status', { ...input, reason: 'not a deployment command' });
       return;
     }
     const intent = await store.getIntent(origin.deployTaskId, origin.stage, origin.batch);
