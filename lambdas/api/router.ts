@@ -60,6 +60,11 @@ function tokensEqual(given: string, expected: string): boolean {
 export function createRouter(routes: Route[], options: RouterOptions) {
   return async function route(req: HttpRequest): Promise<HttpResponse> {
     try {
+      try {
+        decodeURIComponent(req.path);
+      } catch {
+        throw new HttpError(400, `Malformed percent-encoding in the path: ${req.path}`);
+      }
       const path = normalize(req.path);
       if (path === null) throw new HttpError(404, `No such resource: ${req.path}`);
       const candidates = routes

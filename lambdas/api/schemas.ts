@@ -2,11 +2,31 @@
 import { z } from 'zod';
 import { HISTORY_STATUSES, TASK_NAMES, TASK_STATUSES } from '../domain/status.js';
 
-export const idParam = z.coerce
-  .number({ message: 'must be a number' })
-  .int('must be an integer')
-  .positive('must be positive')
-  .max(2_147_483_647, 'is too large');
+const MAX_ID = 2_147_483_647;
+
+/** Why a text is not an id, or null when it is one: a positive decimal integer (no `0x3`, `3e0` or spaces). */
+function idProblem(text: string): string | null {
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text)) return 'must be a number';
+  const value = Number(text);
+  if (value <= 0) return 'must be positive';
+  if (!Number.isInteger(value)) return 'must be an integer';
+  if (!/^[1-9]\d*$/.test(text)) return 'must be written as a plain decimal integer';
+  if (value > MAX_ID) return 'is too large';
+  return null;
+}
+
+/** An id in a path or query. */
+export const idParam = z
+  .union([z.number(), z.string()], { message: 'must be a number' })
+  .transform((v, ctx) => {
+    const text = String(v);
+    const problem = idProblem(text);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return Number(text);
+  });
 
 const name = z
   .string({ message: 'must be a string' })
@@ -44,14 +64,41 @@ export const unassignmentBody = z
   .min(1, 'must name at least one node')
   .max(1000);
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Cluster settings: `{ editable: { <group>: { metadata?, <setting>: { value, ... } } } }`.
+ * Every group and every setting must be an object and every setting must carry a `value`.
+ */
 export const attributesBody = z
   .object({
     editable: z.record(z.string(), z.unknown(), { message: 'must be an object of setting groups' }),
   })
   .loose()
   .superRefine((body, ctx) => {
-    const provision = body.editable.provision as Record<string, { value?: unknown }> | undefined;
-    const cmd = provision?.cmd?.value;
+    for (const [groupName, group] of Object.entries(body.editable)) {
+      if (!isObject(group)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['editable', groupName],
+          message: 'must be an object of settings',
+        });
+        continue;
+      }
+      for (const [settingName, setting] of Object.entries(group)) {
+        if (settingName === 'metadata') continue;
+        if (!isObject(setting) || !('value' in setting)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['editable', groupName, settingName],
+            message: 'must be an object with a "value"',
+          });
+        }
+      }
+    }
+    const provision = isObject(body.editable.provision) ? body.editable.provision : {};
+    const cmd = isObject(provision.cmd) ? provision.cmd.value : undefined;
     if (cmd !== undefined && (typeof cmd !== 'string' || cmd.trim() === '')) {
       ctx.addIssue({
         code: 'custom',
@@ -59,7 +106,7 @@ export const attributesBody = z
         message: 'must be a non-empty string',
       });
     }
-    const timeout = provision?.timeout?.value;
+    const timeout = isObject(provision.timeout) ? provision.timeout.value : undefined;
     if (
       timeout !== undefined &&
       (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0)

@@ -29,7 +29,7 @@ import {
 } from '../domain/model.js';
 import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
-import { type NodeErrorType, type NodeStatus, needsProvisioning } from '../domain/status.js';
+import { isClusterStatus, type NodeErrorType, type NodeStatus, needsProvisioning } from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import type { CommandIntent } from '../store/engine-codec.js';
 import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
@@ -192,47 +192,30 @@ export function createEngine(deps: EngineDeps) {
   async function dispatch(input: StageInput): Promise<{ sent: number }> {
     const { taskId, stage, token } = input;
     const prefix = stagePrefix(stage);
-    let intents = await store.queryIntents(taskId, stage);
-    const resumed = intents.length > 0;
-
-    if (!resumed) {
-      const rows = await store.queryRows(taskId, prefix);
-      const decision = decideLayer(rows, await store.failures(taskId));
-      for (const { row, reason } of decision.skip) {
-        const moved = await store.moveRow(row, ['pending'], {
-          status: 'skipped',
-          custom: { reason, skip_reason: 'blocked' satisfies SkipReason },
-        });
-        if (moved) {
-          await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
-          await countDone(taskId, row.stage);
-        }
-      }
-      const batches = batchRows(decision.send);
-      const nodeInstances = await instanceIdsOf(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
-      const planned: CommandIntent[] = batches.map((batch, index) => ({
-        deployTaskId: taskId,
-        stage,
-        batch: index,
-        comment: commandComment(taskId, stage, index),
-        commandId: null,
-        targets: Object.fromEntries(
-          batch.rows.map((r) => [
-            nodeInstances.get(r.nodeId) ?? `missing-${r.nodeId}`,
-            { taskName: r.taskName, nodeId: r.nodeId },
-          ]),
-        ),
-        createdAt: now(),
-      }));
+    // The stage is planned once: the intents of every batch are recorded before anything is sent. A dispatch
+    // that crashed while recording them computes the same batches again (same rows, same failures).
+    const planned = (await store.getStage(taskId, stage)).planned;
+    const fresh = new Set<number>();
+    let intents: CommandIntent[];
+    if (planned) {
+      intents = await store.queryIntents(taskId, stage);
+    } else {
       intents = [];
-      for (const intent of planned) intents.push((await store.recordIntent(intent)).intent);
+      for (const intent of await planStage(taskId, stage)) {
+        const recorded = await store.recordIntent(intent);
+        intents.push(recorded.intent);
+        if (recorded.created) fresh.add(intent.batch);
+      }
     }
 
-    const keys = intents.flatMap((i) =>
-      Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId)),
+    const keys = new Set(
+      intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId))),
     );
-    await store.openStage(taskId, stage, token, keys);
-    await markNodesBusy(stage, intents);
+    await store.openStage(taskId, stage, token, [...keys]);
+    const unfinished = (await store.queryRows(taskId, prefix)).filter(
+      (r) => keys.has(rowKey(r)) && (r.status === 'pending' || r.status === 'running'),
+    );
+    await markNodesBusy(stage, unfinished);
 
     let sent = 0;
     for (const intent of intents) {
@@ -247,8 +230,8 @@ export function createEngine(deps: EngineDeps) {
       const row = await store.getRow(taskId, stage, first[1].taskName, first[1].nodeId);
       if (!row) continue;
       const since = new Date(Date.parse(intent.createdAt) - 60_000);
-      // Only a resumed dispatch can have sent this batch already (crash between SendCommand and its record).
-      let commandId = resumed ? await commands.findByComment(intent.comment, since) : null;
+      // An intent recorded by an earlier attempt may have been sent already (crash between SendCommand and its record)
+      let commandId = fresh.has(intent.batch) ? null : await commands.findByComment(intent.comment, since);
       if (commandId === null) {
         commandId = await commands.send({
           instanceIds: targets.map(([instanceId]) => instanceId),
@@ -304,13 +287,46 @@ export function createEngine(deps: EngineDeps) {
     await workflows.complete(token, { stage });
   }
 
+  /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
+  async function planStage(taskId: number, stage: string): Promise<CommandIntent[]> {
+    const rows = await store.queryRows(taskId, stagePrefix(stage));
+    const decision = decideLayer(rows, await store.failures(taskId));
+    for (const { row, reason } of decision.skip) {
+      const moved = await store.moveRow(row, ['pending'], {
+        status: 'skipped',
+        custom: { reason, skip_reason: 'blocked' satisfies SkipReason },
+      });
+      if (moved) {
+        await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
+        await countDone(taskId, row.stage);
+      }
+    }
+    const batches = batchRows(decision.send);
+    const nodeInstances = await instanceIdsOf(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
+    return batches.map((batch, index) => ({
+      deployTaskId: taskId,
+      stage,
+      batch: index,
+      comment: commandComment(taskId, stage, index),
+      commandId: null,
+      targets: Object.fromEntries(
+        batch.rows.map((r) => [
+          nodeInstances.get(r.nodeId) ?? `missing-${r.nodeId}`,
+          { taskName: r.taskName, nodeId: r.nodeId },
+        ]),
+      ),
+      createdAt: now(),
+    }));
+  }
+
   async function instanceIdsOf(nodeIds: number[]): Promise<Map<number, string>> {
     const nodes = await store.getNodes(nodeIds);
     return new Map(nodes.map((n) => [n.id, n.instanceId]));
   }
 
-  async function markNodesBusy(stage: string, intents: CommandIntent[]): Promise<void> {
-    const nodeIds = [...new Set(intents.flatMap((i) => Object.values(i.targets).map((t) => t.nodeId)))];
+  /** Nodes with work in flight in this stage show it: `provisioning` or `deploying`. */
+  async function markNodesBusy(stage: string, unfinished: HistoryRow[]): Promise<void> {
+    const nodeIds = [...new Set(unfinished.map((r) => r.nodeId))];
     const status = stage === PROVISION_STAGE ? 'provisioning' : 'deploying';
     for (const node of await store.getNodes(nodeIds)) {
       if (node.status === status || node.status === 'error') continue;
@@ -384,7 +400,14 @@ export function createEngine(deps: EngineDeps) {
   async function finish(input: FinishInput): Promise<{ status: string }> {
     const task = await deployTask(input.taskId);
     const cluster = await store.getCluster(task.clusterId);
-    if (task.status === 'ready' || task.status === 'error') return { status: task.status };
+    if (task.status === 'ready' || task.status === 'error') {
+      // A retry after a crash between ending the task and releasing the cluster: release it now.
+      const settled = task.result.cluster_status;
+      if (cluster?.deploymentTaskId === task.id && isClusterStatus(settled)) {
+        await store.releaseDeployment(cluster.id, task.id, { status: settled });
+      }
+      return { status: task.status };
+    }
     const rows = await store.queryRows(task.id, ALL_ROWS_PREFIX);
     const failures = await store.failures(task.id);
     const stopped = task.stopRequestedAt !== null;
@@ -490,7 +513,13 @@ export function createEngine(deps: EngineDeps) {
         message,
       });
     }
-    await store.finishTask(task.id, { status, progress: 100, timeEnd: end, message });
+    await store.finishTask(task.id, {
+      status,
+      progress: 100,
+      timeEnd: end,
+      message,
+      result: { ...task.result, cluster_status: clusterStatus },
+    });
     if (cluster && cluster.deploymentTaskId === task.id) {
       await store.releaseDeployment(cluster.id, task.id, { status: clusterStatus });
     }

@@ -468,16 +468,20 @@ export class DynamoStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: stageCodec.key(deployTaskId, stage),
-        UpdateExpression: add ? 'SET #t = :t ADD outstanding :k' : 'SET #t = :t',
+        UpdateExpression: add
+          ? 'SET #t = :t, planned = :yes ADD outstanding :k'
+          : 'SET #t = :t, planned = :yes',
         ExpressionAttributeNames: { '#t': 'token' },
-        ExpressionAttributeValues: add ? { ':t': token, ':k': new Set(keys) } : { ':t': token },
+        ExpressionAttributeValues: add
+          ? { ':t': token, ':yes': true, ':k': new Set(keys) }
+          : { ':t': token, ':yes': true },
       }),
     );
   }
 
   async getStage(deployTaskId: number, stage: string): Promise<StageState> {
     const item = await this.get(stageCodec.key(deployTaskId, stage));
-    return item ? stageCodec.fromItem(item) : { token: null, outstanding: [] };
+    return item ? stageCodec.fromItem(item) : { token: null, outstanding: [], planned: false };
   }
 
   /**

@@ -10,6 +10,8 @@ import type { Item, Key } from './item.js';
 export interface StageState {
   token: string | null;
   outstanding: string[];
+  /** Every batch of the stage has its intent recorded. */
+  planned: boolean;
 }
 
 export interface CommandIntent {
@@ -31,6 +33,7 @@ export const stageCodec = {
   fromItem: (item: Item): StageState => ({
     token: typeof item.token === 'string' ? item.token : null,
     outstanding: item.outstanding instanceof Set ? [...(item.outstanding as Set<string>)] : [],
+    planned: item.planned === true,
   }),
 };
 

@@ -275,17 +275,16 @@ describe('routing', () => {
     expect(await allClusters()).toEqual(before);
   });
 
-  it('BUG: ids in hex or exponent notation alias a decimal id instead of being rejected', async () => {
+  it('rejects ids in hex or exponent notation instead of aliasing a decimal id', async () => {
     const c = await createCluster('alias-env');
-    // z.coerce.number() turns '0x1' and '1e0' into numbers; '/clusters/0x1' must not be cluster 1.
+    // '/clusters/0x1' must not be cluster 1
     for (const raw of [`0x${c.id.toString(16)}`, `${c.id}e0`, ` ${c.id}`]) {
       const res = await call('GET', `/api/clusters/${encodeURIComponent(raw)}/`);
       expectError(res, 400, /Invalid id/);
     }
   });
 
-  it('BUG: a malformed percent-encoding in the path is a 400, not a 500', async () => {
-    // router.ts matchPath() calls decodeURIComponent() outside any guard: URIError -> 500.
+  it('answers 400 to a malformed percent-encoding in the path', async () => {
     const res = await call('GET', '/api/clusters/%E0%A4%A/');
     expect(res.status).toBe(400);
   });
@@ -725,7 +724,7 @@ describe('attributes', () => {
     expect(await ok(path())).toEqual(before);
   });
 
-  it('BUG: a setting or group that is not an object is stored, losing provision.cmd.value', async () => {
+  it('rejects a setting or group that is not an object, keeping provision.cmd.value', async () => {
     // schemas.ts attributesBody only checks provision.cmd.value when present; {cmd: 'oops'} or
     // {provision: 'x'} pass, and mergeAttributes() replaces the stored setting or group with them.
     const before = await ok<{ editable: Editable }>(path());
