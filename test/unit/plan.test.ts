@@ -12,7 +12,7 @@ import {
   type TaskInstance,
 } from '../../lambdas/domain/plan';
 
-const fixture = JSON.parse(readFileSync('/work/shared/fixtures/reference-graph.json', 'utf8')) as {
+const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8')) as {
   tasks: unknown[];
   clusters: Record<string, Record<string, number>>;
 };
