@@ -11,7 +11,9 @@ import {
   validateGraph,
 } from '../../lambdas/domain/graph';
 
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8'),
+) as {
   tasks: unknown[];
 };
 

@@ -12,7 +12,9 @@ import {
   type TaskInstance,
 } from '../../lambdas/domain/plan';
 
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8'),
+) as {
   tasks: unknown[];
   clusters: Record<string, Record<string, number>>;
 };
