@@ -10,6 +10,7 @@ import {
   aws_events as events,
   aws_iam as iam,
   aws_lambda as lambda,
+  aws_lambda_destinations as lambdaDestinations,
   aws_logs as logs,
   aws_lambda_nodejs as nodejs,
   RemovalPolicy,
@@ -30,7 +31,15 @@ const fromRepoRoot = (relative: string): string => fileURLToPath(new URL(`../${r
 const REPO_ROOT = fromRepoRoot('');
 
 /** The Lambda handlers of the product, keyed by their role. */
-type FunctionName = 'api' | 'plan' | 'checkStop' | 'dispatch' | 'finish' | 'commandStatus' | 'discoverNodes';
+type FunctionName =
+  | 'api'
+  | 'plan'
+  | 'checkStop'
+  | 'dispatch'
+  | 'finish'
+  | 'commandStatus'
+  | 'executionEnded'
+  | 'discoverNodes';
 
 interface FunctionSpec {
   readonly entry: string;
@@ -42,13 +51,19 @@ interface FunctionSpec {
 const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   api: {
     entry: 'lambdas/handlers/api.ts',
-    description: 'Nailgun and Keystone HTTP API, and the web UI',
+    description: 'Nailgun HTTP API',
     memorySize: 512,
     timeout: Duration.seconds(29),
   },
   plan: {
     entry: 'lambdas/handlers/plan.ts',
     description: 'Deployment step: expands the task graph into layers',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+  },
+  executionEnded: {
+    entry: 'lambdas/handlers/execution-ended.ts',
+    description: 'Settles a deployment whose execution failed, timed out or was aborted before it finished',
     memorySize: 512,
     timeout: Duration.minutes(5),
   },
@@ -150,6 +165,7 @@ export class FuelDeploymentStack extends Stack {
       dispatch: 'DispatchFunction',
       finish: 'FinishFunction',
       commandStatus: 'CommandStatusFunction',
+      executionEnded: 'ExecutionEndedFunction',
       discoverNodes: 'DiscoverNodesFunction',
     };
     const build = (name: FunctionName, environment: Record<string, string> = {}): nodejs.NodejsFunction =>
@@ -167,6 +183,7 @@ export class FuelDeploymentStack extends Stack {
       dispatch: build('dispatch', orchestration),
       finish: build('finish'),
       commandStatus: build('commandStatus', orchestration),
+      executionEnded: build('executionEnded', orchestration),
       discoverNodes: build('discoverNodes'),
     };
     const fns = this.functions;
@@ -248,6 +265,35 @@ export class FuelDeploymentStack extends Stack {
           deadLetterQueue: commandStatusDlq,
         }),
       ],
+    });
+
+    // Errors inside the function: Lambda's own asynchronous retries, then the same dead-letter queue.
+    fns.commandStatus.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(2),
+      onFailure: new lambdaDestinations.SqsDestination(commandStatusDlq),
+    });
+
+    // An execution that failed, timed out or was aborted is finished from here: no task stays running.
+    new events.Rule(this, 'ExecutionEndedRule', {
+      description: 'Deployment executions that ended without finishing',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(fns.executionEnded, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+          deadLetterQueue: commandStatusDlq,
+        }),
+      ],
+    });
+    fns.executionEnded.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(2),
+      onFailure: new lambdaDestinations.SqsDestination(commandStatusDlq),
     });
 
     new events.Rule(this, 'DiscoverNodesSchedule', {

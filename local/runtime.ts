@@ -27,6 +27,7 @@ import {
   checkStopHandler,
   commandStatusHandler,
   dispatchHandler,
+  executionEndedHandler,
   finishHandler,
   planHandler,
 } from '../lambdas/handlers/factories.js';
@@ -171,24 +172,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     return engine;
   };
   const onCommandStatus = commandStatusHandler(theEngine);
+  const onExecutionEnded = executionEndedHandler(theEngine);
   const pending = new Set<Promise<void>>();
 
-  /** Delivers fleet status changes to the command-status handler as EventBridge would: async, retried. */
-  function deliver(event: CommandStatusEvent): void {
+  /** Delivers an event to a handler as EventBridge would: asynchronously, retried with backoff. */
+  function deliver(what: string, handle: () => Promise<unknown>): void {
     const run = async () => {
       for (let attempt = 0; attempt < 8; attempt++) {
         try {
-          await onCommandStatus({
-            detail: {
-              'command-id': event.commandId,
-              'instance-id': event.instanceId,
-              status: event.status,
-              'document-name': event.documentName,
-            },
-          });
+          await handle();
           return;
         } catch (err) {
-          log(`command-status delivery failed (attempt ${attempt + 1}): ${(err as Error).message}`);
+          log(`${what} delivery failed (attempt ${attempt + 1}): ${(err as Error).message}`);
           await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         }
       }
@@ -197,6 +192,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     pending.add(p);
   }
 
+  const onFleetStatus = (event: CommandStatusEvent) =>
+    deliver('command-status', () =>
+      onCommandStatus({
+        detail: {
+          'command-id': event.commandId,
+          'instance-id': event.instanceId,
+          status: event.status,
+          'document-name': event.documentName,
+        },
+      }),
+    );
+
   const document = JSON.parse(
     readFileSync(join(root, 'infra/documents/run-task.json'), 'utf8'),
   ) as SsmDocument;
@@ -204,7 +211,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     baseDir: nodesDir,
     nodeCount: options.nodeCount ?? 6,
     documents: { [DOCUMENT_NAME]: document },
-    onStatusChange: deliver,
+    onStatusChange: onFleetStatus,
   });
   const ssmUrl = await fleet.listen(0, host);
 
@@ -224,6 +231,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       [arn('finish')]: finishHandler(theEngine),
     },
     log,
+    onExecutionEnd: (detail) => deliver('execution-ended', () => onExecutionEnded({ detail })),
   });
   const sfnUrl = await sfn.listen(0, host);
 

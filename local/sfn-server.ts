@@ -34,6 +34,21 @@ export interface LocalStepFunctionsOptions {
   functions: Record<string, LocalFunction>;
   stateMachineArn?: string;
   log?: (line: string) => void;
+  /** Called when an execution ends, with the detail of EventBridge's "Step Functions Execution Status Change". */
+  onExecutionEnd?: (detail: ExecutionStatusDetail) => void;
+}
+
+export interface ExecutionStatusDetail {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+  startDate: number;
+  stopDate: number;
+  input: string;
+  output: string | null;
+  error: string | null;
+  cause: string | null;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -553,6 +568,7 @@ export class LocalStepFunctions {
   private readonly tasks: Map<string, TaskSpec>;
   private readonly functions: Record<string, LocalFunction>;
   private readonly log: (line: string) => void;
+  private readonly onExecutionEnd: ((detail: ExecutionStatusDetail) => void) | undefined;
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly liveTokens = new Map<string, PendingTask>();
   private readonly usedTokens = new Set<string>();
@@ -563,6 +579,7 @@ export class LocalStepFunctions {
     this.stateMachineArn = options.stateMachineArn ?? DEFAULT_STATE_MACHINE_ARN;
     this.functions = options.functions;
     this.log = options.log ?? (() => undefined);
+    this.onExecutionEnd = options.onExecutionEnd;
     const { definition, tasks } = prepareDefinition(substitute(options.definition, options.substitutions));
     this.tasks = tasks;
     this.machine = new StateMachine(definition);
@@ -841,6 +858,27 @@ export class LocalStepFunctions {
     this.endTasksOf(execution.arn, 'The execution was stopped');
     execution.abort();
     this.log(`sfn: ${execution.name} ABORTED`);
+    this.announceEnd(execution);
+  }
+
+  private announceEnd(record: ExecutionRecord): void {
+    if (!this.onExecutionEnd || record.status === 'RUNNING') return;
+    try {
+      this.onExecutionEnd({
+        executionArn: record.arn,
+        stateMachineArn: this.stateMachineArn,
+        name: record.name,
+        status: record.status,
+        startDate: record.startMs,
+        stopDate: record.stopMs ?? Date.now(),
+        input: record.input,
+        output: record.output ?? null,
+        error: record.error ?? null,
+        cause: record.cause ?? null,
+      });
+    } catch (error) {
+      this.log(`sfn: ${record.name}: execution-end listener failed: ${errorMessage(error)}`);
+    }
   }
 
   private async invokeFunction(nameOrArn: string, payload: Json): Promise<Json> {
@@ -994,5 +1032,6 @@ export class LocalStepFunctions {
     record.error = outcome.error;
     record.cause = outcome.cause;
     this.log(`sfn: ${record.name} ${record.status}${record.error ? ` (${record.error})` : ''}`);
+    this.announceEnd(record);
   }
 }

@@ -4,6 +4,7 @@ import {
   ConflictError,
   NotFoundError,
   ServiceError,
+  TooLargeError,
   UnauthorizedError,
   ValidationError,
 } from '../app/errors.js';
@@ -57,7 +58,9 @@ export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}
             ? 409
             : err instanceof UnauthorizedError
               ? 401
-              : 400;
+              : err instanceof TooLargeError
+                ? 413
+                : 400;
     return json(status, { message: err.message, errors: err.errors });
   }
   log(err);

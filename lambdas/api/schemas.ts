@@ -34,6 +34,7 @@ const name = z
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters');
 
+/** python-fuelclient's `env create` also sends `nodes`, `tasks` and `net_segment_type`: known fields are typed, others kept out. */
 export const createClusterBody = z
   .object({
     name,
@@ -41,8 +42,14 @@ export const createClusterBody = z
     release: z.number().int().positive().optional(),
     mode: z.string().optional(),
     net_provider: z.string().optional(),
+    net_segment_type: z.string().optional(),
+    nodes: z
+      .array(z.number().int().positive())
+      .max(0, 'nodes are assigned with POST clusters/{id}/assignment/')
+      .optional(),
+    tasks: z.array(z.unknown()).optional(),
   })
-  .strict();
+  .loose();
 
 export const updateClusterBody = z.object({ name }).loose();
 

@@ -3,7 +3,7 @@
  * dispatch a stage (provisioning or one layer) and wait, record node results, finish.
  * Decisions come from the pure domain; this module reads and writes state and talks to the ports.
  */
-import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
+import type { Clock, InvocationResult, NodeCommands, Workflows } from '../adapters/ports.js';
 import { defaultAttributes, provisionCommand, provisionTimeout } from '../domain/attributes.js';
 import {
   batchRows,
@@ -29,7 +29,13 @@ import {
 } from '../domain/model.js';
 import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
-import { isClusterStatus, type NodeErrorType, type NodeStatus, needsProvisioning } from '../domain/status.js';
+import {
+  isClusterStatus,
+  isTaskFinished,
+  type NodeErrorType,
+  type NodeStatus,
+  needsProvisioning,
+} from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import type { CommandIntent } from '../store/engine-codec.js';
 import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
@@ -63,6 +69,14 @@ export interface FinishInput {
 const COMMENT_PREFIX = 'fuel';
 /** SSM keeps trying to deliver a command to an unreachable node for this long. */
 const DELIVERY_TIMEOUT_S = 600;
+
+/**
+ * How long a stage may wait for its nodes: the longest command, plus the time SSM keeps trying to
+ * deliver to an unreachable node (which then reports DeliveryTimedOut), plus room for the dispatch itself.
+ */
+export function stageTimeLimit(longestCommandSeconds: number): number {
+  return longestCommandSeconds + DELIVERY_TIMEOUT_S + 120;
+}
 
 export function commandComment(deployTaskId: number, stage: string, batch: number): string {
   return `${COMMENT_PREFIX}:${deployTaskId}:${stage}:${batch}`;
@@ -156,12 +170,12 @@ export function createEngine(deps: EngineDeps) {
     const outline: DeploymentOutline = {
       provision: {
         nodeCount: toProvision.length,
-        timeoutSeconds: executionTimeout(provisionLimit, 0) + 60,
+        timeoutSeconds: stageTimeLimit(executionTimeout(provisionLimit, 0)),
       },
       layers: deployment.layers.map((keys, index) => ({
         taskId: task.id,
         stage: layerStage(index),
-        timeoutSeconds: layerTimeoutSeconds(keys.flatMap((k) => byKey.get(k) ?? [])),
+        timeoutSeconds: stageTimeLimit(layerTimeoutSeconds(keys.flatMap((k) => byKey.get(k) ?? []))),
       })),
     };
     if (task.provisionTaskId !== null)
@@ -285,6 +299,7 @@ export function createEngine(deps: EngineDeps) {
       }
     }
     await workflows.complete(token, { stage });
+    await store.markStageCompleted(taskId, stage, token);
   }
 
   /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
@@ -292,14 +307,13 @@ export function createEngine(deps: EngineDeps) {
     const rows = await store.queryRows(taskId, stagePrefix(stage));
     const decision = decideLayer(rows, await store.failures(taskId));
     for (const { row, reason } of decision.skip) {
+      // the marker first: dependents in later layers must see it even if this Lambda dies right after
+      await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
       const moved = await store.moveRow(row, ['pending'], {
         status: 'skipped',
         custom: { reason, skip_reason: 'blocked' satisfies SkipReason },
       });
-      if (moved) {
-        await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
-        await countDone(taskId, row.stage);
-      }
+      if (moved) await countDone(taskId, row.stage);
     }
     const batches = batchRows(decision.send);
     const nodeInstances = await instanceIdsOf(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
@@ -346,8 +360,9 @@ export function createEngine(deps: EngineDeps) {
     if (historyStatusOfInvocation(input.status) === null) return;
     const invocation = await commands.invocation(input.commandId, input.instanceId);
     // GetCommandInvocation is eventually consistent: fail so that the event is delivered again
-    if (!invocation)
-      throw new Error(`Invocation ${input.commandId} on ${input.instanceId} is not visible yet`);
+    if (!invocation || historyStatusOfInvocation(invocation.status) === null) {
+      throw new Error(`The result of ${input.commandId} on ${input.instanceId} is not visible yet`);
+    }
     const origin = parseComment(invocation.comment);
     if (!origin) {
       log('ignored command status', { ...input, reason: 'not a deployment command' });
@@ -360,40 +375,77 @@ export function createEngine(deps: EngineDeps) {
       return;
     }
     const { deployTaskId, stage } = origin;
-    const final =
-      historyStatusOfInvocation(invocation.status) ?? historyStatusOfInvocation(input.status) ?? 'error';
+    if (isTaskFinished((await deployTask(deployTaskId)).status)) {
+      // a late result of a deployment that already ended (aborted): its statuses are settled
+      log('ignored command status', { ...input, reason: 'the deployment has ended' });
+      return;
+    }
     const row = await store.getRow(deployTaskId, stage, target.taskName, target.nodeId);
     if (!row) return;
+    const key = rowKey(row);
+    const stageState = await store.getStage(deployTaskId, stage);
+    if (!stageState.outstanding.includes(key)) {
+      // Recorded and closed by an earlier delivery; make sure the stage did not miss its completion.
+      if (
+        stageState.outstanding.length === 0 &&
+        stageState.token &&
+        stageState.completedToken !== stageState.token
+      )
+        await completeStage(deployTaskId, stage, stageState.token);
+      return;
+    }
+
+    const outcome = recordedOutcome(invocation, row);
+    // Side effects first, the row's move last: a delivery retried after a crash redoes them (they are idempotent),
+    // and the next stage cannot start before the instance is closed below.
+    if (outcome.failure) {
+      await store.markFailed(deployTaskId, { instanceKey: key, reason: outcome.failure });
+      await store.markFailed(deployTaskId, { nodeId: row.nodeId, reason: outcome.failure });
+      const errorType: NodeErrorType = stage === PROVISION_STAGE ? 'provision' : 'deploy';
+      await store.updateNode(row.nodeId, { status: 'error', errorType, errorMsg: outcome.failure });
+    } else if (stage === PROVISION_STAGE) {
+      await store.updateNode(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
+    }
     const moved = await store.moveRow(row, ['running'], {
-      status: final,
+      status: outcome.status,
       timeStart: invocation.startedAt ?? row.timeStart,
       timeEnd: invocation.endedAt ?? now(),
-      custom: {
-        exit_code: invocation.responseCode,
-        ssm_status: invocation.status,
-        status_details: invocation.statusDetails,
-        command_id: input.commandId,
-        instance_id: input.instanceId,
-        output_tail: invocation.stdoutTail,
-        error_tail: invocation.stderrTail,
-      },
+      custom: outcome.custom,
     });
-    if (moved) {
-      await countDone(deployTaskId, stage);
-      const errorType: NodeErrorType = stage === PROVISION_STAGE ? 'provision' : 'deploy';
-      if (final === 'error') {
-        const reason = `${row.taskName} failed (${invocation.statusDetails || invocation.status}, exit code ${invocation.responseCode ?? 'none'})`;
-        await store.markFailed(deployTaskId, { instanceKey: rowKey(row), reason });
-        await store.markFailed(deployTaskId, { nodeId: row.nodeId, reason });
-        await store.updateNode(row.nodeId, { status: 'error', errorType, errorMsg: reason });
-      } else if (stage === PROVISION_STAGE) {
-        await store.updateNode(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
-      }
-    }
-    const state = await store.closeInstance(deployTaskId, stage, rowKey(row));
+    if (moved) await countDone(deployTaskId, stage);
+    const state = await store.closeInstance(deployTaskId, stage, key);
     if (state && state.outstanding.length === 0 && state.token) {
       await completeStage(deployTaskId, stage, state.token);
     }
+  }
+
+  /** What a finished command means for its history row: ready, error, or a failure ignored by `fail_on_error: false`. */
+  function recordedOutcome(invocation: InvocationResult, row: HistoryRow) {
+    const custom: Record<string, unknown> = {
+      exit_code: invocation.responseCode,
+      ssm_status: invocation.status,
+      status_details: invocation.statusDetails,
+      command_id: invocation.commandId,
+      instance_id: invocation.instanceId,
+      output_tail: invocation.stdoutTail,
+      error_tail: invocation.stderrTail,
+    };
+    if (historyStatusOfInvocation(invocation.status) === 'ready') {
+      return { status: 'ready' as const, custom, failure: null };
+    }
+    const detail = `${invocation.statusDetails || invocation.status}, exit code ${invocation.responseCode ?? 'none'}`;
+    if (!row.failOnError) {
+      return {
+        status: 'skipped' as const,
+        custom: {
+          ...custom,
+          skip_reason: 'fail_on_error' satisfies SkipReason,
+          reason: `failure ignored (fail_on_error: false): ${detail}`,
+        },
+        failure: null,
+      };
+    }
+    return { status: 'error' as const, custom, failure: `${row.taskName} failed (${detail})` };
   }
 
   /** Settles node, task and cluster statuses and releases the cluster's deployment lock. Idempotent. */
@@ -460,8 +512,10 @@ export function createEngine(deps: EngineDeps) {
             ? 'provision'
             : 'deploy'
           : null;
+      const provisionRow = nodeRows.find((r) => r.stage === PROVISION_STAGE);
       const settled = settleNode({
         status: node.status,
+        provisioning: provisionRow ? (provisionRow.status === 'ready' ? 'done' : 'not_run') : null,
         rows: nodeRows
           .filter((r) => isLayerStage(r.stage))
           .map((r) => rowFate(r.status, (r.custom.skip_reason as SkipReason | undefined) ?? null)),

@@ -20,6 +20,8 @@ export class ValidationError extends ServiceError {}
 export class NotFoundError extends ServiceError {}
 /** 409: the action conflicts with the current state (a lock, a running deployment). */
 export class ConflictError extends ServiceError {}
+/** 413: the content is too large to keep. */
+export class TooLargeError extends ServiceError {}
 /** 401 */
 export class UnauthorizedError extends ServiceError {}
 

@@ -18,7 +18,19 @@ import {
 } from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import { ALL_ROWS_PREFIX, LAYER_ROWS_PREFIX, PROVISION_ROWS_PREFIX } from '../store/history-codec.js';
-import { ConditionFailedError, ConflictError, NotFoundError, ValidationError } from './errors.js';
+import {
+  ConditionFailedError,
+  ConflictError,
+  NotFoundError,
+  TooLargeError,
+  ValidationError,
+} from './errors.js';
+
+/** A graph is kept in one DynamoDB item (at most 400 KB), with room for its key and attribute names. */
+export const MAX_GRAPH_BYTES = 350_000;
+
+/** Step Functions keeps at most 25,000 events per execution; about 15 per layer leaves room for 1,000 layers. */
+export const MAX_LAYERS = 1000;
 
 export interface ServiceDeps {
   store: DynamoStore;
@@ -127,7 +139,7 @@ export function createService(deps: ServiceDeps) {
     const current = await cluster(id);
     assertUnlocked(current, 'delete the environment');
     const at = now();
-    for (const node of await clusterNodes(id)) await releaseNode(node);
+    const members = await clusterNodes(id);
     try {
       await store.deleteCluster(id);
     } catch (err) {
@@ -135,6 +147,7 @@ export function createService(deps: ServiceDeps) {
         throw new ConflictError(`Environment '${current.name}' became locked`);
       throw err;
     }
+    for (const node of members) await releaseNode(node);
     const task = newTask(
       {
         id: await store.nextId('task'),
@@ -265,6 +278,12 @@ export function createService(deps: ServiceDeps) {
         })),
       );
     }
+    const size = Buffer.byteLength(JSON.stringify(validation.tasks));
+    if (size > MAX_GRAPH_BYTES) {
+      throw new TooLargeError(
+        `The deployment graph is too large to keep: ${size} bytes, at most ${MAX_GRAPH_BYTES} (a DynamoDB item holds 400 KB)`,
+      );
+    }
     assertUnlocked(c, 'change the deployment graph');
     await store.putGraph(clusterId, validation.tasks);
     if (!c.isCustomized) await store.updateUnlockedCluster(clusterId, { isCustomized: true });
@@ -294,10 +313,16 @@ export function createService(deps: ServiceDeps) {
     if (nodes.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
     const graph = await graphOf(clusterId);
     try {
-      planDeployment(
+      const planned = planDeployment(
         graph,
         nodes.map((n) => ({ id: n.id, roles: [...new Set([...n.roles, ...n.pendingRoles])] })),
       );
+      if (planned.layers.length > MAX_LAYERS) {
+        throw new ValidationError(
+          `The deployment would need ${planned.layers.length} layers, at most ${MAX_LAYERS}: ` +
+            'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes',
+        );
+      }
     } catch (err) {
       if (err instanceof PlanError)
         throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
@@ -310,6 +335,7 @@ export function createService(deps: ServiceDeps) {
 
     const at = now();
     const deployId = await store.nextId('task');
+    let started = false;
     try {
       await store.lockForDeployment(clusterId, deployId);
     } catch (err) {
@@ -359,11 +385,14 @@ export function createService(deps: ServiceDeps) {
       if (provision) await store.putTask(provision);
       await store.putTask(deployment);
       const executionArn = await workflows.start(deploy.uuid, { taskId: deploy.id, failure: null });
+      started = true;
       for (const t of [deploy, provision, deployment]) {
         if (t) await store.updateTask(t.id, { executionArn });
       }
       return { ...deploy, executionArn };
     } catch (err) {
+      // Once the execution runs, it owns the lock and will settle everything; only a start that failed is undone.
+      if (started) throw err;
       const message = `Deployment could not start: ${err instanceof Error ? err.message : String(err)}`;
       await store
         .finishTask(deployId, { status: 'error', message, timeEnd: now(), progress: 100 })

@@ -129,6 +129,8 @@ export function rowFate(status: HistoryStatus, skipReason: SkipReason | null): R
 
 export interface NodeSettlementInput {
   status: NodeStatus;
+  /** this deployment's provisioning of the node: done, never ran, or not needed (null) */
+  provisioning: 'done' | 'not_run' | null;
   /** fates of this deployment's rows on the node */
   rows: RowFate[];
   /** the node failed in this deployment (provisioning or a task) */
@@ -148,7 +150,10 @@ export interface NodeSettlement {
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
-  if (input.status === 'discover' || input.status === 'provisioning') {
+  if (
+    input.provisioning === 'not_run' ||
+    (input.provisioning === null && (input.status === 'discover' || input.status === 'provisioning'))
+  ) {
     return { status: 'discover', errorType: null, progress: 0 };
   }
   const done = input.rows.filter((f) => f === 'done').length;

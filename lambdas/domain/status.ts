@@ -79,15 +79,19 @@ export type TaskName = (typeof TASK_NAMES)[number];
 export const HISTORY_STATUSES = ['pending', 'running', 'ready', 'error', 'skipped'] as const;
 export type HistoryStatus = (typeof HISTORY_STATUSES)[number];
 
+/**
+ * pending -> running -> ready | error, and pending -> skipped (never run). A task with
+ * `fail_on_error: false` whose command failed is recorded skipped (Astute's rule): running -> skipped.
+ */
 const HISTORY_TRANSITIONS: Readonly<Record<HistoryStatus, readonly HistoryStatus[]>> = {
   pending: ['running', 'skipped'],
-  running: ['ready', 'error'],
+  running: ['ready', 'error', 'skipped'],
   ready: [],
   error: [],
   skipped: [],
 };
 
-/** History moves only along pending -> running -> ready|error, and pending -> skipped. */
+/** History moves only along the transitions above. */
 export function canMoveHistory(from: HistoryStatus, to: HistoryStatus): boolean {
   return HISTORY_TRANSITIONS[from].includes(to);
 }

@@ -113,6 +113,46 @@ export function commandStatusHandler(makeEngine: () => Engine) {
   };
 }
 
+/** EventBridge "Step Functions Execution Status Change" for the deployment state machine. */
+export interface ExecutionStatusEvent {
+  detail: {
+    status: string;
+    input?: string | null;
+    error?: string | null;
+    cause?: string | null;
+    name?: string;
+  };
+}
+
+const ENDED_WITHOUT_FINISH = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
+
+/**
+ * An execution that failed, timed out or was aborted never reached (or never completed) "Finish deployment":
+ * finish it from here, so that no task stays running and the cluster is unlocked. Finish is idempotent.
+ */
+export function executionEndedHandler(makeEngine: () => Engine) {
+  const engine = once(makeEngine);
+  return async (event: ExecutionStatusEvent) => {
+    const { status, input, error, cause } = event.detail;
+    if (!ENDED_WITHOUT_FINISH.has(status)) return { finished: false };
+    let taskId: unknown;
+    try {
+      taskId = (JSON.parse(input ?? 'null') as Record<string, unknown> | null)?.taskId;
+    } catch {
+      taskId = undefined;
+    }
+    if (typeof taskId !== 'number') return { finished: false };
+    await engine().finish({
+      taskId,
+      failure: {
+        Error: `Execution${status === 'TIMED_OUT' ? 'TimedOut' : status === 'ABORTED' ? 'Aborted' : 'Failed'}`,
+        Cause: cause ?? error ?? `The execution ended ${status}`,
+      },
+    });
+    return { finished: true };
+  };
+}
+
 export function discoverNodesHandler(makeService: () => Service) {
   const service = once(makeService);
   return async () => service().discoverNodes();

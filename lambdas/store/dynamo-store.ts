@@ -481,7 +481,13 @@ export class DynamoStore {
 
   async getStage(deployTaskId: number, stage: string): Promise<StageState> {
     const item = await this.get(stageCodec.key(deployTaskId, stage));
-    return item ? stageCodec.fromItem(item) : { token: null, outstanding: [], planned: false };
+    return item
+      ? stageCodec.fromItem(item)
+      : { token: null, outstanding: [], planned: false, completedToken: null };
+  }
+
+  async markStageCompleted(deployTaskId: number, stage: string, token: string): Promise<void> {
+    await this.update(stageCodec.key(deployTaskId, stage), { completedToken: token });
   }
 
   /**

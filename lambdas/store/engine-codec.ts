@@ -12,6 +12,8 @@ export interface StageState {
   outstanding: string[];
   /** Every batch of the stage has its intent recorded. */
   planned: boolean;
+  /** The token last completed for this stage (a completed token is not completed again). */
+  completedToken: string | null;
 }
 
 export interface CommandIntent {
@@ -34,6 +36,7 @@ export const stageCodec = {
     token: typeof item.token === 'string' ? item.token : null,
     outstanding: item.outstanding instanceof Set ? [...(item.outstanding as Set<string>)] : [],
     planned: item.planned === true,
+    completedToken: typeof item.completedToken === 'string' ? item.completedToken : null,
   }),
 };
 

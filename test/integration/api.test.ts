@@ -332,7 +332,7 @@ describe('clusters', () => {
       [{ name: 42 }, /name: must be a string/],
       [{ name: 'typed', release_id: 'one' }, /release_id/],
       [{ name: 'typed', release_id: -3 }, /release_id/],
-      [{ name: 'extra', colour: 'blue' }, /colour/],
+      [{ name: 'with-nodes', nodes: [1] }, /nodes/],
       [['alpha'], /\(body\)/],
       [null, /\(body\)/],
     ];
@@ -345,6 +345,14 @@ describe('clusters', () => {
     const empty = await call('POST', '/api/clusters/', { headers: json_ });
     expectError(empty, 400, /Invalid request body/);
     expect(await allClusters()).toEqual(before);
+  });
+
+  it("accepts python-fuelclient's env create body", async () => {
+    const res = await call<ClusterJson>('POST', '/api/clusters/', {
+      json: { name: 'from-fuelclient', release_id: 1, nodes: [], tasks: [], net_segment_type: 'vlan' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: 'from-fuelclient', release_id: 1, status: 'new' });
   });
 
   it('rejects malformed JSON with 400 and a non-JSON content type with 415', async () => {

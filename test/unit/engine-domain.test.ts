@@ -212,19 +212,23 @@ describe('rowFate', () => {
 describe('settleNode', () => {
   it('a node that failed ends in error with its error type, whatever its rows', () => {
     for (const failedAs of ['deploy', 'provision', 'stop_deployment'] as NodeErrorType[]) {
-      expect(settleNode({ status: 'deploying', rows: ['done', 'done'], failedAs })).toEqual({
+      expect(
+        settleNode({ status: 'deploying', provisioning: null, rows: ['done', 'done'], failedAs }),
+      ).toEqual({
         status: 'error',
         errorType: failedAs,
         progress: 100,
       });
     }
-    expect(settleNode({ status: 'provisioning', rows: [], failedAs: 'provision' }).status).toBe('error');
+    expect(
+      settleNode({ status: 'provisioning', provisioning: null, rows: [], failedAs: 'provision' }).status,
+    ).toBe('error');
   });
 
   it.each<NodeStatus>(['discover', 'provisioning'])(
     'a node still %s (never provisioned) goes back to discover',
     (status) => {
-      expect(settleNode({ status, rows: ['left', 'left'], failedAs: null })).toEqual({
+      expect(settleNode({ status, provisioning: null, rows: ['left', 'left'], failedAs: null })).toEqual({
         status: 'discover',
         errorType: null,
         progress: 0,
@@ -233,7 +237,9 @@ describe('settleNode', () => {
   );
 
   it('every task done -> ready, 100%', () => {
-    expect(settleNode({ status: 'deploying', rows: ['done', 'done', 'done'], failedAs: null })).toEqual({
+    expect(
+      settleNode({ status: 'deploying', provisioning: null, rows: ['done', 'done', 'done'], failedAs: null }),
+    ).toEqual({
       status: 'ready',
       errorType: null,
       progress: 100,
@@ -241,11 +247,15 @@ describe('settleNode', () => {
   });
 
   it('a provisioned node without any task for it -> ready', () => {
-    expect(settleNode({ status: 'provisioned', rows: [], failedAs: null }).status).toBe('ready');
+    expect(settleNode({ status: 'provisioned', provisioning: null, rows: [], failedAs: null }).status).toBe(
+      'ready',
+    );
   });
 
   it('nothing ran -> provisioned, 0%', () => {
-    expect(settleNode({ status: 'provisioned', rows: ['left', 'left'], failedAs: null })).toEqual({
+    expect(
+      settleNode({ status: 'provisioned', provisioning: null, rows: ['left', 'left'], failedAs: null }),
+    ).toEqual({
       status: 'provisioned',
       errorType: null,
       progress: 0,
@@ -253,13 +263,16 @@ describe('settleNode', () => {
   });
 
   it('part of the work done -> stopped, below 100%', () => {
-    expect(settleNode({ status: 'deploying', rows: ['done', 'left', 'left'], failedAs: null })).toEqual({
+    expect(
+      settleNode({ status: 'deploying', provisioning: null, rows: ['done', 'left', 'left'], failedAs: null }),
+    ).toEqual({
       status: 'stopped',
       errorType: null,
       progress: 33,
     });
     const almost = settleNode({
       status: 'deploying',
+      provisioning: null,
       rows: [...Array.from({ length: 999 }, () => 'done' as const), 'left'],
       failedAs: null,
     });
@@ -267,8 +280,29 @@ describe('settleNode', () => {
     expect(almost.progress).toBeLessThan(100);
   });
 
+  it('a node whose provisioning in this deployment never ran goes back to discover, whatever its status', () => {
+    for (const status of ['error', 'provisioned', 'provisioning'] as NodeStatus[]) {
+      expect(settleNode({ status, provisioning: 'not_run', rows: ['left'], failedAs: null })).toEqual({
+        status: 'discover',
+        errorType: null,
+        progress: 0,
+      });
+    }
+  });
+
+  it('a node provisioned in this deployment with nothing run after it -> provisioned', () => {
+    expect(
+      settleNode({ status: 'provisioned', provisioning: 'done', rows: ['left'], failedAs: null }).status,
+    ).toBe('provisioned');
+  });
+
   it('a failed row without a recorded node failure does not read as "nothing ran"', () => {
-    const settled = settleNode({ status: 'deploying', rows: ['failed', 'left'], failedAs: null });
+    const settled = settleNode({
+      status: 'deploying',
+      provisioning: null,
+      rows: ['failed', 'left'],
+      failedAs: null,
+    });
     expect(settled.status).toBe('stopped');
     expect(settled.progress).toBe(0);
   });
@@ -299,9 +333,11 @@ describe('status rules', () => {
     ['pending', 'skipped'],
     ['running', 'ready'],
     ['running', 'error'],
+    // a failed command of a task with fail_on_error: false
+    ['running', 'skipped'],
   ];
 
-  it('history moves only along pending -> running -> ready|error and pending -> skipped', () => {
+  it('history moves only along pending -> running -> ready|error|skipped and pending -> skipped', () => {
     for (const from of HISTORY_STATUSES) {
       for (const to of HISTORY_STATUSES) {
         const expected = legal.some(([f, t]) => f === from && t === to);
@@ -313,7 +349,6 @@ describe('status rules', () => {
   it.each<[HistoryStatus, HistoryStatus]>([
     ['pending', 'ready'],
     ['pending', 'error'],
-    ['running', 'skipped'],
     ['running', 'pending'],
     ['ready', 'error'],
     ['error', 'ready'],
@@ -326,7 +361,7 @@ describe('status rules', () => {
   it('historySourcesOf and isHistoryFinished agree with the transitions', () => {
     expect(historySourcesOf('running')).toEqual(['pending']);
     expect(historySourcesOf('ready')).toEqual(['running']);
-    expect(historySourcesOf('skipped')).toEqual(['pending']);
+    expect(historySourcesOf('skipped')).toEqual(['pending', 'running']);
     expect(historySourcesOf('pending')).toEqual([]);
     expect(HISTORY_STATUSES.filter(isHistoryFinished)).toEqual(['ready', 'error', 'skipped']);
   });

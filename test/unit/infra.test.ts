@@ -82,11 +82,12 @@ describe('Lambda functions', () => {
     'DispatchFunction',
     'FinishFunction',
     'CommandStatusFunction',
+    'ExecutionEndedFunction',
     'DiscoverNodesFunction',
   ];
 
-  it('are seven Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 7);
+  it('are eight Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 8);
     for (const id of ids) {
       const props = functionProps(id);
       expect(props.Runtime, id).toBe('nodejs22.x');
@@ -107,6 +108,7 @@ describe('Lambda functions', () => {
       FinishFunction: [512, 300],
       CheckStopFunction: [256, 60],
       CommandStatusFunction: [256, 60],
+      ExecutionEndedFunction: [512, 300],
       DiscoverNodesFunction: [256, 60],
     };
     for (const [id, [memory, timeout]] of Object.entries(expected)) {
@@ -345,5 +347,37 @@ describe('Secret, tags and outputs', () => {
     expect(outputs.AuthTokenSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
     expect(JSON.stringify(outputs.AuthTokenSecretArn?.Value)).not.toContain('SecretString');
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain('execute-api');
+  });
+});
+
+describe('a deployment that ends without finishing', () => {
+  it('is settled by a function on failed, timed-out and aborted executions of the state machine', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [Match.objectLike({ 'Fn::Join': Match.anyValue() })],
+        },
+      },
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [functionLogicalId('ExecutionEndedFunction'), 'Arn'] } }),
+      ],
+    });
+  });
+
+  it('sends results the status functions could not record, after their retries, to the dead-letter queue', () => {
+    for (const id of ['CommandStatusFunction', 'ExecutionEndedFunction']) {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: functionLogicalId(id) },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CommandStatusDeadLetterQueue'), 'Arn'] },
+          },
+        },
+      });
+    }
   });
 });

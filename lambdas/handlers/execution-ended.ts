@@ -1,0 +1,4 @@
+import { engineFromEnv } from './env.js';
+import { executionEndedHandler } from './factories.js';
+
+export const handler = executionEndedHandler(engineFromEnv);

@@ -1,0 +1,158 @@
+/**
+ * Faults inside the engine's own steps: a result handler that dies half-way and is delivered again,
+ * a lost response after the last instance of a stage was closed, failures ignored by `fail_on_error: false`,
+ * and a stop before provisioning ran. Real dynalite, real fleet; faults injected at the store.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
+import type { StageState } from '../../lambdas/store/engine-codec.js';
+import { type Harness, newToken, shell, startHarness } from '../helpers/engine-harness.js';
+
+/** A store that fails chosen writes once, as a Lambda that dies there would. */
+class FaultyStore extends DynamoStore {
+  failNextMarkFailed = false;
+  loseNextLayerClose = false;
+
+  override async markFailed(
+    deployTaskId: number,
+    failure: { nodeId?: number; instanceKey?: string; reason: string },
+  ): Promise<void> {
+    if (this.failNextMarkFailed) {
+      this.failNextMarkFailed = false;
+      throw new Error('the Lambda died before recording the failure');
+    }
+    return super.markFailed(deployTaskId, failure);
+  }
+
+  override async closeInstance(deployTaskId: number, stage: string, key: string): Promise<StageState | null> {
+    const closed = await super.closeInstance(deployTaskId, stage, key);
+    if (this.loseNextLayerClose && stage.startsWith('layer-')) {
+      this.loseNextLayerClose = false;
+      throw new Error('the response of the last write was lost');
+    }
+    return closed;
+  }
+}
+
+let harness: Harness | undefined;
+let faulty: FaultyStore | undefined;
+
+async function start(nodeCount = 1): Promise<Harness> {
+  harness = await startHarness({
+    nodeCount,
+    makeEngineStore: (table: string, client: DynamoDBClient) => {
+      faulty = new FaultyStore(table, client);
+      return faulty;
+    },
+  });
+  return harness;
+}
+
+function store(): FaultyStore {
+  if (!faulty) throw new Error('harness not started');
+  return faulty;
+}
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+  faulty = undefined;
+});
+
+describe('a result handler that dies and is delivered again', () => {
+  it('still records the failure, so the dependents of the failed task are never sent', async () => {
+    const h = await start();
+    const { deployTask } = await h.setupCluster({
+      graph: [shell('a', '*', 'exit 3'), shell('b', '*', 'echo b-ran', { requires: ['a'] })],
+      roles: [['controller']],
+    });
+    await h.engine.plan({ taskId: deployTask.id });
+    await h.runStage(deployTask.id, 'provision');
+    store().failNextMarkFailed = true;
+    await h.runStage(deployTask.id, 'layer-0');
+    await h.runStage(deployTask.id, 'layer-1');
+    await h.settle();
+
+    const rows = await h.rows(deployTask.id);
+    expect(rows.find((r) => r.taskName === 'a')?.status).toBe('error');
+    const b = rows.find((r) => r.taskName === 'b');
+    expect(b?.status).toBe('skipped');
+    expect(String(b?.custom.reason)).toMatch(/a failed/);
+    expect(h.fleet.commandLog().some((c) => c.parameters.command?.[0] === 'echo b-ran')).toBe(false);
+    expect(h.deliveryErrors).toEqual([]);
+  });
+
+  it('completes the stage when the response after the last close was lost', async () => {
+    const h = await start();
+    const { deployTask } = await h.setupCluster({
+      graph: [shell('a', '*', 'echo a')],
+      roles: [['controller']],
+    });
+    await h.engine.plan({ taskId: deployTask.id });
+    await h.runStage(deployTask.id, 'provision');
+    store().loseNextLayerClose = true;
+    const token = newToken('layer-0');
+    await h.engine.dispatch({ taskId: deployTask.id, stage: 'layer-0', token });
+    await h.waitForCompletion(token);
+    await h.settle();
+    expect(h.workflows.completionsOf(token)).toHaveLength(1);
+    expect((await store().getStage(deployTask.id, 'layer-0')).outstanding).toEqual([]);
+  });
+});
+
+describe('fail_on_error: false', () => {
+  it('records the failure as skipped; the node, its dependents and the cluster carry on', async () => {
+    const h = await start();
+    const { deployTask, nodes, clusterId } = await h.setupCluster({
+      graph: [
+        shell('optional', '*', 'echo nope >&2; exit 3', { fail_on_error: false }),
+        shell('after', '*', 'echo after', { requires: ['optional'] }),
+      ],
+      roles: [['controller']],
+    });
+    expect((await h.runDeployment(deployTask.id)).status).toBe('ready');
+    const rows = await h.rows(deployTask.id);
+    const optional = rows.find((r) => r.taskName === 'optional');
+    expect(optional?.status).toBe('skipped');
+    expect(optional?.custom.skip_reason).toBe('fail_on_error');
+    expect(optional?.custom.exit_code).toBe(3);
+    expect(String(optional?.custom.reason)).toContain('fail_on_error');
+    expect(rows.find((r) => r.taskName === 'after')?.status).toBe('ready');
+    expect((await h.node(nodes[0]?.id ?? 0)).status).toBe('ready');
+    expect((await h.service.cluster(clusterId)).status).toBe('operational');
+  });
+});
+
+describe('provisioning that never ran', () => {
+  it('leaves the node needing provisioning, whatever status it had, when the deployment ends before it', async () => {
+    const h = await start();
+    const { deployTask, nodes } = await h.setupCluster({
+      graph: [shell('a', '*', 'true')],
+      roles: [['controller']],
+    });
+    const nodeId = nodes[0]?.id ?? 0;
+    await h.engine.plan({ taskId: deployTask.id });
+    // an earlier failed provisioning, then the deployment fails before its provisioning stage ran
+    await h.store.updateNode(nodeId, { status: 'error', errorType: 'provision' });
+    await h.engine.finish({ taskId: deployTask.id, failure: { Error: 'States.Runtime', Cause: 'aborted' } });
+    const node = await h.node(nodeId);
+    expect(node.status).toBe('discover');
+    const next = await h.service.deployChanges((await h.task(deployTask.id)).clusterId);
+    const outline = await h.engine.plan({ taskId: next.id });
+    expect(outline.provision.nodeCount).toBe(1);
+  });
+});
+
+describe('stage time limits', () => {
+  it('leave room for a command to wait for an unreachable node', async () => {
+    const h = await start();
+    const { deployTask } = await h.setupCluster({
+      graph: [shell('a', '*', 'true')],
+      roles: [['controller']],
+    });
+    const outline = await h.engine.plan({ taskId: deployTask.id });
+    // 30 s task timeout; SSM keeps trying to deliver for 600 s
+    for (const layer of outline.layers) expect(layer.timeoutSeconds).toBeGreaterThan(600 + 30);
+  });
+});
