@@ -77,9 +77,12 @@ export function batchRows(rows: HistoryRow[]): Batch[] {
   return batches;
 }
 
-/** Seconds the whole SSM step may run: every attempt, plus a little room. */
+/** aws:runShellScript accepts at most 172,800 s (48 h) for a step. */
+export const MAX_EXECUTION_TIMEOUT_S = 172_800;
+
+/** Seconds the whole SSM step may run: every attempt, plus a little room, within SSM's limit. */
 export function executionTimeout(timeout: number, retries: number): number {
-  return timeout * (retries + 1) + 30;
+  return Math.min(timeout * (retries + 1) + 30, MAX_EXECUTION_TIMEOUT_S);
 }
 
 const SUCCESS = new Set(['Success']);

@@ -60,6 +60,8 @@ export const RELEASE_ROLES: readonly string[] = [
 
 export const MAX_GRAPH_TASKS = 1000;
 export const DEFAULT_TASK_TIMEOUT_S = 300;
+/** One attempt of a task may run a day at most. */
+export const MAX_TASK_TIMEOUT_S = 86_400;
 
 /** Role names that stand for "every node" and "the node itself" in roles and cross-dependencies. */
 export const ANY_ROLE = '*';
@@ -83,7 +85,12 @@ const taskSchema = z.looseObject({
   parameters: z
     .looseObject({
       cmd: z.string().optional(),
-      timeout: z.number().int().positive().optional(),
+      timeout: z
+        .number()
+        .int()
+        .positive()
+        .max(MAX_TASK_TIMEOUT_S, `must be at most ${MAX_TASK_TIMEOUT_S} seconds`)
+        .optional(),
       retries: z.number().int().min(0).max(10).optional(),
     })
     .optional(),

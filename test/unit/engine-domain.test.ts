@@ -162,6 +162,10 @@ describe('executionTimeout', () => {
     expect(executionTimeout(100, 0)).toBe(130);
     expect(executionTimeout(100, 2)).toBe(330);
   });
+
+  it("stays within aws:runShellScript's 48 h limit", () => {
+    expect(executionTimeout(86_400, 10)).toBe(172_800);
+  });
 });
 
 describe('historyStatusOfInvocation', () => {

@@ -101,6 +101,13 @@ describe('validateGraph', () => {
     for (const problem of problems) expect(problem.message).toContain(`task '${problem.task}'`);
   });
 
+  it('rejects a timeout longer than a day, naming the task', () => {
+    const problems = problemsOf([shell('slow', { parameters: { cmd: 'x', timeout: 86_401 } })]);
+    expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual(['slow:parameters.timeout']);
+    expect(problems[0]?.message).toMatch(/at most 86400 seconds/);
+    expect(validateGraph([shell('a day', { parameters: { cmd: 'x', timeout: 86_400 } })]).ok).toBe(true);
+  });
+
   it('accepts fault_tolerance as a number, "N%" or a negative count', () => {
     for (const value of [2, '10%', '-1', -1]) {
       expect(validateGraph([shell('a', { fault_tolerance: value })]).ok).toBe(true);
@@ -222,7 +229,7 @@ describe('validateGraph', () => {
     expect(problems.map((p) => p.task)).toEqual(['a', 'b', 'c']);
   });
 
-  it('validates 1000 tasks quickly', () => {
+  it('validates a graph of MAX_GRAPH_TASKS chained tasks', () => {
     const tasks = Array.from({ length: MAX_GRAPH_TASKS }, (_, i) =>
       shell(`t${i}`, {
         requires: i > 0 ? [`t${i - 1}`] : [],
