@@ -12,11 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { systemClock } from '../lambdas/adapters/ports.js';
 import { SfnWorkflows } from '../lambdas/adapters/sfn-workflows.js';
 import { SsmNodeCommands } from '../lambdas/adapters/ssm-commands.js';
@@ -33,13 +31,14 @@ import {
 } from '../lambdas/handlers/factories.js';
 import { DynamoStore } from '../lambdas/store/dynamo-store.js';
 import { seedDemo } from './demo.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn-server.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm-fleet.js';
 
 export const DOCUMENT_NAME = 'FuelRunTask';
-const REGION = 'us-east-1';
+const REGION = LOCAL_REGION;
 const ACCOUNT = '000000000000';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const credentials = LOCAL_CREDENTIALS;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface RuntimeOptions {
@@ -136,33 +135,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const ownsNodesDir = options.nodesDir === undefined;
 
   // DynamoDB
-  const dynamo = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(options.dataDir ? { path: options.dataDir } : {}),
-  });
-  const dynamoUrl = await listen(dynamo, 0, host);
-  const dynamoClient = new DynamoDBClient({ endpoint: dynamoUrl, region: REGION, credentials });
-  const tableName = 'fuel';
-  try {
-    await dynamoClient.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (err) {
-    if ((err as Error).name !== 'ResourceInUseException') throw err;
-  }
+  const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir });
+  const { tableName, client: dynamoClient } = dynamo;
   const store = new DynamoStore(tableName, dynamoClient);
 
   // Engine and service, wired to the local endpoints once they listen
@@ -316,7 +290,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     store,
     service,
     engine,
-    endpoints: { dynamodb: dynamoUrl, sfn: sfnUrl, ssm: ssmUrl },
+    endpoints: { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl },
     discover,
     async stop() {
       if (stopped) return;
@@ -327,7 +301,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       await sfn.close();
       await fleet.close();
       await Promise.allSettled([...pending]);
-      await new Promise<void>((r) => dynamo.close(() => r()));
+      await dynamo.close();
       if (ownsNodesDir) rmSync(nodesDir, { recursive: true, force: true });
     },
   };

@@ -5,13 +5,10 @@
  * finish themselves, as the state machine would, and watch for `complete(token)`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import dynalite from 'dynalite';
 import { type NodeCommands, systemClock, type Workflows } from '../../lambdas/adapters/ports.js';
 import { SsmNodeCommands } from '../../lambdas/adapters/ssm-commands.js';
 import { createEngine, type Engine } from '../../lambdas/app/engine.js';
@@ -22,11 +19,12 @@ import type { HistoryRow, Node, Task } from '../../lambdas/domain/model.js';
 import { commandStatusHandler } from '../../lambdas/handlers/factories.js';
 import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
 import { ALL_ROWS_PREFIX } from '../../lambdas/store/history-codec.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm-fleet.js';
 
 export const DOCUMENT_NAME = 'FuelRunTask';
-const REGION = 'us-east-1';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = LOCAL_REGION;
+const credentials = LOCAL_CREDENTIALS;
 const runTaskDocument = JSON.parse(
   readFileSync(new URL('../../infra/documents/run-task.json', import.meta.url), 'utf8'),
 ) as SsmDocument;
@@ -137,32 +135,8 @@ export const newToken = (label: string): string => `token-${label}-${++tokenSeq}
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const baseDir = mkdtempSync(join(tmpdir(), 'fuel-engine-test-'));
-  const dynamo: Server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    dynamo.once('error', reject);
-    dynamo.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = dynamo.address() as AddressInfo;
-  const dynamoClient = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: REGION,
-    credentials,
-  });
-  const tableName = 'fuel';
-  await dynamoClient.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  const dynamo = await startLocalDynamoDb();
+  const { tableName, client: dynamoClient } = dynamo;
   const store = new DynamoStore(tableName, dynamoClient);
   const engineStore = options.makeEngineStore?.(tableName, dynamoClient) ?? store;
 
@@ -309,7 +283,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await fleet.close();
       await Promise.allSettled([...inFlight]);
-      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      await dynamo.close();
       dynamoClient.destroy();
       rmSync(baseDir, { recursive: true, force: true });
     },
