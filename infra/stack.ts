@@ -39,6 +39,7 @@ type FunctionName =
   | 'finish'
   | 'commandStatus'
   | 'executionEnded'
+  | 'watchdog'
   | 'discoverNodes';
 
 interface FunctionSpec {
@@ -66,6 +67,13 @@ const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     description: 'Settles a deployment whose execution failed, timed out or was aborted before it finished',
     memorySize: 512,
     timeout: Duration.minutes(5),
+  },
+  watchdog: {
+    entry: 'lambdas/handlers/watchdog.ts',
+    description:
+      'Escalates stops past their timeout; gives up on cancelled commands whose nodes never answer',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
   },
   checkStop: {
     entry: 'lambdas/handlers/check-stop.ts',
@@ -166,6 +174,7 @@ export class FuelDeploymentStack extends Stack {
       finish: 'FinishFunction',
       commandStatus: 'CommandStatusFunction',
       executionEnded: 'ExecutionEndedFunction',
+      watchdog: 'WatchdogFunction',
       discoverNodes: 'DiscoverNodesFunction',
     };
     const build = (name: FunctionName, environment: Record<string, string> = {}): nodejs.NodejsFunction =>
@@ -184,6 +193,7 @@ export class FuelDeploymentStack extends Stack {
       finish: build('finish'),
       commandStatus: build('commandStatus', orchestration),
       executionEnded: build('executionEnded', orchestration),
+      watchdog: build('watchdog', orchestration),
       discoverNodes: build('discoverNodes'),
     };
     const fns = this.functions;
@@ -234,6 +244,14 @@ export class FuelDeploymentStack extends Stack {
       resources: [this.stateMachineArn],
     });
     fns.dispatch.addToRolePolicy(taskCallbacks);
+
+    // Watchdog: cancels the running commands of a stop past its timeout, resumes layers it gives up on.
+    fns.watchdog.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }),
+    );
+    fns.watchdog.addToRolePolicy(taskCallbacks);
+    // The API escalates a stop at once on ?force=1.
+    fns.api.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }));
 
     // Command status: reads the invocation that changed and resumes the waiting layer.
     fns.commandStatus.addToRolePolicy(
@@ -294,6 +312,12 @@ export class FuelDeploymentStack extends Stack {
       retryAttempts: 2,
       maxEventAge: Duration.hours(2),
       onFailure: new lambdaDestinations.SqsDestination(commandStatusDlq),
+    });
+
+    new events.Rule(this, 'WatchdogSchedule', {
+      description: 'Escalates deployment stops past their timeout',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(fns.watchdog, { retryAttempts: 0 })],
     });
 
     new events.Rule(this, 'DiscoverNodesSchedule', {

@@ -28,6 +28,7 @@ import {
   executionEndedHandler,
   finishHandler,
   planHandler,
+  watchdogHandler,
 } from '../lambdas/handlers/factories.js';
 import { DynamoStore } from '../lambdas/store/dynamo-store.js';
 import { seedDemo } from './demo.js';
@@ -220,7 +221,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const engineLog = (message: string, data?: Record<string, unknown>) =>
     log(`${message} ${data ? JSON.stringify(data) : ''}`);
   engine = createEngine({ store, commands, workflows, clock: systemClock, log: engineLog });
-  const service = createService({ store, commands, workflows, clock: systemClock });
+  const service = createService({ store, commands, workflows, clock: systemClock, engine });
 
   const api = apiHandler(() => ({
     service,
@@ -232,6 +233,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await service.discoverNodes();
   };
   await discover();
+  const watchdog = watchdogHandler(() => engine as Engine);
+  const watchdogTimer = setInterval(() => {
+    watchdog().catch((err) => log(`watchdog failed: ${(err as Error).message}`));
+  }, 1000);
+  watchdogTimer.unref();
   const discoveryTimer = setInterval(() => {
     discover().catch((err) => log(`discovery failed: ${(err as Error).message}`));
   }, 5000);
@@ -296,6 +302,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       if (stopped) return;
       stopped = true;
       clearInterval(discoveryTimer);
+      clearInterval(watchdogTimer);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await sfn.close();

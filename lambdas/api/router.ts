@@ -9,6 +9,8 @@ import { idParam } from './schemas.js';
 export interface RouteContext {
   req: HttpRequest;
   params: Record<string, number>;
+  /** Who is calling: the user the token belongs to. */
+  principal: string;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<HttpResponse>;
@@ -23,6 +25,8 @@ export interface Route {
 export interface RouterOptions {
   /** The token every protected route requires in `X-Auth-Token`. */
   authToken: () => Promise<string>;
+  /** The user the static token stands for. */
+  principal?: string;
   log?: (err: unknown) => void;
 }
 
@@ -97,7 +101,7 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         }
         params[key] = parsed.data;
       }
-      return await found.route.handler({ req, params });
+      return await found.route.handler({ req, params, principal: options.principal ?? 'admin' });
     } catch (err) {
       return errorResponse(err, options.log);
     }

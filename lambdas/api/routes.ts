@@ -11,6 +11,8 @@ import {
   graphBody,
   historyQuery,
   nodesQuery,
+  stopBody,
+  stopQuery,
   transactionsQuery,
   unassignmentBody,
   updateClusterBody,
@@ -130,6 +132,21 @@ export function nailgunRoutes(service: Service): Route[] {
       handler: async (ctx) => {
         parseBody(ctx.req, emptyBody);
         return json(202, task(await service.deployChanges(param(ctx, 'id'))));
+      },
+    },
+
+    {
+      method: 'PUT',
+      path: '/clusters/:id/stop_deployment',
+      handler: async (ctx) => {
+        const query = parseQuery(ctx.req, stopQuery);
+        const body = parseBody(ctx.req, stopBody);
+        const stop = await service.stopDeployment(param(ctx, 'id'), {
+          requestedBy: ctx.principal,
+          message: body?.message || null,
+          force: query.force,
+        });
+        return json(202, task(stop));
       },
     },
 

@@ -126,6 +126,23 @@ export const attributesBody = z
     }
   });
 
+export const stopBody = z
+  .object(
+    { message: z.string().trim().max(1000, 'must be at most 1000 characters').optional() },
+    {
+      message: 'must be an object like {"message": "why"}',
+    },
+  )
+  .loose()
+  .optional();
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', ''], { message: "must be 1 or 0 ('true' / 'false' also accepted)" })
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+
+export const stopQuery = z.object({ force: flag }).loose();
+
 export const graphBody = z.unknown();
 export const emptyBody = z.unknown();
 

@@ -4,7 +4,7 @@
  * Decisions come from the pure domain; this module reads and writes state and talks to the ports.
  */
 import type { Clock, InvocationResult, NodeCommands, Workflows } from '../adapters/ports.js';
-import { defaultAttributes, provisionCommand, provisionTimeout } from '../domain/attributes.js';
+import { defaultAttributes, provisionCommand, provisionTimeout, stopTimeout } from '../domain/attributes.js';
 import {
   batchRows,
   decideLayer,
@@ -14,9 +14,10 @@ import {
   rowFate,
   rowKey,
   type SkipReason,
-  settleCluster,
+  settleDeployment,
   settleNode,
 } from '../domain/engine.js';
+import { judgeFailures, toleranceGroups } from '../domain/fault-tolerance.js';
 import {
   type DeploymentOutline,
   type HistoryRow,
@@ -39,7 +40,7 @@ import {
 import type { DynamoStore } from '../store/dynamo-store.js';
 import type { CommandIntent } from '../store/engine-codec.js';
 import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
-import { NotFoundError } from './errors.js';
+import { ConditionFailedError, NotFoundError } from './errors.js';
 
 export interface EngineDeps {
   store: DynamoStore;
@@ -69,6 +70,10 @@ export interface FinishInput {
 const COMMENT_PREFIX = 'fuel';
 /** SSM keeps trying to deliver a command to an unreachable node for this long. */
 const DELIVERY_TIMEOUT_S = 600;
+/** SSM statuses of a command that a cancellation ended. */
+const CANCELLED = new Set(['Cancelled', 'Cancelling', 'Terminated']);
+/** How long one batch may take to send; a stop waits at most this long for a send in progress. */
+export const DISPATCH_LEASE_MS = 20_000;
 
 /**
  * How long a stage may wait for its nodes: the longest command, plus the time SSM keeps trying to
@@ -234,33 +239,25 @@ export function createEngine(deps: EngineDeps) {
     let sent = 0;
     for (const intent of intents) {
       if (intent.commandId !== null) continue;
-      const targets = Object.entries(intent.targets);
-      for (const [, t] of targets) {
-        const row = { deployTaskId: taskId, stage, taskName: t.taskName, nodeId: t.nodeId };
-        await store.moveRow(row, ['pending'], { status: 'running', timeStart: now() });
-      }
-      const first = targets[0];
-      if (!first) continue;
-      const row = await store.getRow(taskId, stage, first[1].taskName, first[1].nodeId);
-      if (!row) continue;
       const since = new Date(Date.parse(intent.createdAt) - 60_000);
       // An intent recorded by an earlier attempt may have been sent already (crash between SendCommand and its record)
-      let commandId = fresh.has(intent.batch) ? null : await commands.findByComment(intent.comment, since);
-      if (commandId === null) {
-        commandId = await commands.send({
-          instanceIds: targets.map(([instanceId]) => instanceId),
-          parameters: {
-            command: [row.cmd],
-            timeout: [String(row.timeout)],
-            retries: [String(row.retries)],
-            executionTimeout: [String(executionTimeout(row.timeout, row.retries))],
-          },
-          comment: intent.comment,
-          deliveryTimeoutSeconds: DELIVERY_TIMEOUT_S,
-        });
-        sent += targets.length;
+      const earlier = fresh.has(intent.batch) ? null : await commands.findByComment(intent.comment, since);
+      if (earlier !== null) {
+        await store.setIntentCommand(taskId, stage, intent.batch, earlier);
+        continue;
       }
-      await store.setIntentCommand(taskId, stage, intent.batch, commandId);
+      // Each batch is sent under a lease that a stop cannot overtake: once the stop flag is set,
+      // no lease is granted and the batch is recorded as never started.
+      const leaseUntil = new Date(clock.now().getTime() + DISPATCH_LEASE_MS).toISOString();
+      if (!(await store.takeDispatchLease(taskId, leaseUntil))) {
+        await abandonBatch(taskId, stage, intent);
+        continue;
+      }
+      try {
+        sent += await sendBatch(taskId, stage, intent);
+      } finally {
+        await store.releaseDispatchLease(taskId);
+      }
     }
 
     // A node may have reported before its key was added to the outstanding set: close those now.
@@ -300,6 +297,44 @@ export function createEngine(deps: EngineDeps) {
     }
     await workflows.complete(token, { stage });
     await store.markStageCompleted(taskId, stage, token);
+  }
+
+  async function sendBatch(taskId: number, stage: string, intent: CommandIntent): Promise<number> {
+    const targets = Object.entries(intent.targets);
+    for (const [, t] of targets) {
+      const row = { deployTaskId: taskId, stage, taskName: t.taskName, nodeId: t.nodeId };
+      await store.moveRow(row, ['pending'], { status: 'running', timeStart: now() });
+    }
+    const first = targets[0];
+    const row = first ? await store.getRow(taskId, stage, first[1].taskName, first[1].nodeId) : null;
+    if (!row) return 0;
+    const commandId = await commands.send({
+      instanceIds: targets.map(([instanceId]) => instanceId),
+      parameters: {
+        command: [row.cmd],
+        timeout: [String(row.timeout)],
+        retries: [String(row.retries)],
+        executionTimeout: [String(executionTimeout(row.timeout, row.retries))],
+      },
+      comment: intent.comment,
+      deliveryTimeoutSeconds: DELIVERY_TIMEOUT_S,
+    });
+    await store.setIntentCommand(taskId, stage, intent.batch, commandId);
+    return targets.length;
+  }
+
+  /** A batch that a stop kept from being sent: its rows never started. */
+  async function abandonBatch(taskId: number, stage: string, intent: CommandIntent): Promise<void> {
+    const custom = {
+      reason: 'not started: the deployment was stopped',
+      skip_reason: 'stopped' satisfies SkipReason,
+    };
+    for (const t of Object.values(intent.targets)) {
+      const row = { deployTaskId: taskId, stage, taskName: t.taskName, nodeId: t.nodeId };
+      if (await store.moveRow(row, ['pending', 'running'], { status: 'skipped', custom }))
+        await countDone(taskId, stage);
+      await store.closeInstance(taskId, stage, instanceKey(t.taskName, t.nodeId));
+    }
   }
 
   /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
@@ -375,7 +410,8 @@ export function createEngine(deps: EngineDeps) {
       return;
     }
     const { deployTaskId, stage } = origin;
-    if (isTaskFinished((await deployTask(deployTaskId)).status)) {
+    const task = await deployTask(deployTaskId);
+    if (isTaskFinished(task.status)) {
       // a late result of a deployment that already ended (aborted): its statuses are settled
       log('ignored command status', { ...input, reason: 'the deployment has ended' });
       return;
@@ -395,14 +431,17 @@ export function createEngine(deps: EngineDeps) {
       return;
     }
 
-    const outcome = recordedOutcome(invocation, row);
+    const cancelledByStop = task.stop?.forcedAt != null && CANCELLED.has(invocation.status);
+    const errorType: NodeErrorType = cancelledByStop
+      ? 'stop_deployment'
+      : stage === PROVISION_STAGE
+        ? 'provision'
+        : 'deploy';
+    const outcome = recordedOutcome(invocation, row, errorType);
     // Side effects first, the row's move last: a delivery retried after a crash redoes them (they are idempotent),
     // and the next stage cannot start before the instance is closed below.
     if (outcome.failure) {
-      await store.markFailed(deployTaskId, { instanceKey: key, reason: outcome.failure });
-      await store.markFailed(deployTaskId, { nodeId: row.nodeId, reason: outcome.failure });
-      const errorType: NodeErrorType = stage === PROVISION_STAGE ? 'provision' : 'deploy';
-      await store.updateNode(row.nodeId, { status: 'error', errorType, errorMsg: outcome.failure });
+      await recordNodeFailure(task, row, errorType, outcome.failure);
     } else if (stage === PROVISION_STAGE) {
       await store.updateNode(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
     }
@@ -420,7 +459,7 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** What a finished command means for its history row: ready, error, or a failure ignored by `fail_on_error: false`. */
-  function recordedOutcome(invocation: InvocationResult, row: HistoryRow) {
+  function recordedOutcome(invocation: InvocationResult, row: HistoryRow, errorType: NodeErrorType) {
     const custom: Record<string, unknown> = {
       exit_code: invocation.responseCode,
       ssm_status: invocation.status,
@@ -445,7 +484,50 @@ export function createEngine(deps: EngineDeps) {
         failure: null,
       };
     }
-    return { status: 'error' as const, custom, failure: `${row.taskName} failed (${detail})` };
+    const failure =
+      errorType === 'stop_deployment'
+        ? `${row.taskName} was cancelled by a forced stop (${detail})`
+        : `${row.taskName} failed (${detail})`;
+    return { status: 'error' as const, custom: { ...custom, error_type: errorType }, failure };
+  }
+
+  /**
+   * A node failed: nothing more runs on it, its dependents are blocked, and when the graph's fault
+   * tolerance is exceeded the deployment is stopped gracefully (as a user's stop, ending in error).
+   */
+  async function recordNodeFailure(task: Task, row: HistoryRow, errorType: NodeErrorType, reason: string) {
+    await store.markFailed(task.id, { instanceKey: rowKey(row), reason });
+    await store.markFailed(task.id, { nodeId: row.nodeId, reason });
+    await store.updateNode(row.nodeId, { status: 'error', errorType, errorMsg: reason });
+    if (task.stopRequestedAt !== null) return;
+    const graph = (await store.getGraph(task.clusterId)) ?? defaultGraph();
+    const nodes = (await store.listNodes())
+      .filter((n) => n.clusterId === task.clusterId)
+      .map((n) => ({ id: n.id, roles: n.roles }));
+    const failed = [...(await store.failures(task.id)).nodes.keys()];
+    const verdict = judgeFailures(toleranceGroups(graph, nodes), nodes, failed);
+    if (!verdict.exceeded) return;
+    const at = clock.now();
+    try {
+      await store.requestStop(task.id, at.toISOString(), {
+        cause: 'fault_tolerance',
+        taskId: null,
+        requestedAt: at.toISOString(),
+        requestedBy: 'fault tolerance',
+        message: verdict.reason,
+        deadline: new Date(at.getTime() + (await stopTimeoutOf(task.clusterId)) * 1000).toISOString(),
+        timeoutSeconds: await stopTimeoutOf(task.clusterId),
+        forcedAt: null,
+        forcedBecause: null,
+      });
+      log('fault tolerance exceeded: stopping', { taskId: task.id, reason: verdict.reason });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+  }
+
+  async function stopTimeoutOf(clusterId: number): Promise<number> {
+    return stopTimeout((await store.getAttributes(clusterId)) ?? defaultAttributes());
   }
 
   /** Settles node, task and cluster statuses and releases the cluster's deployment lock. Idempotent. */
@@ -507,11 +589,7 @@ export function createEngine(deps: EngineDeps) {
       const nodeRows = rowsByNode.get(node.id) ?? [];
       const failedRow = nodeRows.find((r) => r.status === 'error');
       const failedAs: NodeErrorType | null =
-        failures.nodes.has(node.id) || failedRow
-          ? failedRow?.stage === PROVISION_STAGE || node.errorType === 'provision'
-            ? 'provision'
-            : 'deploy'
-          : null;
+        failures.nodes.has(node.id) || failedRow ? failureTypeOf(failedRow, node.errorType) : null;
       const provisionRow = nodeRows.find((r) => r.stage === PROVISION_STAGE);
       const settled = settleNode({
         status: node.status,
@@ -530,58 +608,188 @@ export function createEngine(deps: EngineDeps) {
       });
     }
 
-    const anyError = rows.some((r) => r.status === 'error');
-    const outcome: Outcome = orchestrationFailed || anyError ? 'failed' : stopped ? 'stopped' : 'completed';
-    const clusterStatus = settleCluster(outcome, finalStatuses);
-    const name = cluster?.name ?? String(task.clusterId);
     const failedRows = rows.filter((r) => r.status === 'error');
-    const message =
-      outcome === 'completed'
-        ? `Deployment of environment '${name}' is done.`
-        : outcome === 'stopped'
-          ? `Deployment of environment '${name}' was stopped.`
-          : orchestrationFailed
-            ? `Deployment of environment '${name}' has failed: ${input.failure?.Cause ?? input.failure?.Error ?? 'unknown error'}`
-            : `Deployment of environment '${name}' has failed. Failed tasks: ${failedRows
-                .slice(0, 10)
-                .map((r) => `${r.taskName} on node ${r.nodeId}`)
-                .join(', ')}${failedRows.length > 10 ? ` and ${failedRows.length - 10} more` : ''}.`;
-    const status = outcome === 'failed' ? 'error' : 'ready';
+    const settlement = settleDeployment({
+      orchestrationFailed,
+      anyError: failedRows.length > 0,
+      stop: task.stop ? { cause: task.stop.cause, forced: task.stop.forcedAt !== null } : null,
+      nodes: finalStatuses,
+    });
+    const name = cluster?.name ?? String(task.clusterId);
+    const message = deploymentMessage(name, settlement.outcome, task, rows, input.failure);
     const end = now();
-    const childStatus = (stage: 'provision' | 'layers') =>
-      rows.some((r) => r.status === 'error' && (stage === 'provision') === (r.stage === PROVISION_STAGE))
+    const childStatus = (provision: boolean) =>
+      rows.some((r) => r.status === 'error' && provision === (r.stage === PROVISION_STAGE))
         ? 'error'
-        : status;
+        : settlement.deployTask;
     if (task.provisionTaskId !== null) {
       await store.finishTask(task.provisionTaskId, {
-        status: childStatus('provision'),
+        status: childStatus(true),
         progress: 100,
         timeEnd: end,
       });
     }
     if (task.deploymentTaskId !== null) {
       await store.finishTask(task.deploymentTaskId, {
-        status: childStatus('layers'),
+        status: childStatus(false),
         progress: 100,
         timeEnd: end,
         message,
       });
     }
+    if (task.stop?.taskId != null && settlement.stopTask !== null) {
+      await store.finishTask(task.stop.taskId, {
+        status: settlement.stopTask,
+        progress: 100,
+        timeEnd: end,
+        message: stopMessage(name, task, rows),
+      });
+    }
     await store.finishTask(task.id, {
-      status,
+      status: settlement.deployTask,
       progress: 100,
       timeEnd: end,
       message,
-      result: { ...task.result, cluster_status: clusterStatus },
+      result: { ...task.result, cluster_status: settlement.cluster },
     });
     if (cluster && cluster.deploymentTaskId === task.id) {
-      await store.releaseDeployment(cluster.id, task.id, { status: clusterStatus });
+      await store.releaseDeployment(cluster.id, task.id, { status: settlement.cluster });
     }
-    log('finished deployment', { taskId: task.id, outcome, clusterStatus });
-    return { status };
+    log('finished deployment', {
+      taskId: task.id,
+      outcome: settlement.outcome,
+      clusterStatus: settlement.cluster,
+    });
+    return { status: settlement.deployTask };
   }
 
-  return { plan, checkStop, dispatch, onCommandStatus, finish };
+  /** The error type a failed node carries: its failed row says how it failed (provisioning, a task, a forced stop). */
+  function failureTypeOf(failedRow: HistoryRow | undefined, current: NodeErrorType | null): NodeErrorType {
+    const recorded = failedRow?.custom.error_type;
+    if (recorded === 'stop_deployment' || recorded === 'provision' || recorded === 'deploy') return recorded;
+    if (failedRow?.stage === PROVISION_STAGE || current === 'provision') return 'provision';
+    return current === 'stop_deployment' ? 'stop_deployment' : 'deploy';
+  }
+
+  function deploymentMessage(
+    name: string,
+    outcome: Outcome,
+    task: Task,
+    rows: HistoryRow[],
+    failure: FinishInput['failure'],
+  ): string {
+    const failed = rows.filter((r) => r.status === 'error');
+    const listed = `${failed
+      .slice(0, 10)
+      .map((r) => `${r.taskName} on node ${r.nodeId}`)
+      .join(', ')}${failed.length > 10 ? ` and ${failed.length - 10} more` : ''}`;
+    const notStarted = rows.filter((r) => r.custom.skip_reason === 'stopped').length;
+    if (failure) {
+      return `Deployment of environment '${name}' has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
+    }
+    if (task.stop?.cause === 'fault_tolerance') {
+      return `Deployment of environment '${name}' was stopped: ${task.stop.message ?? 'fault tolerance exceeded'}. Failed tasks: ${listed}.`;
+    }
+    if (task.stop) {
+      const done = rows.filter((r) => r.status === 'ready').length;
+      return `Deployment of environment '${name}' was stopped: ${done} of ${rows.length} tasks done, ${notStarted} not started${failed.length > 0 ? `; failed tasks: ${listed}` : ''}.`;
+    }
+    if (outcome === 'completed') return `Deployment of environment '${name}' is done.`;
+    return `Deployment of environment '${name}' has failed. Failed tasks: ${listed}.`;
+  }
+
+  function stopMessage(name: string, task: Task, rows: HistoryRow[]): string {
+    const stop = task.stop;
+    if (stop?.forcedAt) {
+      const cancelled = rows.filter((r) => r.custom.error_type === 'stop_deployment').length;
+      if (stop.forcedBecause === 'timeout') {
+        return `Timeout (${stop.timeoutSeconds} sec) was reached. ${cancelled} running tasks were cancelled.`;
+      }
+      return `Deployment of environment '${name}' was stopped by force: ${cancelled} running tasks were cancelled.`;
+    }
+    return `Deployment of environment '${name}' was successfully stopped.`;
+  }
+
+  /**
+   * Escalates a stop: running commands are cancelled (SSM CancelCommand); their nodes will end
+   * `error` / `stop_deployment`. The stage still waits for each command to reach a terminal status.
+   */
+  async function forceStop(taskId: number, because: 'user' | 'timeout'): Promise<{ cancelled: number }> {
+    let task: Task;
+    try {
+      task = await store.escalateStop(taskId, now(), because);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return { cancelled: 0 };
+      throw err;
+    }
+    log('escalating stop', { taskId, because });
+    return { cancelled: await cancelRunning(task) };
+  }
+
+  async function cancelRunning(task: Task): Promise<number> {
+    const running = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    const keys = new Set(running.map(rowKey));
+    let cancelled = 0;
+    for (const stage of new Set(running.map((r) => r.stage))) {
+      for (const intent of await store.queryIntents(task.id, stage)) {
+        if (intent.commandId === null) continue;
+        const instanceIds = Object.entries(intent.targets)
+          .filter(([, t]) => keys.has(instanceKey(t.taskName, t.nodeId)))
+          .map(([instanceId]) => instanceId);
+        if (instanceIds.length === 0) continue;
+        await commands.cancel(intent.commandId, instanceIds);
+        cancelled += instanceIds.length;
+      }
+    }
+    return cancelled;
+  }
+
+  /**
+   * Run periodically (every minute on AWS, every second locally): escalates stops past their deadline, and
+   * gives up on cancelled commands whose nodes never answer, so that a stop always completes.
+   */
+  async function superviseStops(): Promise<{ escalated: number; abandoned: number }> {
+    let escalated = 0;
+    let abandoned = 0;
+    const at = clock.now().getTime();
+    for (const cluster of await store.listClusters()) {
+      if (cluster.deploymentTaskId === null) continue;
+      const task = await store.getTask(cluster.deploymentTaskId);
+      const stop = task?.stop;
+      if (!task || !stop || isTaskFinished(task.status)) continue;
+      if (stop.forcedAt === null) {
+        if (at >= Date.parse(stop.deadline)) {
+          await forceStop(task.id, 'timeout');
+          escalated++;
+        }
+      } else if (at >= Date.parse(stop.forcedAt) + Math.min(stop.timeoutSeconds, 60) * 1000) {
+        abandoned += await abandonUnanswered(task);
+      }
+    }
+    return { escalated, abandoned };
+  }
+
+  /** Cancelled commands whose nodes did not answer in time: recorded as failed by the stop; stages complete. */
+  async function abandonUnanswered(task: Task): Promise<number> {
+    const running = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    for (const row of running) {
+      const reason = `${row.taskName}: no result after the forced stop; node ${row.nodeId} did not answer`;
+      await recordNodeFailure(task, row, 'stop_deployment', reason);
+      const moved = await store.moveRow(row, ['running'], {
+        status: 'error',
+        timeEnd: now(),
+        custom: { ...row.custom, reason, error_type: 'stop_deployment' },
+      });
+      if (moved) await countDone(task.id, row.stage);
+      const state = await store.closeInstance(task.id, row.stage, rowKey(row));
+      if (state && state.outstanding.length === 0 && state.token)
+        await completeStage(task.id, row.stage, state.token);
+    }
+    if (running.length > 0) log('gave up on unanswered commands', { taskId: task.id, count: running.length });
+    return running.length;
+  }
+
+  return { plan, checkStop, dispatch, onCommandStatus, finish, forceStop, superviseStops };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

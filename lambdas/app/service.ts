@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
-import { defaultAttributes, type Editable, mergeAttributes } from '../domain/attributes.js';
+import { defaultAttributes, type Editable, mergeAttributes, stopTimeout } from '../domain/attributes.js';
 import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../domain/graph.js';
 import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
 import { PlanError, planDeployment } from '../domain/plan.js';
@@ -18,6 +18,7 @@ import {
 } from '../domain/status.js';
 import type { DynamoStore } from '../store/dynamo-store.js';
 import { ALL_ROWS_PREFIX, LAYER_ROWS_PREFIX, PROVISION_ROWS_PREFIX } from '../store/history-codec.js';
+import { DISPATCH_LEASE_MS, type Engine } from './engine.js';
 import {
   ConditionFailedError,
   ConflictError,
@@ -37,7 +38,18 @@ export interface ServiceDeps {
   workflows: Workflows;
   commands: NodeCommands;
   clock: Clock;
+  /** Escalation of a stop (cancelling running commands) is the engine's. */
+  engine: Pick<Engine, 'forceStop'>;
 }
+
+export interface StopInput {
+  requestedBy: string;
+  message: string | null;
+  force: boolean;
+}
+
+/** A stop answers only after any send in progress has ended; it never waits longer than this. */
+const STOP_ACK_WAIT_MS = DISPATCH_LEASE_MS + 2_000;
 
 export interface HistoryFilter {
   nodes?: number[];
@@ -70,13 +82,15 @@ function newTask(
     provisionTaskId: null,
     deploymentTaskId: null,
     stopRequestedAt: null,
+    stop: null,
+    dispatchLeaseUntil: null,
     plan: null,
     ...fields,
   };
 }
 
 export function createService(deps: ServiceDeps) {
-  const { store, workflows, commands, clock } = deps;
+  const { store, workflows, commands, clock, engine } = deps;
   const now = () => clock.now().toISOString();
 
   async function cluster(id: number): Promise<Cluster> {
@@ -308,6 +322,13 @@ export function createService(deps: ServiceDeps) {
   /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
   async function deployChanges(clusterId: number): Promise<Task> {
     const c = await cluster(clusterId);
+    const running = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
+    if (running?.stop && running.status === 'running') {
+      throw new ConflictError(
+        `Cannot deploy: the deployment of environment '${c.name}' (task ${running.id}) is being stopped; ` +
+          'running tasks are finishing. Deploy again when the stop has completed.',
+      );
+    }
     assertUnlocked(c, 'deploy');
     const nodes = (await clusterNodes(clusterId)).filter((n) => !n.pendingDeletion);
     if (nodes.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
@@ -399,6 +420,81 @@ export function createService(deps: ServiceDeps) {
         .catch(() => false);
       await store.releaseDeployment(clusterId, deployId, { status: c.status });
       throw err;
+    }
+  }
+
+  /**
+   * "Stop deployment": sets the stop flag of the running deploy task, once, and answers when no command of
+   * that deployment can be sent any more. `force` (or a second request with it) cancels running commands.
+   */
+  async function stopDeployment(clusterId: number, input: StopInput): Promise<Task> {
+    const c = await cluster(clusterId);
+    const nothing = `Nothing to stop - deployment is not running on environment '${clusterId}'`;
+    const deploy = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
+    if (!deploy || deploy.name !== 'deploy' || deploy.status !== 'running')
+      throw new ValidationError(nothing);
+
+    if (deploy.stop) {
+      if (!input.force) throw new ValidationError('Stopping deployment task is already launched');
+      if (deploy.stop.forcedAt !== null) throw new ValidationError('The stop is already being forced');
+      await engine.forceStop(deploy.id, 'user');
+      return stopTaskOf(deploy);
+    }
+
+    const at = clock.now();
+    const timeoutSeconds = stopTimeout((await store.getAttributes(clusterId)) ?? defaultAttributes());
+    const stopTask = newTask(
+      {
+        id: await store.nextId('task'),
+        name: 'stop_deployment',
+        clusterId,
+        parentId: null,
+        status: 'running',
+      },
+      at.toISOString(),
+    );
+    stopTask.message = `Stopping the deployment of environment '${c.name}': running tasks finish, no new task starts`;
+    stopTask.result = { deploy_task_id: deploy.id, requested_by: input.requestedBy, reason: input.message };
+    let stopped: Task;
+    try {
+      stopped = await store.requestStop(deploy.id, at.toISOString(), {
+        cause: 'user',
+        taskId: stopTask.id,
+        requestedAt: at.toISOString(),
+        requestedBy: input.requestedBy,
+        message: input.message,
+        deadline: new Date(at.getTime() + timeoutSeconds * 1000).toISOString(),
+        timeoutSeconds,
+        forcedAt: null,
+        forcedBecause: null,
+      });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      const now = await store.getTask(deploy.id);
+      throw new ValidationError(now?.stop ? 'Stopping deployment task is already launched' : nothing);
+    }
+    stopTask.executionArn = deploy.executionArn;
+    await store.putTask(stopTask);
+    if (input.force) await engine.forceStop(deploy.id, 'user');
+    await waitForDispatchToEnd(stopped);
+    return stopTask;
+  }
+
+  async function stopTaskOf(deploy: Task): Promise<Task> {
+    const id = deploy.stop?.taskId;
+    const found = id == null ? null : await store.getTask(id);
+    if (!found) throw new NotFoundError(`The stop task of deployment ${deploy.id} was not found`);
+    return found;
+  }
+
+  /** Waits (bounded) until no dispatch holds a lease: after that, no command of this deployment is sent. */
+  async function waitForDispatchToEnd(deploy: Task): Promise<void> {
+    const deadline = clock.now().getTime() + STOP_ACK_WAIT_MS;
+    let current: Task | null = deploy;
+    while (current?.dispatchLeaseUntil && Date.parse(current.dispatchLeaseUntil) > clock.now().getTime()) {
+      if (clock.now().getTime() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+      current = await store.getTask(deploy.id);
     }
   }
 
@@ -502,6 +598,7 @@ export function createService(deps: ServiceDeps) {
     getAttributes,
     putAttributes,
     deployChanges,
+    stopDeployment,
     task,
     listTasks,
     history,

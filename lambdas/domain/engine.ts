@@ -170,9 +170,58 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   };
 }
 
-/** The cluster's status from its nodes at the end of a deployment. */
+/**
+ * The cluster's status from its nodes at the end of a deployment. A graceful stop leaves the cluster
+ * `stopped` even when a task failed while the stop settled (that node says `error`).
+ */
 export function settleCluster(outcome: Outcome, nodes: NodeStatus[]): ClusterStatus {
-  if (outcome === 'failed' || nodes.some((s) => s === 'error')) return 'error';
+  if (outcome === 'failed') return 'error';
   if (outcome === 'stopped') return 'stopped';
   return nodes.every((s) => s === 'ready') ? 'operational' : 'error';
+}
+
+export interface DeploymentEnd {
+  /** the execution failed in a way the engine did not decide (an error, a time-out, an abort) */
+  orchestrationFailed: boolean;
+  /** some history row ended in error */
+  anyError: boolean;
+  stop: { cause: 'user' | 'fault_tolerance'; forced: boolean } | null;
+  nodes: NodeStatus[];
+}
+
+export interface DeploymentSettlement {
+  outcome: Outcome;
+  cluster: ClusterStatus;
+  deployTask: 'ready' | 'error';
+  /** the user's stop_deployment task, if there is one */
+  stopTask: 'ready' | 'error' | null;
+}
+
+/**
+ * How a deployment ends. A user's graceful stop: cluster `stopped`, stop task `ready`. A stop that had to
+ * cancel running commands, a fault-tolerance stop, or a failed execution: cluster `error`.
+ */
+export function settleDeployment(end: DeploymentEnd): DeploymentSettlement {
+  const userStop = end.stop?.cause === 'user';
+  if (
+    end.orchestrationFailed ||
+    (end.stop !== null && (end.stop.forced || end.stop.cause === 'fault_tolerance'))
+  ) {
+    return { outcome: 'failed', cluster: 'error', deployTask: 'error', stopTask: userStop ? 'error' : null };
+  }
+  if (userStop) {
+    return {
+      outcome: 'stopped',
+      cluster: settleCluster('stopped', end.nodes),
+      deployTask: end.anyError ? 'error' : 'ready',
+      stopTask: 'ready',
+    };
+  }
+  const outcome: Outcome = end.anyError ? 'failed' : 'completed';
+  return {
+    outcome,
+    cluster: settleCluster(outcome, end.nodes),
+    deployTask: end.anyError ? 'error' : 'ready',
+    stopTask: null,
+  };
 }

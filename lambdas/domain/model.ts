@@ -62,9 +62,30 @@ export interface Task {
   /** Child task ids of a `deploy` task. */
   provisionTaskId: number | null;
   deploymentTaskId: number | null;
+  /** The stop flag of a running deploy task: set once, read by every layer before it dispatches. */
   stopRequestedAt: string | null;
+  stop: StopRequest | null;
+  /** While set and in the future, a dispatch is sending commands; a stop waits for it to end. */
+  dispatchLeaseUntil: string | null;
   /** What the engine planned for a deploy task (kept so that a retried plan step returns the same answer). */
   plan: DeploymentOutline | null;
+}
+
+export type StopCause = 'user' | 'fault_tolerance';
+
+/** Who stopped a deployment, when and why; and whether it was escalated (running commands cancelled). */
+export interface StopRequest {
+  cause: StopCause;
+  /** The stop_deployment task of a user's stop. */
+  taskId: number | null;
+  requestedAt: string;
+  requestedBy: string;
+  message: string | null;
+  /** Past this time the stop is escalated. */
+  deadline: string;
+  timeoutSeconds: number;
+  forcedAt: string | null;
+  forcedBecause: 'user' | 'timeout' | null;
 }
 
 /** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */

@@ -33,7 +33,8 @@ export function engineFromEnv(): Engine {
 }
 
 export function serviceFromEnv(): Service {
-  return createService(parts());
+  const deps = parts();
+  return createService({ ...deps, engine: createEngine({ ...deps, log }) });
 }
 
 /** The API token, read once per container from Secrets Manager. */

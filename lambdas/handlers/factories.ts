@@ -153,6 +153,12 @@ export function executionEndedHandler(makeEngine: () => Engine) {
   };
 }
 
+/** Scheduled: escalates stops past their deadline, gives up on commands whose nodes never answer. */
+export function watchdogHandler(makeEngine: () => Engine) {
+  const engine = once(makeEngine);
+  return async () => engine().superviseStops();
+}
+
 export function discoverNodesHandler(makeService: () => Service) {
   const service = once(makeService);
   return async () => service().discoverNodes();

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionFailedError } from '../app/errors.js';
 import type { GraphTask } from '../domain/graph.js';
-import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
+import type { Cluster, HistoryRow, Node, StopRequest, Task } from '../domain/model.js';
 import { CLUSTER_STATUSES, type HistoryStatus, isClusterLocked } from '../domain/status.js';
 import { CLUSTER_PK, clusterCodec } from './cluster-codec.js';
 import { type Attributes, attributesCodec, graphCodec } from './cluster-config-codec.js';
@@ -376,6 +376,68 @@ export class DynamoStore {
       if (err instanceof ConditionFailedError) return false;
       throw err;
     }
+  }
+
+  /**
+   * Sets the stop flag of a running deploy task, once: the condition makes concurrent stops yield exactly
+   * one winner, and a flag can only ever be set on the deployment it stops.
+   */
+  async requestStop(deployTaskId: number, at: string, stop: StopRequest): Promise<Task> {
+    return taskCodec.fromItem(
+      await this.update(
+        taskCodec.key(deployTaskId),
+        { stopRequestedAt: at, stop },
+        {
+          expr: '#status = :running AND (attribute_not_exists(stopRequestedAt) OR stopRequestedAt = :none)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': 'running', ':none': null },
+        },
+      ),
+    );
+  }
+
+  /** Marks a stop as escalated, once. */
+  async escalateStop(deployTaskId: number, at: string, because: 'user' | 'timeout'): Promise<Task> {
+    const out = await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: taskCodec.key(deployTaskId),
+          UpdateExpression: 'SET #stop.forcedAt = :at, #stop.forcedBecause = :because',
+          ConditionExpression:
+            '#status = :running AND attribute_exists(#stop.requestedAt) AND #stop.forcedAt = :none',
+          ExpressionAttributeNames: { '#stop': 'stop', '#status': 'status' },
+          ExpressionAttributeValues: { ':at': at, ':because': because, ':running': 'running', ':none': null },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return taskCodec.fromItem(out.Attributes ?? {});
+  }
+
+  /**
+   * Takes the right to send commands until `until`, unless a stop was requested. A stop waits for the lease
+   * to end before it answers, so no command is sent after the stop is acknowledged.
+   */
+  async takeDispatchLease(deployTaskId: number, until: string): Promise<boolean> {
+    try {
+      await this.update(
+        taskCodec.key(deployTaskId),
+        { dispatchLeaseUntil: until },
+        {
+          expr: 'attribute_not_exists(stopRequestedAt) OR stopRequestedAt = :none',
+          ExpressionAttributeValues: { ':none': null },
+        },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  async releaseDispatchLease(deployTaskId: number): Promise<void> {
+    await this.update(taskCodec.key(deployTaskId), { dispatchLeaseUntil: null });
   }
 
   async addTaskDone(id: number, done: number): Promise<void> {

@@ -194,7 +194,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const commands = options.wrapCommands?.(ssm) ?? ssm;
   const workflows = new RecordingWorkflows();
   engine = createEngine({ store: engineStore, commands, workflows, clock: systemClock });
-  const service = createService({ store, commands: ssm, workflows, clock: systemClock });
+  const service = createService({ store, commands: ssm, workflows, clock: systemClock, engine });
 
   const must = <T>(value: T | null, what: string): T => {
     if (value === null) throw new Error(`${what} not found`);

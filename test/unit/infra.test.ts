@@ -83,11 +83,12 @@ describe('Lambda functions', () => {
     'FinishFunction',
     'CommandStatusFunction',
     'ExecutionEndedFunction',
+    'WatchdogFunction',
     'DiscoverNodesFunction',
   ];
 
-  it('are eight Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 8);
+  it('are nine Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 9);
     for (const id of ids) {
       const props = functionProps(id);
       expect(props.Runtime, id).toBe('nodejs22.x');
@@ -109,6 +110,7 @@ describe('Lambda functions', () => {
       CheckStopFunction: [256, 60],
       CommandStatusFunction: [256, 60],
       ExecutionEndedFunction: [512, 300],
+      WatchdogFunction: [256, 60],
       DiscoverNodesFunction: [256, 60],
     };
     for (const [id, [memory, timeout]] of Object.entries(expected)) {

@@ -1,0 +1,4 @@
+import { engineFromEnv } from './env.js';
+import { watchdogHandler } from './factories.js';
+
+export const handler = watchdogHandler(engineFromEnv);

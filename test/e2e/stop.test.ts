@@ -1,0 +1,163 @@
+/**
+ * Stop a running deployment over HTTP, check the truthful statuses, change the graph, deploy again.
+ * Against the embedded runtime the fleet's command log proves nothing was sent after the stop's 202.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Api,
+  freeNodes,
+  type HistoryJson,
+  type NodeJson,
+  openTarget,
+  type Target,
+  type TaskJson,
+  waitForTask,
+} from '../helpers/target.js';
+
+let target: Target;
+let api: Api;
+
+beforeAll(async () => {
+  target = await openTarget(6);
+  api = new Api(target);
+});
+
+afterAll(async () => {
+  await target?.close();
+});
+
+const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
+  id,
+  type: 'shell',
+  roles,
+  requires,
+  parameters: { cmd, timeout: 60 },
+});
+
+/** computes finish early; the controller has a chain of tasks left when the stop comes */
+const graph = [
+  shell('base', '*', 'sleep 0.2'),
+  shell('controller-1', ['controller'], 'sleep 1.5', ['base']),
+  shell('controller-2', ['controller'], 'sleep 0.3', ['controller-1']),
+  shell('controller-3', ['controller'], 'sleep 0.3', ['controller-2']),
+  shell('compute-1', ['compute'], 'sleep 0.2', ['base']),
+];
+
+async function rowsOf(taskId: number): Promise<HistoryJson[]> {
+  return api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${taskId}/deployment_history/`);
+}
+
+async function waitForRow(taskId: number, task: string, status: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if ((await rowsOf(taskId)).some((r) => r.task_name === task && r.status === status)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${task} never became ${status}`);
+}
+
+describe('stop a deployment, change the graph, deploy again', () => {
+  let clusterId: number;
+  let nodes: NodeJson[];
+  let deploy: TaskJson;
+  let stop: TaskJson;
+  let acknowledgedAt: number;
+
+  it('answers 400 when nothing runs', async () => {
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: `stop-${Date.now()}` });
+    clusterId = cluster.id;
+    const res = await api.call<{ message: string }>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe(
+      `Nothing to stop - deployment is not running on environment '${clusterId}'`,
+    );
+  });
+
+  it('stops in the middle: running tasks finish, nothing new starts', async () => {
+    nodes = await freeNodes(api, 3);
+    await api.ok(
+      'POST',
+      `/api/v1/clusters/${clusterId}/assignment/`,
+      nodes.map((n, i) => ({ id: n.id, roles: [i === 0 ? 'controller' : 'compute'] })),
+    );
+    await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, graph);
+    deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
+    await waitForRow(deploy.id, 'controller-1', 'running');
+
+    const res = await api.call<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`, {
+      message: 'maintenance window closed',
+    });
+    acknowledgedAt = Date.now();
+    expect(res.status).toBe(202);
+    stop = res.body;
+    expect(stop.name).toBe('stop_deployment');
+    expect(stop.status).toBe('running');
+
+    const again = await api.call<{ message: string }>(
+      'PUT',
+      `/api/v1/clusters/${clusterId}/stop_deployment/`,
+    );
+    expect(again.status).toBe(400);
+    expect(again.body.message).toBe('Stopping deployment task is already launched');
+
+    const refused = await api.call<{ message: string }>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/is being stopped/);
+
+    const ended = await waitForTask(api, stop.id, 60_000);
+    expect(ended.status).toBe('ready');
+    expect(ended.progress).toBe(100);
+    const cluster = await api.ok<{ name: string; status: string; is_locked: boolean }>(
+      'GET',
+      `/api/v1/clusters/${clusterId}/`,
+    );
+    expect(ended.message).toBe(`Deployment of environment '${cluster.name}' was successfully stopped.`);
+    expect(cluster.status).toBe('stopped');
+    expect(cluster.is_locked).toBe(false);
+    expect((await api.ok<TaskJson>('GET', `/api/v1/tasks/${deploy.id}/`)).status).toBe('ready');
+  });
+
+  it('leaves truthful statuses: finished nodes ready, the controller stopped, nothing running', async () => {
+    const members = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`)).map((n) => [n.id, n]),
+    );
+    expect(members.get(nodes[0]?.id ?? 0)?.status).toBe('stopped');
+    expect(members.get(nodes[1]?.id ?? 0)?.status).toBe('ready');
+    expect(members.get(nodes[2]?.id ?? 0)?.status).toBe('ready');
+
+    const rows = await rowsOf(deploy.id);
+    expect(rows.filter((r) => r.status === 'running' || r.status === 'pending')).toEqual([]);
+    const byTask = (task: string) => rows.find((r) => r.task_name === task);
+    expect(byTask('controller-1')?.status).toBe('ready');
+    for (const task of ['controller-2', 'controller-3']) {
+      expect(byTask(task)?.status).toBe('skipped');
+      expect(String(byTask(task)?.custom.reason)).toMatch(/stopped/);
+    }
+    if (target.runtime) {
+      const log = target.runtime.fleet.commandLog();
+      const late = log.filter((c) => Date.parse(c.receivedAt) > acknowledgedAt);
+      expect(late).toEqual([]);
+      expect(log.some((c) => c.parameters.command?.[0] === 'sleep 0.3')).toBe(false);
+    }
+  });
+
+  it('deploys again after the graph changed, without provisioning again, to operational', async () => {
+    const changed = graph.map((t) =>
+      t.id === 'controller-3' ? { ...t, parameters: { cmd: 'sleep 0.1', timeout: 60 } } : t,
+    );
+    await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, changed);
+    const again = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
+    const ended = await waitForTask(api, again.id);
+    expect(ended.status).toBe('ready');
+    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${clusterId}/`)).status).toBe(
+      'operational',
+    );
+    const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
+    for (const node of members) expect(node.status).toBe('ready');
+    const rows = await rowsOf(again.id);
+    expect(rows.some((r) => r.task_name === 'provision')).toBe(false);
+    const controller = String(nodes[0]?.id);
+    for (const task of ['base', 'controller-1', 'controller-2', 'controller-3']) {
+      expect(rows.find((r) => r.task_name === task && r.node_id === controller)?.status).toBe('ready');
+    }
+  });
+});
