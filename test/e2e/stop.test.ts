@@ -161,3 +161,52 @@ describe('stop a deployment, change the graph, deploy again', () => {
     }
   });
 });
+
+describe('fault tolerance exceeded', () => {
+  it('stops the deployment gracefully: running work finishes, nothing new starts, the cluster ends in error', async () => {
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', {
+      name: `tolerance-${Date.now()}`,
+    });
+    const nodes = await freeNodes(api, 3);
+    const [controller, compute1, compute2] = nodes.map((n) => n.id);
+    await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [
+      { id: controller, roles: ['controller'] },
+      { id: compute1, roles: ['compute'] },
+      { id: compute2, roles: ['compute'] },
+    ]);
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
+      // computes tolerate no failure; the controller belongs to no group, so it is critical too
+      { id: 'computes', type: 'group', roles: ['compute'], fault_tolerance: 0 },
+      shell(
+        'compute-setup',
+        ['compute'],
+        `[ "$FUEL_NODE_NAME" = "node-${nodes[2]?.id}" ] && exit 4; sleep 0.2`,
+      ),
+      shell('controller-slow', ['controller'], 'sleep 1'),
+      shell('controller-next', ['controller'], 'true', ['controller-slow']),
+      shell('compute-next', ['compute'], 'true', ['compute-setup']),
+    ]);
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    const ended = await waitForTask(api, deploy.id);
+    expect(ended.status).toBe('error');
+    expect(ended.message).toMatch(/1 of 2 nodes of group 'computes' failed; it tolerates 0/);
+    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
+
+    const rows = await rowsOf(deploy.id);
+    const row = (task: string, node: number | undefined) =>
+      rows.find((r) => r.task_name === task && r.node_id === String(node));
+    expect(row('compute-setup', compute2)?.status).toBe('error');
+    expect(row('compute-setup', compute1)?.status).toBe('ready');
+    // the controller's running task finished; what came after never started
+    expect(row('controller-slow', controller)?.status).toBe('ready');
+    expect(row('controller-next', controller)?.status).toBe('skipped');
+    expect(row('compute-next', compute1)?.status).toBe('skipped');
+    expect(String(row('controller-next', controller)?.custom.reason)).toMatch(/stopped/);
+    const members = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),
+    );
+    expect(members.get(compute2 ?? 0)).toMatchObject({ status: 'error', error_type: 'deploy' });
+    expect(members.get(compute1 ?? 0)?.status).toBe('stopped');
+    expect(members.get(controller ?? 0)?.status).toBe('stopped');
+  });
+});
