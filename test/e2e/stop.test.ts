@@ -177,10 +177,11 @@ describe('fault tolerance exceeded', () => {
     await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
       // computes tolerate no failure; the controller belongs to no group, so it is critical too
       { id: 'computes', type: 'group', roles: ['compute'], fault_tolerance: 0 },
+      // fails on the second compute only (simulated nodes have FUEL_NODE_NAME; real ones their hostname)
       shell(
         'compute-setup',
         ['compute'],
-        `[ "$FUEL_NODE_NAME" = "node-${nodes[2]?.id}" ] && exit 4; sleep 0.2`,
+        `[ "\${FUEL_NODE_NAME:-$(hostname)}" = "${nodes[2]?.hostname}" ] && exit 4; sleep 0.2`,
       ),
       shell('controller-slow', ['controller'], 'sleep 1'),
       shell('controller-next', ['controller'], 'true', ['controller-slow']),

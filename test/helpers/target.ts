@@ -58,6 +58,7 @@ export interface TaskJson {
 
 export interface NodeJson {
   id: number;
+  hostname: string;
   status: string;
   error_type: string | null;
   roles: string[];
