@@ -7,10 +7,12 @@ import {
   attributesBody,
   clusterFilterQuery,
   createClusterBody,
+  deployQuery,
   emptyBody,
   graphBody,
   historyQuery,
   nodesQuery,
+  resetQuery,
   stopBody,
   stopQuery,
   transactionsQuery,
@@ -131,10 +133,27 @@ export function nailgunRoutes(service: Service): Route[] {
       path: '/clusters/:id/changes',
       handler: async (ctx) => {
         parseBody(ctx.req, emptyBody);
-        return json(202, task(await service.deployChanges(param(ctx, 'id'))));
+        const { resume } = parseQuery(ctx.req, deployQuery);
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), { force: false, resume })));
       },
     },
-
+    {
+      method: 'PUT',
+      path: '/clusters/:id/changes/redeploy',
+      handler: async (ctx) => {
+        parseBody(ctx.req, emptyBody);
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), { force: true, resume: false })));
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/clusters/:id/reset',
+      handler: async (ctx) => {
+        parseBody(ctx.req, emptyBody);
+        parseQuery(ctx.req, resetQuery);
+        return json(202, task(await service.resetCluster(param(ctx, 'id'))));
+      },
+    },
     {
       method: 'PUT',
       path: '/clusters/:id/stop_deployment',

@@ -142,6 +142,9 @@ const flag = z
   .transform((v) => v === '1' || v === 'true');
 
 export const stopQuery = z.object({ force: flag }).loose();
+/** `?resume=1`: also skip, on stopped nodes, tasks already done there with unchanged inputs. */
+export const deployQuery = z.object({ resume: flag }).loose();
+export const resetQuery = z.object({ force: flag }).loose();
 
 export const graphBody = z.unknown();
 export const emptyBody = z.unknown();

@@ -18,6 +18,7 @@ import {
   settleNode,
 } from '../domain/engine.js';
 import { judgeFailures, toleranceGroups } from '../domain/fault-tolerance.js';
+import { taskFingerprint } from '../domain/fingerprint.js';
 import {
   type DeploymentOutline,
   type HistoryRow,
@@ -129,6 +130,21 @@ export function createEngine(deps: EngineDeps) {
       nodes.map((n) => ({ id: n.id, roles: n.roles })),
     );
     const toProvision = nodes.filter((n) => needsProvisioning(n.status, n.errorType));
+
+    // Work already done: on ready nodes (and stopped ones when resuming), a task whose inputs are unchanged
+    // since its last successful run there is planned as not needing to run. A forced redeploy runs everything.
+    const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
+    const mode = task.mode ?? { force: false, resume: false };
+    const unchangedOn = new Map<number, Set<string>>();
+    for (const node of nodes) {
+      const eligible = node.status === 'ready' || (mode.resume && node.status === 'stopped');
+      if (mode.force || !eligible) continue;
+      const same = new Set<string>();
+      for (const last of await store.lastRuns(node.id)) {
+        if (fingerprints.get(last.taskName) === last.fingerprint) same.add(last.taskName);
+      }
+      unchangedOn.set(node.id, same);
+    }
     const provisionCmd = provisionCommand(editable);
     const provisionLimit = provisionTimeout(editable);
     const rows: HistoryRow[] = [
@@ -148,6 +164,8 @@ export function createEngine(deps: EngineDeps) {
           failOnError: true,
           requires: [],
           layer: null,
+          fingerprint: null,
+          unchanged: false,
         }),
       ),
       ...deployment.instances.map(
@@ -166,6 +184,8 @@ export function createEngine(deps: EngineDeps) {
           failOnError: i.failOnError,
           requires: i.requires,
           layer: i.layer,
+          fingerprint: fingerprints.get(i.task) ?? null,
+          unchanged: unchangedOn.get(i.nodeId)?.has(i.task) ?? false,
         }),
       ),
     ];
@@ -341,12 +361,12 @@ export function createEngine(deps: EngineDeps) {
   async function planStage(taskId: number, stage: string): Promise<CommandIntent[]> {
     const rows = await store.queryRows(taskId, stagePrefix(stage));
     const decision = decideLayer(rows, await store.failures(taskId));
-    for (const { row, reason } of decision.skip) {
+    for (const { row, reason, kind } of decision.skip) {
       // the marker first: dependents in later layers must see it even if this Lambda dies right after
-      await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
+      if (kind === 'blocked') await store.markFailed(taskId, { instanceKey: rowKey(row), reason: 'blocked' });
       const moved = await store.moveRow(row, ['pending'], {
         status: 'skipped',
-        custom: { reason, skip_reason: 'blocked' satisfies SkipReason },
+        custom: { reason, skip_reason: kind },
       });
       if (moved) await countDone(taskId, row.stage);
     }
@@ -444,6 +464,13 @@ export function createEngine(deps: EngineDeps) {
       await recordNodeFailure(task, row, errorType, outcome.failure);
     } else if (stage === PROVISION_STAGE) {
       await store.updateNode(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
+    } else if (outcome.status === 'ready' && row.fingerprint !== null) {
+      await store.recordLastRun({
+        nodeId: row.nodeId,
+        taskName: row.taskName,
+        fingerprint: row.fingerprint,
+        deployTaskId,
+      });
     }
     const moved = await store.moveRow(row, ['running'], {
       status: outcome.status,

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
 import { defaultAttributes, type Editable, mergeAttributes, stopTimeout } from '../domain/attributes.js';
 import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../domain/graph.js';
-import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
+import type { Cluster, DeployMode, HistoryRow, Node, Task } from '../domain/model.js';
 import { PlanError, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
 import {
@@ -85,6 +85,7 @@ function newTask(
     stop: null,
     dispatchLeaseUntil: null,
     plan: null,
+    mode: null,
     ...fields,
   };
 }
@@ -320,7 +321,10 @@ export function createService(deps: ServiceDeps) {
   // ---- deployment ----
 
   /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
-  async function deployChanges(clusterId: number): Promise<Task> {
+  async function deployChanges(
+    clusterId: number,
+    mode: DeployMode = { force: false, resume: false },
+  ): Promise<Task> {
     const c = await cluster(clusterId);
     const running = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
     if (running?.stop && running.status === 'running') {
@@ -398,6 +402,7 @@ export function createService(deps: ServiceDeps) {
           status: 'running',
           provisionTaskId: provision?.id ?? null,
           deploymentTaskId: deployment.id,
+          mode,
         },
         at,
       );
@@ -421,6 +426,48 @@ export function createService(deps: ServiceDeps) {
       await store.releaseDeployment(clusterId, deployId, { status: c.status });
       throw err;
     }
+  }
+
+  /**
+   * "Reset environment": back to `new`, its nodes back to `discover` with their roles pending again, so the
+   * next deployment provisions them and runs every task. Nothing runs on the nodes.
+   */
+  async function resetCluster(clusterId: number): Promise<Task> {
+    const c = await cluster(clusterId);
+    assertUnlocked(c, 'reset the environment');
+    const at = now();
+    const members = await clusterNodes(clusterId);
+    await store.updateUnlockedCluster(clusterId, { status: 'new' });
+    for (const node of members) {
+      await store.updateNode(
+        node.id,
+        {
+          status: 'discover',
+          errorType: null,
+          errorMsg: null,
+          progress: 0,
+          roles: [],
+          pendingRoles: [...new Set([...node.roles, ...node.pendingRoles])],
+          pendingAddition: true,
+        },
+        clusterId,
+      );
+    }
+    const task = newTask(
+      {
+        id: await store.nextId('task'),
+        name: 'reset_environment',
+        clusterId,
+        parentId: null,
+        status: 'ready',
+      },
+      at,
+    );
+    task.progress = 100;
+    task.timeEnd = now();
+    task.message = `Environment '${c.name}' was reset: ${members.length} nodes are back in discovery, their roles pending.`;
+    await store.putTask(task);
+    return task;
   }
 
   /**
@@ -599,6 +646,7 @@ export function createService(deps: ServiceDeps) {
     putAttributes,
     deployChanges,
     stopDeployment,
+    resetCluster,
     task,
     listTasks,
     history,

@@ -18,22 +18,42 @@ export interface Failures {
 
 export interface LayerDecision {
   send: HistoryRow[];
-  skip: { row: HistoryRow; reason: string }[];
+  /** `blocked`: cannot run (its node or a requirement failed); `unchanged`: need not run (counts as success). */
+  skip: { row: HistoryRow; reason: string; kind: Extract<SkipReason, 'blocked' | 'unchanged'> }[];
 }
 
-/** Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed. */
+/**
+ * Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed
+ * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged).
+ */
 export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecision {
   const decision: LayerDecision = { send: [], skip: [] };
   for (const row of rows) {
     if (row.status !== 'pending') continue;
     const nodeFailure = failures.nodes.get(row.nodeId);
     if (nodeFailure !== undefined) {
-      decision.skip.push({ row, reason: `not run: node ${row.nodeId} failed earlier (${nodeFailure})` });
+      decision.skip.push({
+        row,
+        kind: 'blocked',
+        reason: `not run: node ${row.nodeId} failed earlier (${nodeFailure})`,
+      });
       continue;
     }
     const failedRequirement = row.requires.find((key) => failures.instances.has(key));
     if (failedRequirement !== undefined) {
-      decision.skip.push({ row, reason: `not run: requirement ${failedRequirement} did not succeed` });
+      decision.skip.push({
+        row,
+        kind: 'blocked',
+        reason: `not run: requirement ${failedRequirement} did not succeed`,
+      });
+      continue;
+    }
+    if (row.unchanged) {
+      decision.skip.push({
+        row,
+        kind: 'unchanged',
+        reason: 'not run: its inputs are unchanged since its last successful run on this node',
+      });
       continue;
     }
     decision.send.push(row);

@@ -69,6 +69,21 @@ export interface Task {
   dispatchLeaseUntil: string | null;
   /** What the engine planned for a deploy task (kept so that a retried plan step returns the same answer). */
   plan: DeploymentOutline | null;
+  /** How a deploy task treats work already done: `force` runs everything, `resume` also skips on stopped nodes. */
+  mode: DeployMode | null;
+}
+
+export interface DeployMode {
+  force: boolean;
+  resume: boolean;
+}
+
+/** The fingerprint of a task's last successful run on a node. */
+export interface LastRun {
+  nodeId: number;
+  taskName: string;
+  fingerprint: string;
+  deployTaskId: number;
 }
 
 export type StopCause = 'user' | 'fault_tolerance';
@@ -110,6 +125,10 @@ export interface HistoryRow {
   failOnError: boolean;
   requires: string[];
   layer: number | null;
+  /** Fingerprint of the task's inputs (definition and cluster settings) in this deployment. */
+  fingerprint: string | null;
+  /** Planned as not needing to run: unchanged since its last successful run on this node. */
+  unchanged: boolean;
 }
 
 export const PROVISION_STAGE = 'provision';

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionFailedError } from '../app/errors.js';
 import type { GraphTask } from '../domain/graph.js';
-import type { Cluster, HistoryRow, Node, StopRequest, Task } from '../domain/model.js';
+import type { Cluster, HistoryRow, LastRun, Node, StopRequest, Task } from '../domain/model.js';
 import { CLUSTER_STATUSES, type HistoryStatus, isClusterLocked } from '../domain/status.js';
 import { CLUSTER_PK, clusterCodec } from './cluster-codec.js';
 import { type Attributes, attributesCodec, graphCodec } from './cluster-config-codec.js';
@@ -26,7 +26,7 @@ import {
 } from './engine-codec.js';
 import { historyCodec, txPk } from './history-codec.js';
 import type { Item, Key } from './item.js';
-import { NODE_PK, nodeCodec } from './node-codec.js';
+import { lastRunCodec, NODE_PK, nodeCodec } from './node-codec.js';
 import { TASK_PK, taskCodec } from './task-codec.js';
 
 const UNLOCKED = CLUSTER_STATUSES.filter((s) => !isClusterLocked(s));
@@ -334,6 +334,14 @@ export class DynamoStore {
         ? undefined
         : { expr: 'clusterId = :cid', ExpressionAttributeValues: { ':cid': expectClusterId } };
     return nodeCodec.fromItem(await this.update(nodeCodec.key(id), patch, condition));
+  }
+
+  async lastRuns(nodeId: number): Promise<LastRun[]> {
+    return (await this.queryAll(lastRunCodec.pk(nodeId))).map(lastRunCodec.fromItem);
+  }
+
+  async recordLastRun(run: LastRun): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: lastRunCodec.toItem(run) }));
   }
 
   // ---- tasks ----

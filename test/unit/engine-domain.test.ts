@@ -38,6 +38,8 @@ function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}):
     status: 'pending',
     timeStart: null,
     timeEnd: null,
+    fingerprint: null,
+    unchanged: false,
     custom: {},
     cmd: `run ${taskName}`,
     timeout: 300,
