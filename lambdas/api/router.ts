@@ -27,6 +27,8 @@ export interface RouterOptions {
   authToken: () => Promise<string>;
   /** The user the static token stands for. */
   principal?: string;
+  /** Public pages outside `/api` (the web UI), by path. */
+  pages?: Record<string, string>;
   log?: (err: unknown) => void;
 }
 
@@ -68,6 +70,15 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         decodeURIComponent(req.path);
       } catch {
         throw new HttpError(400, `Malformed percent-encoding in the path: ${req.path}`);
+      }
+      const page = options.pages?.[req.path];
+      if (page !== undefined) {
+        if (req.method.toUpperCase() !== 'GET') {
+          throw new HttpError(405, `Method ${req.method} is not allowed on ${req.path}; allowed: GET`, [], {
+            Allow: 'GET',
+          });
+        }
+        return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: page };
       }
       const path = normalize(req.path);
       if (path === null) throw new HttpError(404, `No such resource: ${req.path}`);

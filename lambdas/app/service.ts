@@ -478,8 +478,7 @@ export function createService(deps: ServiceDeps) {
     const c = await cluster(clusterId);
     const nothing = `Nothing to stop - deployment is not running on environment '${clusterId}'`;
     const deploy = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
-    if (!deploy || deploy.name !== 'deploy' || deploy.status !== 'running')
-      throw new ValidationError(nothing);
+    if (deploy?.name !== 'deploy' || deploy.status !== 'running') throw new ValidationError(nothing);
 
     if (deploy.stop) {
       if (!input.force) throw new ValidationError('Stopping deployment task is already launched');

@@ -4,6 +4,7 @@
  * runtime (explicit endpoints) run the very same handler code.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { UI_HTML } from '../../web/ui.js';
 import type { HttpRequest } from '../api/http.js';
 import { createRouter } from '../api/router.js';
 import { nailgunRoutes } from '../api/routes.js';
@@ -40,7 +41,11 @@ export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
 export function apiHandler(deps: () => ApiDeps) {
   const router = once(() => {
     const d = deps();
-    return createRouter(nailgunRoutes(d.service), { authToken: d.authToken, log: d.log });
+    return createRouter(nailgunRoutes(d.service), {
+      authToken: d.authToken,
+      log: d.log,
+      pages: { '/': UI_HTML, '/index.html': UI_HTML },
+    });
   });
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const res = await router()(toHttpRequest(event));
