@@ -27,7 +27,7 @@ export const UI_HTML = `<!doctype html>
   button.danger { background: #c93c37; color: #fff; border-color: #c93c37; }
   button:disabled { opacity: 0.45; cursor: default; }
   progress { width: 8rem; }
-  #message { color: #c93c37; min-height: 1.2rem; }
+  #message { color: #3b4a5a; min-height: 1.2rem; }
 </style>
 </head>
 <body>
