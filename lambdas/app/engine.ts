@@ -42,6 +42,7 @@ import type { DynamoStore } from '../store/dynamo-store.js';
 import type { CommandIntent } from '../store/engine-codec.js';
 import { ALL_ROWS_PREFIX, stagePrefix } from '../store/history-codec.js';
 import { ConditionFailedError, NotFoundError } from './errors.js';
+import { stopTaskRecord } from './tasks.js';
 
 export interface EngineDeps {
   store: DynamoStore;
@@ -561,12 +562,15 @@ export function createEngine(deps: EngineDeps) {
   async function finish(input: FinishInput): Promise<{ status: string }> {
     const task = await deployTask(input.taskId);
     const cluster = await store.getCluster(task.clusterId);
-    if (task.status === 'ready' || task.status === 'error') {
-      // A retry after a crash between ending the task and releasing the cluster: release it now.
+    // Order of the writes: nodes, the cluster (unlocked), the deploy task, the stop task. Whoever sees a task
+    // ended can act on the cluster at once. A retry after a crash redoes only what is missing.
+    const lockHeld = cluster?.deploymentTaskId === task.id;
+    if (isTaskFinished(task.status)) {
       const settled = task.result.cluster_status;
-      if (cluster?.deploymentTaskId === task.id && isClusterStatus(settled)) {
+      if (lockHeld && cluster && isClusterStatus(settled)) {
         await store.releaseDeployment(cluster.id, task.id, { status: settled });
       }
+      await endStopTask(task, task.result.stop_task_status, task.result.stop_message);
       return { status: task.status };
     }
     const rows = await store.queryRows(task.id, ALL_ROWS_PREFIX);
@@ -608,9 +612,10 @@ export function createEngine(deps: EngineDeps) {
 
     const rowsByNode = new Map<number, HistoryRow[]>();
     for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
-    const members = (await store.listNodes()).filter(
-      (n) => n.clusterId === task.clusterId && !n.pendingDeletion,
-    );
+    // After a crash that followed the unlock, the nodes were settled already and may belong to a new deployment.
+    const members = lockHeld
+      ? (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion)
+      : [];
     const finalStatuses: NodeStatus[] = [];
     for (const node of members) {
       const nodeRows = rowsByNode.get(node.id) ?? [];
@@ -664,30 +669,57 @@ export function createEngine(deps: EngineDeps) {
         message,
       });
     }
-    if (task.stop?.taskId != null && settlement.stopTask !== null) {
-      await store.finishTask(task.stop.taskId, {
-        status: settlement.stopTask,
-        progress: 100,
-        timeEnd: end,
-        message: stopMessage(name, task, rows),
-      });
+    const stopOutcome = settlement.stopTask === null ? null : stopMessage(name, task, rows);
+    const result = {
+      ...task.result,
+      cluster_status: lockHeld ? settlement.cluster : task.result.cluster_status,
+      stop_task_status: settlement.stopTask,
+      stop_message: stopOutcome,
+    };
+    if (lockHeld && cluster) {
+      await store.updateTask(task.id, { result });
+      await store.releaseDeployment(cluster.id, task.id, { status: settlement.cluster });
     }
     await store.finishTask(task.id, {
       status: settlement.deployTask,
       progress: 100,
       timeEnd: end,
       message,
-      result: { ...task.result, cluster_status: settlement.cluster },
+      result,
     });
-    if (cluster && cluster.deploymentTaskId === task.id) {
-      await store.releaseDeployment(cluster.id, task.id, { status: settlement.cluster });
-    }
+    await endStopTask(task, settlement.stopTask, stopOutcome);
     log('finished deployment', {
       taskId: task.id,
       outcome: settlement.outcome,
       clusterStatus: settlement.cluster,
     });
     return { status: settlement.deployTask };
+  }
+
+  /**
+   * Ends the user's stop task. The stop request writes it right after the stop flag; if the deployment
+   * ended in between, the task is written here, ended, and the request finds it.
+   */
+  async function endStopTask(task: Task, status: unknown, message: unknown): Promise<void> {
+    const stopTaskId = task.stop?.taskId;
+    if (stopTaskId == null || (status !== 'ready' && status !== 'error')) return;
+    const ending: Partial<Task> = {
+      status,
+      progress: 100,
+      timeEnd: now(),
+      message: typeof message === 'string' ? message : null,
+    };
+    if (await store.finishTask(stopTaskId, ending)) return;
+    if (await store.getTask(stopTaskId)) return;
+    try {
+      await store.putTask({
+        ...stopTaskRecord(task, stopTaskId, task.stop?.requestedAt ?? now()),
+        ...ending,
+      });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      await store.finishTask(stopTaskId, ending);
+    }
   }
 
   /** The error type a failed node carries: its failed row says how it failed (provisioning, a task, a forced stop). */

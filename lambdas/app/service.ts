@@ -2,7 +2,6 @@
  * The use cases behind the Nailgun API: clusters, nodes, graphs, attributes, deployments, tasks.
  * Inputs arrive validated by the API's schemas; this module enforces state rules (locks, membership).
  */
-import { randomUUID } from 'node:crypto';
 import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
 import { defaultAttributes, type Editable, mergeAttributes, stopTimeout } from '../domain/attributes.js';
 import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../domain/graph.js';
@@ -26,6 +25,7 @@ import {
   TooLargeError,
   ValidationError,
 } from './errors.js';
+import { newTask, stopTaskRecord } from './tasks.js';
 
 /** A graph is kept in one DynamoDB item (at most 400 KB), with room for its key and attribute names. */
 export const MAX_GRAPH_BYTES = 350_000;
@@ -61,33 +61,6 @@ export interface TaskFilter {
   clusterId?: number;
   statuses?: TaskStatus[];
   names?: TaskName[];
-}
-
-function newTask(
-  fields: Pick<Task, 'id' | 'name' | 'clusterId' | 'parentId' | 'status'> & Partial<Task>,
-  at: string,
-): Task {
-  return {
-    uuid: randomUUID(),
-    progress: 0,
-    message: null,
-    result: {},
-    timeStart: at,
-    timeEnd: null,
-    graphType: 'default',
-    dryRun: false,
-    executionArn: null,
-    done: 0,
-    total: 0,
-    provisionTaskId: null,
-    deploymentTaskId: null,
-    stopRequestedAt: null,
-    stop: null,
-    dispatchLeaseUntil: null,
-    plan: null,
-    mode: null,
-    ...fields,
-  };
 }
 
 export function createService(deps: ServiceDeps) {
@@ -489,23 +462,12 @@ export function createService(deps: ServiceDeps) {
 
     const at = clock.now();
     const timeoutSeconds = stopTimeout((await store.getAttributes(clusterId)) ?? defaultAttributes());
-    const stopTask = newTask(
-      {
-        id: await store.nextId('task'),
-        name: 'stop_deployment',
-        clusterId,
-        parentId: null,
-        status: 'running',
-      },
-      at.toISOString(),
-    );
-    stopTask.message = `Stopping the deployment of environment '${c.name}': running tasks finish, no new task starts`;
-    stopTask.result = { deploy_task_id: deploy.id, requested_by: input.requestedBy, reason: input.message };
+    const stopTaskId = await store.nextId('task');
     let stopped: Task;
     try {
       stopped = await store.requestStop(deploy.id, at.toISOString(), {
         cause: 'user',
-        taskId: stopTask.id,
+        taskId: stopTaskId,
         requestedAt: at.toISOString(),
         requestedBy: input.requestedBy,
         message: input.message,
@@ -519,18 +481,28 @@ export function createService(deps: ServiceDeps) {
       const now = await store.getTask(deploy.id);
       throw new ValidationError(now?.stop ? 'Stopping deployment task is already launched' : nothing);
     }
-    stopTask.executionArn = deploy.executionArn;
-    await store.putTask(stopTask);
+    let stopTask = stopTaskRecord(stopped, stopTaskId, at.toISOString());
+    try {
+      await store.putTask(stopTask);
+    } catch (err) {
+      // the deployment ended right after the flag was set, and its finish recorded the stop task already
+      if (!(err instanceof ConditionFailedError)) throw err;
+      stopTask = (await store.getTask(stopTaskId)) ?? stopTask;
+    }
     if (input.force) await engine.forceStop(deploy.id, 'user');
     await waitForDispatchToEnd(stopped);
     return stopTask;
   }
 
+  /** The stop task of a stopping deployment; it is written right after the flag, so wait for it briefly. */
   async function stopTaskOf(deploy: Task): Promise<Task> {
     const id = deploy.stop?.taskId;
-    const found = id == null ? null : await store.getTask(id);
-    if (!found) throw new NotFoundError(`The stop task of deployment ${deploy.id} was not found`);
-    return found;
+    for (let attempt = 0; id != null && attempt < 40; attempt++) {
+      const found = await store.getTask(id);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new NotFoundError(`The stop task of deployment ${deploy.id} was not found`);
   }
 
   /** Waits (bounded) until no dispatch holds a lease: after that, no command of this deployment is sent. */
