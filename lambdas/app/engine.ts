@@ -560,7 +560,9 @@ export function createEngine(deps: EngineDeps) {
 
   /** Settles node, task and cluster statuses and releases the cluster's deployment lock. Idempotent. */
   async function finish(input: FinishInput): Promise<{ status: string }> {
-    const task = await deployTask(input.taskId);
+    const found = await deployTask(input.taskId);
+    // From here no stop can be requested, so the stop flag of `task` is final.
+    const task = isTaskFinished(found.status) ? found : await store.beginFinish(found.id, now());
     const cluster = await store.getCluster(task.clusterId);
     // Order of the writes: nodes, the cluster (unlocked), the deploy task, the stop task. Whoever sees a task
     // ended can act on the cluster at once. A retry after a crash redoes only what is missing.

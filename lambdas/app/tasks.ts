@@ -23,6 +23,7 @@ export function newTask(
     stopRequestedAt: null,
     stop: null,
     dispatchLeaseUntil: null,
+    finishingAt: null,
     plan: null,
     mode: null,
     ...fields,

@@ -67,6 +67,8 @@ export interface Task {
   stop: StopRequest | null;
   /** While set and in the future, a dispatch is sending commands; a stop waits for it to end. */
   dispatchLeaseUntil: string | null;
+  /** Set when the deployment starts settling: from then on no stop can be requested for it. */
+  finishingAt: string | null;
   /** What the engine planned for a deploy task (kept so that a retried plan step returns the same answer). */
   plan: DeploymentOutline | null;
   /** How a deploy task treats work already done: `force` runs everything, `resume` also skips on stopped nodes. */

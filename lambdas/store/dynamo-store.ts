@@ -396,12 +396,31 @@ export class DynamoStore {
         taskCodec.key(deployTaskId),
         { stopRequestedAt: at, stop },
         {
-          expr: '#status = :running AND (attribute_not_exists(stopRequestedAt) OR stopRequestedAt = :none)',
+          expr:
+            '#status = :running AND (attribute_not_exists(stopRequestedAt) OR stopRequestedAt = :none) ' +
+            'AND (attribute_not_exists(finishingAt) OR finishingAt = :none)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':running': 'running', ':none': null },
         },
       ),
     );
+  }
+
+  /**
+   * Marks a deploy task as settling and returns it as stored at that instant: the stop flag read from it
+   * is final, since a stop can no longer be requested (see requestStop).
+   */
+  async beginFinish(deployTaskId: number, at: string): Promise<Task> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: taskCodec.key(deployTaskId),
+        UpdateExpression: 'SET finishingAt = :at',
+        ExpressionAttributeValues: { ':at': at },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return taskCodec.fromItem(out.Attributes ?? {});
   }
 
   /** Marks a stop as escalated, once. */
