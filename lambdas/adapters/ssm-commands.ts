@@ -10,6 +10,11 @@ import {
 import type { InvocationResult, ManagedInstance, NodeCommands, SendCommandInput } from './ports.js';
 
 const OUTPUT_TAIL_CHARS = 2000;
+/**
+ * A SendCommand (with the SDK's retries) is given up after this long, well inside the send lease that a stop
+ * waits for: a send cannot outlive the lease and reach a node after the stop was acknowledged.
+ */
+export const SEND_TIMEOUT_MS = 15_000;
 
 function tail(text: string | undefined, max = OUTPUT_TAIL_CHARS): string {
   if (!text) return '';
@@ -40,6 +45,7 @@ export class SsmNodeCommands implements NodeCommands {
         MaxConcurrency: '50',
         MaxErrors: '100%',
       }),
+      { abortSignal: AbortSignal.timeout(SEND_TIMEOUT_MS) },
     );
     const id = out.Command?.CommandId;
     if (!id) throw new Error('SendCommand returned no command id');

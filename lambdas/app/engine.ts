@@ -72,6 +72,10 @@ export interface FinishInput {
 const COMMENT_PREFIX = 'fuel';
 /** SSM keeps trying to deliver a command to an unreachable node for this long. */
 const DELIVERY_TIMEOUT_S = 600;
+/** SSM statuses of an invocation not yet running on its node. */
+const NOT_STARTED = new Set(['Pending', 'Delayed']);
+/** A command sent this recently may not have been delivered yet when a stop comes. */
+const RECENT_SEND_MS = 10_000;
 /** SSM statuses of a command that a cancellation ended. */
 const CANCELLED = new Set(['Cancelled', 'Cancelling', 'Terminated']);
 /** How long one batch may take to send; a stop waits at most this long for a send in progress. */
@@ -209,7 +213,8 @@ export function createEngine(deps: EngineDeps) {
     if (task.deploymentTaskId !== null) {
       await store.updateTask(task.deploymentTaskId, { total: deployment.instances.length });
     }
-    await store.updateTask(task.id, { plan: outline, total: rows.length });
+    const nodesBefore = Object.fromEntries(nodes.map((n) => [String(n.id), n.status]));
+    await store.updateTask(task.id, { plan: outline, total: rows.length, nodesBefore });
     log('planned deployment', {
       taskId: task.id,
       provision: toProvision.length,
@@ -305,6 +310,7 @@ export function createEngine(deps: EngineDeps) {
       if (task.provisionTaskId !== null) {
         const rows = await store.queryRows(taskId, stagePrefix(stage));
         const failed = rows.filter((r) => r.status === 'error').length;
+        const done = rows.filter((r) => r.status === 'ready').length;
         await store.finishTask(task.provisionTaskId, {
           status: failed > 0 ? 'error' : 'ready',
           progress: 100,
@@ -312,7 +318,9 @@ export function createEngine(deps: EngineDeps) {
           message:
             failed > 0
               ? `Provisioning failed on ${failed} of ${rows.length} nodes`
-              : `Provisioning of ${rows.length} nodes is done`,
+              : done < rows.length
+                ? `Provisioning of ${done} of ${rows.length} nodes is done; the others were not started (stopped)`
+                : `Provisioning of ${rows.length} nodes is done`,
         });
       }
     }
@@ -352,9 +360,11 @@ export function createEngine(deps: EngineDeps) {
     };
     for (const t of Object.values(intent.targets)) {
       const row = { deployTaskId: taskId, stage, taskName: t.taskName, nodeId: t.nodeId };
-      if (await store.moveRow(row, ['pending', 'running'], { status: 'skipped', custom }))
+      // a row already `running` may have been sent by a crashed attempt: its own result closes it
+      if (await store.moveRow(row, ['pending'], { status: 'skipped', custom })) {
         await countDone(taskId, stage);
-      await store.closeInstance(taskId, stage, instanceKey(t.taskName, t.nodeId));
+        await store.closeInstance(taskId, stage, instanceKey(t.taskName, t.nodeId));
+      }
     }
   }
 
@@ -453,11 +463,13 @@ export function createEngine(deps: EngineDeps) {
     }
 
     const cancelledByStop = task.stop?.forcedAt != null && CANCELLED.has(invocation.status);
-    const errorType: NodeErrorType = cancelledByStop
-      ? 'stop_deployment'
-      : stage === PROVISION_STAGE
-        ? 'provision'
-        : 'deploy';
+    // A provisioning cancelled by a forced stop did not finish: the node must be provisioned again.
+    const errorType: NodeErrorType =
+      cancelledByStop && stage !== PROVISION_STAGE
+        ? 'stop_deployment'
+        : stage === PROVISION_STAGE
+          ? 'provision'
+          : 'deploy';
     const outcome = recordedOutcome(invocation, row, errorType);
     // Side effects first, the row's move last: a delivery retried after a crash redoes them (they are idempotent),
     // and the next stage cannot start before the instance is closed below.
@@ -499,6 +511,17 @@ export function createEngine(deps: EngineDeps) {
     };
     if (historyStatusOfInvocation(invocation.status) === 'ready') {
       return { status: 'ready' as const, custom, failure: null };
+    }
+    if (CANCELLED.has(invocation.status) && invocation.startedAt === null) {
+      return {
+        status: 'skipped' as const,
+        custom: {
+          ...custom,
+          skip_reason: 'stopped' satisfies SkipReason,
+          reason: 'not started: the deployment was stopped before the command reached the node',
+        },
+        failure: null,
+      };
     }
     const detail = `${invocation.statusDetails || invocation.status}, exit code ${invocation.responseCode ?? 'none'}`;
     if (!row.failOnError) {
@@ -627,6 +650,7 @@ export function createEngine(deps: EngineDeps) {
       const provisionRow = nodeRows.find((r) => r.stage === PROVISION_STAGE);
       const settled = settleNode({
         status: node.status,
+        before: task.nodesBefore?.[String(node.id)],
         provisioning: provisionRow ? (provisionRow.status === 'ready' ? 'done' : 'not_run') : null,
         rows: nodeRows
           .filter((r) => isLayerStage(r.stage))
@@ -806,6 +830,43 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
+   * After a stop's flag is set: commands sent but not yet delivered (their node is unreachable, or the send
+   * was a moment ago) are cancelled, so that they can never start after the stop is acknowledged.
+   * Their rows end `skipped` ("not started") when the cancellation is reported.
+   */
+  async function cancelUndelivered(taskId: number): Promise<number> {
+    const rows = (await store.queryRows(taskId, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    if (rows.length === 0) return 0;
+    const offline = new Set(
+      (await store.getNodes(rows.map((r) => r.nodeId))).filter((n) => !n.online).map((n) => n.id),
+    );
+    const recent = clock.now().getTime() - RECENT_SEND_MS;
+    const suspects = new Set(
+      rows
+        .filter((r) => offline.has(r.nodeId) || (r.timeStart !== null && Date.parse(r.timeStart) >= recent))
+        .map(rowKey),
+    );
+    let cancelled = 0;
+    for (const stage of new Set(rows.map((r) => r.stage))) {
+      for (const intent of await store.queryIntents(taskId, stage)) {
+        if (intent.commandId === null) continue;
+        const undelivered: string[] = [];
+        for (const [instanceId, t] of Object.entries(intent.targets)) {
+          if (!suspects.has(instanceKey(t.taskName, t.nodeId))) continue;
+          const invocation = await commands.invocation(intent.commandId, instanceId);
+          if (invocation && NOT_STARTED.has(invocation.status)) undelivered.push(instanceId);
+        }
+        if (undelivered.length > 0) {
+          await commands.cancel(intent.commandId, undelivered);
+          cancelled += undelivered.length;
+        }
+      }
+    }
+    if (cancelled > 0) log('cancelled undelivered commands', { taskId, cancelled });
+    return cancelled;
+  }
+
+  /**
    * Run periodically (every minute on AWS, every second locally): escalates stops past their deadline, and
    * gives up on cancelled commands whose nodes never answer, so that a stop always completes.
    */
@@ -823,16 +884,27 @@ export function createEngine(deps: EngineDeps) {
           await forceStop(task.id, 'timeout');
           escalated++;
         }
-      } else if (at >= Date.parse(stop.forcedAt) + Math.min(stop.timeoutSeconds, 60) * 1000) {
-        abandoned += await abandonUnanswered(task);
+      } else {
+        // Cancel again on every round: a command whose send was in flight at the first cancel is cancelled too.
+        await cancelRunning(task);
+        const grace = Math.min(stop.timeoutSeconds, 60) * 1000;
+        const forcedAt = Date.parse(stop.forcedAt);
+        if (at >= forcedAt + grace) abandoned += await abandonUnanswered(task, at >= forcedAt + 5 * grace);
       }
     }
     return { escalated, abandoned };
   }
 
-  /** Cancelled commands whose nodes did not answer in time: recorded as failed by the stop; stages complete. */
-  async function abandonUnanswered(task: Task): Promise<number> {
-    const running = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+  /**
+   * Cancelled commands whose nodes do not answer: recorded as failed by the stop so that the stages complete.
+   * Only offline nodes are given up on, unless `all` (a node that stays silent far past the grace period).
+   */
+  async function abandonUnanswered(task: Task, all: boolean): Promise<number> {
+    const rows = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    const offline = new Set(
+      (await store.getNodes(rows.map((r) => r.nodeId))).filter((n) => !n.online).map((n) => n.id),
+    );
+    const running = rows.filter((r) => all || offline.has(r.nodeId));
     for (const row of running) {
       const reason = `${row.taskName}: no result after the forced stop; node ${row.nodeId} did not answer`;
       await recordNodeFailure(task, row, 'stop_deployment', reason);
@@ -850,7 +922,7 @@ export function createEngine(deps: EngineDeps) {
     return running.length;
   }
 
-  return { plan, checkStop, dispatch, onCommandStatus, finish, forceStop, superviseStops };
+  return { plan, checkStop, dispatch, onCommandStatus, finish, forceStop, cancelUndelivered, superviseStops };
 }
 
 export type Engine = ReturnType<typeof createEngine>;

@@ -39,7 +39,7 @@ export interface ServiceDeps {
   commands: NodeCommands;
   clock: Clock;
   /** Escalation of a stop (cancelling running commands) is the engine's. */
-  engine: Pick<Engine, 'forceStop'>;
+  engine: Pick<Engine, 'forceStop' | 'cancelUndelivered'>;
 }
 
 export interface StopInput {
@@ -393,9 +393,15 @@ export function createService(deps: ServiceDeps) {
       // Once the execution runs, it owns the lock and will settle everything; only a start that failed is undone.
       if (started) throw err;
       const message = `Deployment could not start: ${err instanceof Error ? err.message : String(err)}`;
-      await store
-        .finishTask(deployId, { status: 'error', message, timeEnd: now(), progress: 100 })
-        .catch(() => false);
+      const written = await store.getTask(deployId);
+      const ids = [deployId, written?.provisionTaskId, written?.deploymentTaskId, written?.stop?.taskId];
+      for (const id of ids) {
+        if (typeof id === 'number') {
+          await store
+            .finishTask(id, { status: 'error', message, timeEnd: now(), progress: 100 })
+            .catch(() => false);
+        }
+      }
       await store.releaseDeployment(clusterId, deployId, { status: c.status });
       throw err;
     }
@@ -491,6 +497,7 @@ export function createService(deps: ServiceDeps) {
     }
     if (input.force) await engine.forceStop(deploy.id, 'user');
     await waitForDispatchToEnd(stopped);
+    await engine.cancelUndelivered(deploy.id);
     return stopTask;
   }
 

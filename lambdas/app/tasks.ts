@@ -24,6 +24,7 @@ export function newTask(
     stop: null,
     dispatchLeaseUntil: null,
     finishingAt: null,
+    nodesBefore: null,
     plan: null,
     mode: null,
     ...fields,

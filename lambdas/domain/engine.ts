@@ -152,6 +152,8 @@ export function rowFate(status: HistoryStatus, skipReason: SkipReason | null): R
 
 export interface NodeSettlementInput {
   status: NodeStatus;
+  /** the node's status when the deployment was planned (defaults to `status`) */
+  before?: NodeStatus;
   /** this deployment's provisioning of the node: done, never ran, or not needed (null) */
   provisioning: 'done' | 'not_run' | null;
   /** fates of this deployment's rows on the node */
@@ -169,7 +171,7 @@ export interface NodeSettlement {
 /**
  * The truthful final status of a node at the end of a deployment:
  * failed -> error; never provisioned -> discover; every task done -> ready;
- * provisioned but no task ran -> provisioned; otherwise work is left -> stopped.
+ * freshly provisioned and no task ran -> provisioned; otherwise work is left -> stopped.
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
@@ -181,8 +183,15 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   }
   const done = input.rows.filter((f) => f === 'done').length;
   if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
-  if (done === 0 && !input.rows.includes('failed'))
+  // Nothing ran: a freshly provisioned node (this run or before) is `provisioned`; a deployed one has work left.
+  const before = input.before ?? input.status;
+  if (
+    done === 0 &&
+    !input.rows.includes('failed') &&
+    (input.provisioning === 'done' || before === 'provisioned')
+  ) {
     return { status: 'provisioned', errorType: null, progress: 0 };
+  }
   return {
     status: 'stopped',
     errorType: null,

@@ -69,6 +69,8 @@ export interface Task {
   dispatchLeaseUntil: string | null;
   /** Set when the deployment starts settling: from then on no stop can be requested for it. */
   finishingAt: string | null;
+  /** Node statuses when the deployment was planned, by node id. */
+  nodesBefore: Record<string, NodeStatus> | null;
   /** What the engine planned for a deploy task (kept so that a retried plan step returns the same answer). */
   plan: DeploymentOutline | null;
   /** How a deploy task treats work already done: `force` runs everything, `resume` also skips on stopped nodes. */

@@ -302,6 +302,19 @@ describe('settleNode', () => {
     ).toBe('provisioned');
   });
 
+  it('a deployed node on which nothing of this deployment ran has work left -> stopped', () => {
+    for (const before of ['ready', 'stopped', 'error'] as NodeStatus[]) {
+      const settled = settleNode({
+        status: 'deploying',
+        before,
+        provisioning: null,
+        rows: ['left'],
+        failedAs: null,
+      });
+      expect(settled.status, before).toBe('stopped');
+    }
+  });
+
   it('a failed row without a recorded node failure does not read as "nothing ran"', () => {
     const settled = settleNode({
       status: 'deploying',

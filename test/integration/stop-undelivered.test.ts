@@ -1,0 +1,87 @@
+/**
+ * A command sent to a node that cannot be reached yet is cancelled by the stop: when the node comes back
+ * after the stop's 202 it receives nothing, and the row says the task never started.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { Api, type HistoryJson, type NodeJson, type TaskJson, waitForTask } from '../helpers/target.js';
+
+let runtime: Runtime;
+let api: Api;
+
+beforeAll(async () => {
+  runtime = await startRuntime({ port: 0, nodeCount: 2, demo: false, authToken: 'undelivered' });
+  api = new Api(runtime);
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+const history = (id: number) =>
+  api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${id}/deployment_history/`);
+
+describe('a stop with a command waiting for an unreachable node', () => {
+  it('cancels the undelivered command: nothing reaches the node after the 202', async () => {
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: 'undelivered' });
+    await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [
+      { id: 1, roles: ['controller'] },
+      { id: 2, roles: ['compute'] },
+    ]);
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
+      { id: 'base', type: 'shell', roles: ['compute'], parameters: { cmd: 'true', timeout: 60 } },
+      { id: 'slow', type: 'shell', roles: ['controller'], parameters: { cmd: 'sleep 1.5', timeout: 60 } },
+      {
+        id: 'late',
+        type: 'shell',
+        roles: ['compute'],
+        requires: ['base'],
+        parameters: { cmd: 'echo late', timeout: 60 },
+      },
+      {
+        id: 'last',
+        type: 'shell',
+        roles: ['compute'],
+        requires: ['late'],
+        parameters: { cmd: 'true', timeout: 60 },
+      },
+    ]);
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    // the compute finishes `base`, then becomes unreachable while the controller's `slow` holds the layer
+    for (let i = 0; i < 200; i++) {
+      const rows = await history(deploy.id);
+      if (rows.find((r) => r.task_name === 'base')?.status === 'ready') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await api.ok('POST', '/_local/nodes/2/offline');
+    for (let i = 0; i < 200; i++) {
+      const rows = await history(deploy.id);
+      if (rows.find((r) => r.task_name === 'late')?.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const stop = await api.call<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/stop_deployment/`);
+    const ackAt = Date.now();
+    expect(stop.status).toBe(202);
+    await api.ok('POST', '/_local/nodes/2/online');
+
+    expect((await waitForTask(api, stop.body.id, 30_000)).status).toBe('ready');
+    await runtime.fleet.idle();
+    const late = runtime.fleet.commandLog().filter((c) => Date.parse(c.receivedAt) > ackAt);
+    expect(late).toEqual([]);
+    expect(runtime.fleet.commandLog().some((c) => c.parameters.command?.[0] === 'echo late')).toBe(false);
+
+    const rows = await history(deploy.id);
+    const lateRow = rows.find((r) => r.task_name === 'late');
+    expect(lateRow?.status).toBe('skipped');
+    expect(String(lateRow?.custom.reason)).toMatch(/before the command reached the node/);
+    expect(rows.find((r) => r.task_name === 'slow')?.status).toBe('ready');
+    const nodes = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),
+    );
+    expect(nodes.get(1)?.status).toBe('ready');
+    expect(nodes.get(2)?.status).toBe('stopped');
+    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
+      'stopped',
+    );
+  });
+});
