@@ -10,7 +10,7 @@ let runtime: Runtime;
 let api: Api;
 
 beforeAll(async () => {
-  runtime = await startRuntime({ port: 0, nodeCount: 2, demo: false, authToken: 'undelivered' });
+  runtime = await startRuntime({ port: 0, nodeCount: 4, demo: false, authToken: 'undelivered' });
   api = new Api(runtime);
 });
 
@@ -82,6 +82,43 @@ describe('a stop with a command waiting for an unreachable node', () => {
     expect(nodes.get(2)?.status).toBe('stopped');
     expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
       'stopped',
+    );
+  });
+});
+
+describe('a forced stop during provisioning', () => {
+  it('leaves the node to be provisioned again by the next deployment', async () => {
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', {
+      name: 'forced-provisioning',
+    });
+    await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [{ id: 3, roles: ['controller'] }]);
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
+      { id: 'only', type: 'shell', roles: '*', parameters: { cmd: 'true', timeout: 60 } },
+    ]);
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/attributes/`, {
+      editable: { provision: { cmd: { value: 'sleep 30' } } },
+    });
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    for (let i = 0; i < 200; i++) {
+      if ((await history(deploy.id)).find((r) => r.task_name === 'provision')?.status === 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const stop = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/stop_deployment/?force=1`);
+    const ended = await waitForTask(api, stop.id, 30_000);
+    expect(ended.status).toBe('error');
+    expect(ended.message).toMatch(/by force/);
+    const [node] = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`);
+    expect(node).toMatchObject({ status: 'error', error_type: 'provision' });
+
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/attributes/`, {
+      editable: { provision: { cmd: { value: 'true' } } },
+    });
+    const again = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    expect((await waitForTask(api, again.id)).status).toBe('ready');
+    const rows = await history(again.id);
+    expect(rows.find((r) => r.task_name === 'provision')?.status).toBe('ready');
+    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
+      'operational',
     );
   });
 });
