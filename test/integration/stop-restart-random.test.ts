@@ -266,6 +266,8 @@ interface ClusterRun {
   settingsChangedAt: number;
   cycle: number;
   journal: string[];
+  /** Node statuses right before the current deployment, by node id. */
+  before: Map<number, string>;
 }
 
 function where(run: ClusterRun, detail: string): string {
@@ -301,6 +303,7 @@ async function setUpCluster(label: string, rng: Random): Promise<ClusterRun> {
     settingsChangedAt: 0,
     cycle: 0,
     journal: [],
+    before: new Map(),
   };
 }
 
@@ -424,7 +427,7 @@ async function checkEndedDeployment(
         ? 'discover'
         : done === mine.length
           ? 'ready'
-          : done === 0
+          : done === 0 && (provision?.status === 'ready' || run.before.get(node.id) === 'provisioned')
             ? 'provisioned'
             : 'stopped';
     if (node.status !== expected) {
@@ -544,6 +547,8 @@ async function maybeChange(run: ClusterRun): Promise<string> {
 }
 
 async function deploy(run: ClusterRun): Promise<{ deployId: number; monitor: DeploymentMonitor }> {
+  const members = await api.ok<MemberJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
+  run.before = new Map(members.map((n) => [n.id, n.status]));
   const res = await api.call<TaskJson & { message?: string }>(
     'PUT',
     `/api/v1/clusters/${run.id}/changes/`,
