@@ -75,7 +75,7 @@ async function refresh() {
       return '<section data-cluster="' + c.id + '"><h2>' + esc(c.name) + ' ' + badge(c.status) +
         '<button class="primary" data-action="deploy" ' + (c.is_locked ? 'disabled' : '') + '>Deploy changes</button>' +
         '<button class="danger" data-action="stop" ' + (running && !stopping ? '' : 'disabled') + '>Stop deployment</button>' +
-        '<button data-action="force" ' + (stopping ? '' : 'disabled') + '>Force stop</button>' +
+        '<button data-action="force" ' + (running ? '' : 'disabled') + '>Force stop</button>' +
         '<button data-action="reset" ' + (c.is_locked ? 'disabled' : '') + '>Reset</button></h2>' +
         '<table><tr><th>node</th><th>roles</th><th>status</th><th>error</th><th>progress</th></tr>' +
         members.map((n) => '<tr><td>' + esc(n.name) + '</td><td>' + esc([...n.roles, ...n.pending_roles].join(', ')) +

@@ -463,7 +463,8 @@ export function createService(deps: ServiceDeps) {
       if (!input.force) throw new ValidationError('Stopping deployment task is already launched');
       if (deploy.stop.forcedAt !== null) throw new ValidationError('The stop is already being forced');
       await engine.forceStop(deploy.id, 'user');
-      return stopTaskOf(deploy);
+      // a fault-tolerance stop has no stop task of its own: the deploy task reports it
+      return deploy.stop.taskId === null ? deploy : stopTaskOf(deploy);
     }
 
     const at = clock.now();

@@ -10,7 +10,7 @@ let runtime: Runtime;
 let api: Api;
 
 beforeAll(async () => {
-  runtime = await startRuntime({ port: 0, nodeCount: 4, demo: false, authToken: 'undelivered' });
+  runtime = await startRuntime({ port: 0, nodeCount: 6, demo: false, authToken: 'undelivered' });
   api = new Api(runtime);
 });
 
@@ -120,5 +120,48 @@ describe('a forced stop during provisioning', () => {
     expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
       'operational',
     );
+  });
+});
+
+describe('a fault-tolerance stop', () => {
+  it('can be escalated with ?force=1, which answers with the deploy task it stops', async () => {
+    const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: 'tolerance-force' });
+    await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [
+      { id: 5, roles: ['controller'] },
+      { id: 6, roles: ['compute'] },
+    ]);
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
+      {
+        id: 'fails',
+        type: 'shell',
+        roles: ['controller'],
+        parameters: { cmd: 'sleep 0.3; exit 1', timeout: 60 },
+      },
+      { id: 'long', type: 'shell', roles: ['compute'], parameters: { cmd: 'sleep 30', timeout: 60 } },
+    ]);
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    for (let i = 0; i < 200; i++) {
+      if ((await history(deploy.id)).find((r) => r.task_name === 'fails')?.status === 'error') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const plain = await api.call<{ message: string }>(
+      'PUT',
+      `/api/v1/clusters/${cluster.id}/stop_deployment/`,
+    );
+    expect(plain.status).toBe(400);
+    expect(plain.body.message).toBe('Stopping deployment task is already launched');
+
+    const forced = await api.call<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/stop_deployment/?force=1`);
+    expect(forced.status).toBe(202);
+    expect(forced.body).toMatchObject({ id: deploy.id, name: 'deploy' });
+    const ended = await waitForTask(api, deploy.id, 30_000);
+    expect(ended.status).toBe('error');
+    expect(ended.message).toMatch(/fault-tolerance|critical/);
+    const nodes = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),
+    );
+    expect(nodes.get(5)).toMatchObject({ status: 'error', error_type: 'deploy' });
+    expect(nodes.get(6)).toMatchObject({ status: 'error', error_type: 'stop_deployment' });
+    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
   });
 });
