@@ -250,6 +250,10 @@ export class FuelDeploymentStack extends Stack {
       new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }),
     );
     fns.watchdog.addToRolePolicy(taskCallbacks);
+    // ...and settles a deployment whose execution never started.
+    fns.watchdog.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionsArn] }),
+    );
     // The API escalates a stop at once on ?force=1.
     fns.api.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }));
 

@@ -46,6 +46,8 @@ export interface Workflows {
   /** Completes a `.waitForTaskToken` state; false when the token is no longer valid (already used, timed out). */
   complete(token: string, output: Record<string, unknown>): Promise<boolean>;
   consoleUrl(executionArn: string): string;
+  /** The status of the execution with this name, or null when there is none. */
+  status(name: string): Promise<string | null>;
 }
 
 export interface Clock {

@@ -1,4 +1,6 @@
 import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
   InvalidToken,
   SendTaskSuccessCommand,
   SFNClient,
@@ -36,6 +38,17 @@ export class SfnWorkflows implements Workflows {
     } catch (err) {
       if (err instanceof TaskTimedOut || err instanceof InvalidToken || err instanceof TaskDoesNotExist)
         return false;
+      throw err;
+    }
+  }
+
+  async status(name: string): Promise<string | null> {
+    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    try {
+      const out = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      return out.status ?? null;
+    } catch (err) {
+      if (err instanceof ExecutionDoesNotExist) return null;
       throw err;
     }
   }

@@ -72,6 +72,8 @@ export interface FinishInput {
 const COMMENT_PREFIX = 'fuel';
 /** SSM keeps trying to deliver a command to an unreachable node for this long. */
 const DELIVERY_TIMEOUT_S = 600;
+/** A deploy task without an execution this long after it was created never started. */
+const START_GRACE_MS = 120_000;
 /** SSM statuses of an invocation not yet running on its node. */
 const NOT_STARTED = new Set(['Pending', 'Delayed']);
 /** A command sent this recently may not have been delivered yet when a stop comes. */
@@ -638,9 +640,11 @@ export function createEngine(deps: EngineDeps) {
     const rowsByNode = new Map<number, HistoryRow[]>();
     for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
     // After a crash that followed the unlock, the nodes were settled already and may belong to a new deployment.
-    const members = lockHeld
-      ? (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion)
-      : [];
+    // A deployment that was never planned never touched its nodes: their statuses stay as they are.
+    const members =
+      lockHeld && task.plan !== null
+        ? (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion)
+        : [];
     const finalStatuses: NodeStatus[] = [];
     for (const node of members) {
       const nodeRows = rowsByNode.get(node.id) ?? [];
@@ -877,6 +881,7 @@ export function createEngine(deps: EngineDeps) {
     for (const cluster of await store.listClusters()) {
       if (cluster.deploymentTaskId === null) continue;
       const task = await store.getTask(cluster.deploymentTaskId);
+      if (task && (await settleIfNeverStarted(task))) continue;
       const stop = task?.stop;
       if (!task || !stop || isTaskFinished(task.status)) continue;
       if (stop.forcedAt === null) {
@@ -893,6 +898,22 @@ export function createEngine(deps: EngineDeps) {
       }
     }
     return { escalated, abandoned };
+  }
+
+  /**
+   * A deploy task that holds its cluster's lock but whose execution never started (the API died between
+   * taking the lock and StartExecution): after a grace period it is ended, and the cluster unlocked.
+   */
+  async function settleIfNeverStarted(task: Task): Promise<boolean> {
+    if (task.executionArn !== null || task.status !== 'running' || task.timeStart === null) return false;
+    if (clock.now().getTime() - Date.parse(task.timeStart) < START_GRACE_MS) return false;
+    if ((await workflows.status(task.uuid)) !== null) return false;
+    log('settling a deployment that never started', { taskId: task.id });
+    await finish({
+      taskId: task.id,
+      failure: { Error: 'NotStarted', Cause: 'its execution never started; nothing was run' },
+    });
+    return true;
   }
 
   /**

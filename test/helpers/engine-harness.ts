@@ -69,6 +69,10 @@ export class RecordingWorkflows implements Workflows {
     return `https://console.aws.amazon.com/states/home#/v2/executions/details/${executionArn}`;
   }
 
+  async status(name: string): Promise<string | null> {
+    return this.starts.some((s) => s.name === name) ? 'RUNNING' : null;
+  }
+
   completionsOf(token: string): { token: string; output: Record<string, unknown> }[] {
     return this.completions.filter((c) => c.token === token);
   }

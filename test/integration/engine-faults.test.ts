@@ -156,3 +156,67 @@ describe('stage time limits', () => {
     for (const layer of outline.layers) expect(layer.timeoutSeconds).toBeGreaterThan(600 + 30);
   });
 });
+
+describe('a deployment whose execution never started', () => {
+  it('is ended by the watchdog after a grace period, the cluster unlocked and its nodes untouched', async () => {
+    const h = await start();
+    const { clusterId, nodes } = await h.setupCluster({
+      graph: [shell('a', '*', 'true')],
+      roles: [['controller']],
+    });
+    const first = (await h.service.listTasks({ clusterId, names: ['deploy'] }))[0];
+    if (!first) throw new Error('no deploy task');
+    await h.engine.plan({ taskId: first.id });
+    await h.runStage(first.id, 'provision');
+    expect((await h.runDeployment(first.id)).status).toBe('ready');
+    const nodeBefore = await h.node(nodes[0]?.id ?? 0);
+
+    // as if the API died between taking the lock and StartExecution, three minutes ago
+    const lockedAt = new Date(Date.now() - 180_000).toISOString();
+    const orphan = {
+      ...first,
+      id: await h.store.nextId('task'),
+      uuid: 'never-started',
+      status: 'running' as const,
+    };
+    await h.store.putTask({
+      ...orphan,
+      timeStart: lockedAt,
+      timeEnd: null,
+      executionArn: null,
+      plan: null,
+      progress: 0,
+      message: null,
+      result: {},
+      finishingAt: null,
+      nodesBefore: null,
+    });
+    await h.store.lockForDeployment(clusterId, orphan.id);
+    expect((await h.service.cluster(clusterId)).deploymentTaskId).toBe(orphan.id);
+
+    await h.engine.superviseStops();
+    const ended = await h.task(orphan.id);
+    expect(ended.status).toBe('error');
+    expect(ended.message).toContain('never started');
+    const cluster = await h.service.cluster(clusterId);
+    expect(cluster.deploymentTaskId).toBeNull();
+    expect(await h.node(nodes[0]?.id ?? 0)).toMatchObject({ status: nodeBefore.status, errorType: null });
+    await expect(h.service.deployChanges(clusterId)).resolves.toMatchObject({ name: 'deploy' });
+  });
+
+  it('is left alone while young, or when its execution exists', async () => {
+    const h = await start();
+    const { clusterId, deployTask } = await h.setupCluster({
+      graph: [shell('a', '*', 'true')],
+      roles: [['controller']],
+    });
+    await h.store.updateTask(deployTask.id, { executionArn: null });
+    await h.engine.superviseStops();
+    expect((await h.task(deployTask.id)).status).toBe('running');
+    await h.store.updateTask(deployTask.id, { timeStart: new Date(Date.now() - 180_000).toISOString() });
+    await h.engine.superviseStops();
+    // the recording Step Functions port knows this execution: it runs, so nothing is touched
+    expect((await h.task(deployTask.id)).status).toBe('running');
+    expect((await h.service.cluster(clusterId)).deploymentTaskId).toBe(deployTask.id);
+  });
+});
