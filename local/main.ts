@@ -23,6 +23,8 @@ const runtime = await startRuntime({
   nodeCount,
   demo,
   authToken: process.env.FUEL_AUTH_TOKEN || undefined,
+  adminUser: process.env.FUEL_ADMIN_USER || undefined,
+  adminPassword: process.env.FUEL_ADMIN_PASSWORD || undefined,
   dataDir: process.env.FUEL_DATA_DIR || undefined,
   log: (line) => {
     if (verbose || line.startsWith('demo:') || line.includes('failed')) console.log(line);

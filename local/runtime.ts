@@ -46,6 +46,9 @@ export interface RuntimeOptions {
   port?: number;
   host?: string;
   authToken?: string;
+  /** The Keystone-compatible login's credentials (default admin / admin). */
+  adminUser?: string;
+  adminPassword?: string;
   nodeCount?: number;
   demo?: boolean;
   /** Keep DynamoDB data in this folder instead of memory. */
@@ -226,6 +229,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const api = apiHandler(() => ({
     service,
     authToken: async () => token,
+    admin: { user: options.adminUser ?? 'admin', password: async () => options.adminPassword ?? 'admin' },
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
   }));
 

@@ -2,7 +2,7 @@
  * One router for the Nailgun API: `/api` and `/api/v1` prefixes, trailing slash optional,
  * 404 for unknown paths, 405 with `Allow` for a known path and another method.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { authenticate } from './auth.js';
 import { errorResponse, HttpError, type HttpRequest, type HttpResponse } from './http.js';
 import { idParam } from './schemas.js';
 
@@ -33,6 +33,7 @@ export interface RouterOptions {
 }
 
 function normalize(path: string): string | null {
+  if (path.startsWith('/keystone/')) return path.replace(/\/+$/, '');
   const match = /^\/api(?:\/v1)?(\/.*)?$/.exec(path);
   if (!match) return null;
   const rest = (match[1] ?? '/').replace(/\/+$/, '');
@@ -51,16 +52,6 @@ function matchPath(pattern: string, path: string): Record<string, string> | null
     else if (w !== g) return null;
   }
   return params;
-}
-
-function tokensEqual(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length) {
-    timingSafeEqual(b, b);
-    return false;
-  }
-  return timingSafeEqual(a, b);
 }
 
 export function createRouter(routes: Route[], options: RouterOptions) {
@@ -94,11 +85,16 @@ export function createRouter(routes: Route[], options: RouterOptions) {
           Allow: allow,
         });
       }
+      let principal = options.principal ?? 'admin';
       if (!found.route.public) {
-        const given = req.headers['x-auth-token'];
-        if (!given || !tokensEqual(given, await options.authToken())) {
-          throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
-        }
+        const who = authenticate(
+          req.headers['x-auth-token'],
+          await options.authToken(),
+          principal,
+          new Date(),
+        );
+        if (!who) throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
+        principal = who.user;
       }
       const params: Record<string, number> = {};
       for (const [key, raw] of Object.entries(found.params)) {
@@ -112,7 +108,7 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         }
         params[key] = parsed.data;
       }
-      return await found.route.handler({ req, params, principal: options.principal ?? 'admin' });
+      return await found.route.handler({ req, params, principal });
     } catch (err) {
       return errorResponse(err, options.log);
     }

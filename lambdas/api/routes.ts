@@ -1,6 +1,7 @@
 /** The Nailgun routes: each parses its input with a schema, calls the service, and shapes the reply. */
 import type { Service } from '../app/service.js';
-import { json, parseBody, parseQuery } from './http.js';
+import { authenticate, equalSecrets, issueToken } from './auth.js';
+import { HttpError, json, parseBody, parseQuery } from './http.js';
 import type { Route, RouteContext } from './router.js';
 import {
   assignmentBody,
@@ -11,6 +12,7 @@ import {
   emptyBody,
   graphBody,
   historyQuery,
+  keystoneTokensBody,
   nodesQuery,
   resetQuery,
   stopBody,
@@ -27,10 +29,60 @@ function param(ctx: RouteContext, name: string): number {
   return value;
 }
 
-export function nailgunRoutes(service: Service): Route[] {
+/** What the Keystone-compatible login checks: the admin's credentials, and the key that signs tokens. */
+export interface LoginConfig {
+  user: string;
+  password: () => Promise<string>;
+  signingKey: () => Promise<string>;
+}
+
+export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
   const task = (t: Parameters<typeof taskJson>[0]) => taskJson(t, service.consoleUrl);
 
   return [
+    {
+      method: 'POST',
+      path: '/keystone/v2.0/tokens',
+      public: true,
+      handler: async ({ req }) => {
+        const { auth } = parseBody(req, keystoneTokensBody);
+        const key = await login.signingKey();
+        const now = new Date();
+        let principal: { user: string; tenant: string } | null = null;
+        if ('passwordCredentials' in auth) {
+          const { username, password } = auth.passwordCredentials;
+          const ok = equalSecrets(username, login.user) && equalSecrets(password, await login.password());
+          if (ok) principal = { user: username, tenant: auth.tenantName ?? auth.tenantId ?? 'admin' };
+        } else {
+          const known = authenticate(auth.token.id, key, login.user, now);
+          if (known)
+            principal = { user: known.user, tenant: auth.tenantId ?? auth.tenantName ?? known.tenant };
+        }
+        if (!principal)
+          throw new HttpError(401, 'The request you have made requires authentication: invalid credentials');
+        const token = issueToken(key, principal, now);
+        return json(200, {
+          access: {
+            token: {
+              id: token.id,
+              issued_at: now.toISOString(),
+              expires: token.expires,
+              tenant: { id: principal.tenant, name: principal.tenant, enabled: true, description: null },
+            },
+            user: {
+              id: principal.user,
+              name: principal.user,
+              username: principal.user,
+              roles: [{ name: 'admin' }],
+              roles_links: [],
+            },
+            serviceCatalog: [],
+            metadata: { is_admin: 1, roles: [] },
+          },
+        });
+      },
+    },
+
     {
       method: 'GET',
       path: '/version',

@@ -146,6 +146,25 @@ export const stopQuery = z.object({ force: flag }).loose();
 export const deployQuery = z.object({ resume: flag }).loose();
 export const resetQuery = z.object({ force: flag }).loose();
 
+/** Keystone v2.0 `POST /v2.0/tokens`: the password flow, or the token flow that re-scopes a token. */
+export const keystoneTokensBody = z.object({
+  auth: z.union(
+    [
+      z.object({
+        passwordCredentials: z.object({ username: z.string().min(1), password: z.string() }),
+        tenantName: z.string().optional(),
+        tenantId: z.string().optional(),
+      }),
+      z.object({
+        token: z.object({ id: z.string().min(1) }),
+        tenantName: z.string().optional(),
+        tenantId: z.string().optional(),
+      }),
+    ],
+    { message: 'must hold passwordCredentials {username, password} or token {id}' },
+  ),
+});
+
 export const graphBody = z.unknown();
 export const emptyBody = z.unknown();
 

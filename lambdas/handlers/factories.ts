@@ -22,6 +22,8 @@ function once<T>(make: () => T): () => T {
 export interface ApiDeps {
   service: Service;
   authToken: () => Promise<string>;
+  /** The Keystone-compatible login's admin user and password. */
+  admin: { user: string; password: () => Promise<string> };
   log?: (err: unknown) => void;
 }
 
@@ -41,8 +43,10 @@ export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
 export function apiHandler(deps: () => ApiDeps) {
   const router = once(() => {
     const d = deps();
-    return createRouter(nailgunRoutes(d.service), {
+    const login = { user: d.admin.user, password: d.admin.password, signingKey: d.authToken };
+    return createRouter(nailgunRoutes(d.service, login), {
       authToken: d.authToken,
+      principal: d.admin.user,
       log: d.log,
       pages: { '/': UI_HTML, '/index.html': UI_HTML },
     });

@@ -1,0 +1,67 @@
+/**
+ * Tokens: the static token of the deployment (X-Auth-Token), and tokens issued by the Keystone v2.0
+ * compatible login that python-fuelclient uses — signed with the static token, expiring.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const ISSUED_TOKEN_TTL_S = 3600;
+
+export interface Principal {
+  user: string;
+  tenant: string;
+}
+
+function sign(secret: string, payload: string): string {
+  return createHmac('sha256', secret).update(payload).digest('base64url');
+}
+
+export function equalSecrets(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length) {
+    timingSafeEqual(b, b);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+/** A token for `principal`, valid until `now + ttl`. */
+export function issueToken(secret: string, principal: Principal, now: Date, ttlSeconds = ISSUED_TOKEN_TTL_S) {
+  const expires = new Date(now.getTime() + ttlSeconds * 1000);
+  const payload = Buffer.from(
+    JSON.stringify({ u: principal.user, t: principal.tenant, e: Math.floor(expires.getTime() / 1000) }),
+  ).toString('base64url');
+  return { id: `fsl1.${payload}.${sign(secret, payload)}`, expires: expires.toISOString() };
+}
+
+/** The principal of a valid issued token, or null (bad signature, expired, not an issued token). */
+export function verifyIssuedToken(secret: string, token: string, now: Date): Principal | null {
+  const [version, payload, signature] = token.split('.');
+  if (version !== 'fsl1' || !payload || !signature || !equalSecrets(signature, sign(secret, payload)))
+    return null;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      u?: unknown;
+      t?: unknown;
+      e?: unknown;
+    };
+    if (typeof claims.u !== 'string' || typeof claims.t !== 'string' || typeof claims.e !== 'number')
+      return null;
+    if (claims.e * 1000 <= now.getTime()) return null;
+    return { user: claims.u, tenant: claims.t };
+  } catch {
+    return null;
+  }
+}
+
+/** Who a request's X-Auth-Token stands for: the static token is the admin; issued tokens name their user. */
+export function authenticate(
+  given: string | undefined,
+  staticToken: string,
+  admin: string,
+  now: Date,
+): Principal | null {
+  if (!given) return null;
+  if (equalSecrets(given, staticToken)) return { user: admin, tenant: 'admin' };
+  return verifyIssuedToken(staticToken, given, now);
+}
