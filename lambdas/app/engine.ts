@@ -799,6 +799,11 @@ export function createEngine(deps: EngineDeps) {
     return `Deployment of environment '${name}' was successfully stopped.`;
   }
 
+  /** The rows of a deployment whose command was sent and has not reported yet. */
+  async function runningRows(taskId: number): Promise<HistoryRow[]> {
+    return (await store.queryRows(taskId, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+  }
+
   /**
    * Escalates a stop: running commands are cancelled (SSM CancelCommand); their nodes will end
    * `error` / `stop_deployment`. The stage still waits for each command to reach a terminal status.
@@ -816,7 +821,7 @@ export function createEngine(deps: EngineDeps) {
   }
 
   async function cancelRunning(task: Task): Promise<number> {
-    const running = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    const running = await runningRows(task.id);
     const keys = new Set(running.map(rowKey));
     let cancelled = 0;
     for (const stage of new Set(running.map((r) => r.stage))) {
@@ -839,7 +844,7 @@ export function createEngine(deps: EngineDeps) {
    * Their rows end `skipped` ("not started") when the cancellation is reported.
    */
   async function cancelUndelivered(taskId: number): Promise<number> {
-    const rows = (await store.queryRows(taskId, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    const rows = await runningRows(taskId);
     if (rows.length === 0) return 0;
     const offline = new Set(
       (await store.getNodes(rows.map((r) => r.nodeId))).filter((n) => !n.online).map((n) => n.id),
@@ -921,7 +926,7 @@ export function createEngine(deps: EngineDeps) {
    * Only offline nodes are given up on, unless `all` (a node that stays silent far past the grace period).
    */
   async function abandonUnanswered(task: Task, all: boolean): Promise<number> {
-    const rows = (await store.queryRows(task.id, ALL_ROWS_PREFIX)).filter((r) => r.status === 'running');
+    const rows = await runningRows(task.id);
     const offline = new Set(
       (await store.getNodes(rows.map((r) => r.nodeId))).filter((n) => !n.online).map((n) => n.id),
     );

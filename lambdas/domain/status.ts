@@ -54,11 +54,6 @@ export function needsProvisioning(status: NodeStatus, errorType: NodeErrorType |
   );
 }
 
-/** A node that is busy with a command of a running deployment. */
-export function isNodeBusy(status: NodeStatus): boolean {
-  return status === 'provisioning' || status === 'deploying' || status === 'removing';
-}
-
 export const TASK_STATUSES = ['pending', 'running', 'ready', 'error'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -103,9 +98,4 @@ export function historySourcesOf(to: HistoryStatus): HistoryStatus[] {
 
 export function isHistoryFinished(status: HistoryStatus): boolean {
   return HISTORY_TRANSITIONS[status].length === 0;
-}
-
-/** A finished row that lets its dependents run. */
-export function isHistorySuccess(status: HistoryStatus): boolean {
-  return status === 'ready' || status === 'skipped';
 }

@@ -9,6 +9,7 @@ import {
   type HistoryJson,
   type NodeJson,
   openTarget,
+  shell,
   type Target,
   type TaskJson,
   waitForTask,
@@ -18,14 +19,6 @@ let target: Target;
 let api: Api;
 let clusterId: number;
 let nodes: NodeJson[];
-
-const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
-  id,
-  type: 'shell',
-  roles,
-  requires,
-  parameters: { cmd, timeout: 60 },
-});
 
 const graph = [
   shell('a', '*', 'echo a'),

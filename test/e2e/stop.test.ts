@@ -9,6 +9,7 @@ import {
   type HistoryJson,
   type NodeJson,
   openTarget,
+  shell,
   type Target,
   type TaskJson,
   waitForTask,
@@ -24,14 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await target?.close();
-});
-
-const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
-  id,
-  type: 'shell',
-  roles,
-  requires,
-  parameters: { cmd, timeout: 60 },
 });
 
 /** computes finish early; the controller has a chain of tasks left when the stop comes */

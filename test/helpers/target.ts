@@ -76,6 +76,15 @@ export interface HistoryJson {
   custom: Record<string, unknown>;
 }
 
+/** A shell task of a graph in the upload format, with a 60 s timeout. */
+export const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
+  id,
+  type: 'shell',
+  roles,
+  requires,
+  parameters: { cmd, timeout: 60 },
+});
+
 /** Polls a task until it has ended; a bounded wait. */
 export async function waitForTask(api: Api, id: number, timeoutMs = 120_000): Promise<TaskJson> {
   const deadline = Date.now() + timeoutMs;
