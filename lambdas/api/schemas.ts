@@ -196,3 +196,19 @@ export const historyQuery = z
     tasks_names: csv(z.string().min(1)),
   })
   .loose();
+
+/** `?nodes=1,2` of `provision/` and `deploy/`: the nodes to act on, at least one. */
+export const selectedNodesQuery = z
+  .object({
+    nodes: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined),
+      z
+        .array(idParam, { message: 'must list node ids, like ?nodes=1,2' })
+        .min(1)
+        .max(1000, 'must list at most 1000 nodes'),
+    ),
+  })
+  .loose();
+
+/** `DELETE tasks/{id}/?force=1`: a running task is deleted only with force. */
+export const deleteTaskQuery = z.object({ force: flag }).loose();
