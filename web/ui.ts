@@ -70,7 +70,12 @@ async function refresh() {
     const html = clusters.map((c) => {
       const members = nodes.filter((n) => n.cluster === c.id);
       const mine = tasks.filter((t) => t.cluster === c.id && t.parent_id === null).sort((a, b) => b.id - a.id).slice(0, 5);
-      const running = mine.find((t) => t.name === 'deploy' && t.status === 'running');
+      const running = mine.find(
+        (t) =>
+          t.status === 'running' &&
+          t.parent_id === null &&
+          ['deploy', 'provision', 'deployment'].includes(t.name),
+      );
       const stopping = mine.find((t) => t.name === 'stop_deployment' && t.status === 'running');
       return '<section data-cluster="' + c.id + '"><h2>' + esc(c.name) + ' ' + badge(c.status) +
         '<button class="primary" data-action="deploy" ' + (c.is_locked ? 'disabled' : '') + '>Deploy changes</button>' +

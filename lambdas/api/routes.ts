@@ -8,6 +8,7 @@ import {
   attributesBody,
   clusterFilterQuery,
   createClusterBody,
+  deleteTaskQuery,
   deployQuery,
   emptyBody,
   graphBody,
@@ -15,6 +16,7 @@ import {
   keystoneTokensBody,
   nodesQuery,
   resetQuery,
+  selectedNodesQuery,
   stopBody,
   stopQuery,
   transactionsQuery,
@@ -199,6 +201,26 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
     },
     {
       method: 'PUT',
+      path: '/clusters/:id/provision',
+      handler: async (ctx) => {
+        parseBody(ctx.req, emptyBody);
+        const { nodes } = parseQuery(ctx.req, selectedNodesQuery);
+        const mode = { force: false, resume: false, scope: 'provision', nodes } as const;
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/clusters/:id/deploy',
+      handler: async (ctx) => {
+        parseBody(ctx.req, emptyBody);
+        const { nodes } = parseQuery(ctx.req, selectedNodesQuery);
+        const mode = { force: false, resume: false, scope: 'deploy', nodes } as const;
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
+      },
+    },
+    {
+      method: 'PUT',
       path: '/clusters/:id/reset',
       handler: async (ctx) => {
         parseBody(ctx.req, emptyBody);
@@ -255,6 +277,15 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       method: 'GET',
       path: '/tasks/:id',
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
+    },
+    {
+      method: 'DELETE',
+      path: '/tasks/:id',
+      handler: async (ctx) => {
+        const { force } = parseQuery(ctx.req, deleteTaskQuery);
+        await service.deleteTask(param(ctx, 'id'), { force, requestedBy: ctx.principal });
+        return { status: 204, headers: {}, body: '' };
+      },
     },
     {
       method: 'GET',

@@ -33,6 +33,7 @@ import { layerTimeoutSeconds, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
 import {
   isClusterStatus,
+  isDeploymentRoot,
   isTaskFinished,
   type NodeErrorType,
   type NodeStatus,
@@ -108,7 +109,7 @@ export function createEngine(deps: EngineDeps) {
 
   async function deployTask(taskId: number): Promise<Task> {
     const task = await store.getTask(taskId);
-    if (task?.name !== 'deploy') throw new NotFoundError(`Deploy task ${taskId} not found`);
+    if (!task || !isDeploymentRoot(task)) throw new NotFoundError(`Deploy task ${taskId} not found`);
     return task;
   }
 
@@ -120,7 +121,12 @@ export function createEngine(deps: EngineDeps) {
     if (!cluster) throw new NotFoundError(`Cluster ${task.clusterId} not found`);
     const graph = (await store.getGraph(cluster.id)) ?? defaultGraph();
     const editable = (await store.getAttributes(cluster.id)) ?? defaultAttributes();
-    const members = (await store.listNodes()).filter((n) => n.clusterId === cluster.id && !n.pendingDeletion);
+    const mode = task.mode ?? { force: false, resume: false };
+    const scope = mode.scope ?? 'all';
+    const selected = mode.nodes ? new Set(mode.nodes) : null;
+    const members = (await store.listNodes()).filter(
+      (n) => n.clusterId === cluster.id && !n.pendingDeletion && (selected === null || selected.has(n.id)),
+    );
 
     const nodes: Node[] = [];
     for (const node of members) {
@@ -132,16 +138,19 @@ export function createEngine(deps: EngineDeps) {
       }
     }
 
-    const deployment = planDeployment(
-      graph,
-      nodes.map((n) => ({ id: n.id, roles: n.roles })),
-    );
-    const toProvision = nodes.filter((n) => needsProvisioning(n.status, n.errorType));
+    const deployment =
+      scope === 'provision'
+        ? { instances: [], layers: [] }
+        : planDeployment(
+            graph,
+            nodes.map((n) => ({ id: n.id, roles: n.roles })),
+          );
+    const toProvision =
+      scope === 'deploy' ? [] : nodes.filter((n) => needsProvisioning(n.status, n.errorType));
 
     // Work already done: on ready nodes (and stopped ones when resuming), a task whose inputs are unchanged
     // since its last successful run there is planned as not needing to run. A forced redeploy runs everything.
     const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
-    const mode = task.mode ?? { force: false, resume: false };
     const unchangedOn = new Map<number, Set<string>>();
     for (const node of nodes) {
       const eligible = node.status === 'ready' || (mode.resume && node.status === 'stopped');
@@ -641,11 +650,14 @@ export function createEngine(deps: EngineDeps) {
     for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
     // After a crash that followed the unlock, the nodes were settled already and may belong to a new deployment.
     // A deployment that was never planned never touched its nodes: their statuses stay as they are.
-    const members =
+    // Only the nodes it planned are settled (a deployment of selected nodes leaves the others alone).
+    const clusterNodes =
       lockHeld && task.plan !== null
         ? (await store.listNodes()).filter((n) => n.clusterId === task.clusterId && !n.pendingDeletion)
         : [];
-    const finalStatuses: NodeStatus[] = [];
+    const planned = (n: Node) => task.nodesBefore === null || String(n.id) in task.nodesBefore;
+    const members = clusterNodes.filter(planned);
+    const finalStatuses: NodeStatus[] = clusterNodes.filter((n) => !planned(n)).map((n) => n.status);
     for (const node of members) {
       const nodeRows = rowsByNode.get(node.id) ?? [];
       const failedRow = nodeRows.find((r) => r.status === 'error');
@@ -660,6 +672,7 @@ export function createEngine(deps: EngineDeps) {
           .filter((r) => isLayerStage(r.stage))
           .map((r) => rowFate(r.status, (r.custom.skip_reason as SkipReason | undefined) ?? null)),
         failedAs,
+        deploys: task.mode?.scope !== 'provision',
       });
       finalStatuses.push(settled.status);
       await store.updateNode(node.id, {

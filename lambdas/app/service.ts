@@ -5,12 +5,14 @@
 import type { Clock, NodeCommands, Workflows } from '../adapters/ports.js';
 import { defaultAttributes, type Editable, mergeAttributes, stopTimeout } from '../domain/attributes.js';
 import { type GraphTask, graphRoles, RELEASE_ROLES, validateGraph } from '../domain/graph.js';
-import type { Cluster, DeployMode, HistoryRow, Node, Task } from '../domain/model.js';
+import type { Cluster, DeployMode, DeployScope, HistoryRow, Node, Task } from '../domain/model.js';
 import { PlanError, planDeployment } from '../domain/plan.js';
 import { defaultGraph } from '../domain/release.js';
 import {
   type HistoryStatus,
   isClusterLocked,
+  isDeploymentRoot,
+  isTaskFinished,
   needsProvisioning,
   type TaskName,
   type TaskStatus,
@@ -293,23 +295,8 @@ export function createService(deps: ServiceDeps) {
 
   // ---- deployment ----
 
-  /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
-  async function deployChanges(
-    clusterId: number,
-    mode: DeployMode = { force: false, resume: false },
-  ): Promise<Task> {
-    const c = await cluster(clusterId);
-    const running = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
-    if (running?.stop && running.status === 'running') {
-      throw new ConflictError(
-        `Cannot deploy: the deployment of environment '${c.name}' (task ${running.id}) is being stopped; ` +
-          'running tasks are finishing. Deploy again when the stop has completed.',
-      );
-    }
-    assertUnlocked(c, 'deploy');
-    const nodes = (await clusterNodes(clusterId)).filter((n) => !n.pendingDeletion);
-    if (nodes.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
-    const graph = await graphOf(clusterId);
+  /** The graph must expand on these nodes within the limits of one execution. */
+  function checkPlan(graph: GraphTask[], nodes: Node[]): void {
     try {
       const planned = planDeployment(
         graph,
@@ -326,6 +313,61 @@ export function createService(deps: ServiceDeps) {
         throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
       throw err;
     }
+  }
+
+  /**
+   * The nodes a deployment acts on: every node of the cluster not pending deletion, or the selected ones,
+   * which must belong to it. Provisioning selected nodes needs nodes not provisioned yet; deploying selected
+   * nodes needs provisioned ones.
+   */
+  function selectNodes(c: Cluster, members: Node[], selection: number[] | null, scope: DeployScope): Node[] {
+    const active = members.filter((n) => !n.pendingDeletion);
+    if (selection === null) {
+      if (active.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
+      return active;
+    }
+    const byId = new Map(active.map((n) => [n.id, n]));
+    const problems: { field: string; message: string }[] = [];
+    const chosen: Node[] = [];
+    for (const id of new Set(selection)) {
+      const node = byId.get(id);
+      if (!node) {
+        problems.push({ field: 'nodes', message: `node ${id} is not in environment ${c.id}` });
+      } else if (scope === 'provision' && !needsProvisioning(node.status, node.errorType)) {
+        problems.push({
+          field: 'nodes',
+          message: `node ${id} is already provisioned (status '${node.status}')`,
+        });
+      } else if (scope === 'deploy' && needsProvisioning(node.status, node.errorType)) {
+        problems.push({
+          field: 'nodes',
+          message: `node ${id} is not provisioned (status '${node.status}'): provision it first`,
+        });
+      } else {
+        chosen.push(node);
+      }
+    }
+    if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
+    return chosen;
+  }
+
+  /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
+  async function deployChanges(
+    clusterId: number,
+    mode: DeployMode = { force: false, resume: false },
+  ): Promise<Task> {
+    const c = await cluster(clusterId);
+    const running = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
+    if (running?.stop && running.status === 'running') {
+      throw new ConflictError(
+        `Cannot deploy: the deployment of environment '${c.name}' (task ${running.id}) is being stopped; ` +
+          'running tasks are finishing. Deploy again when the stop has completed.',
+      );
+    }
+    const scope = mode.scope ?? 'all';
+    assertUnlocked(c, scope === 'provision' ? 'provision' : 'deploy');
+    const nodes = selectNodes(c, await clusterNodes(clusterId), mode.nodes ?? null, scope);
+    if (scope !== 'provision') checkPlan(await graphOf(clusterId), nodes);
     const offline = nodes.filter((n) => !n.online);
     if (offline.length > 0) {
       throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
@@ -343,46 +385,37 @@ export function createService(deps: ServiceDeps) {
       throw err;
     }
     try {
+      // "Deploy changes" is a `deploy` task with `provision` and `deployment` children; provisioning or
+      // deploying selected nodes is one top-level `provision` or `deployment` task.
+      const child = async (name: 'provision' | 'deployment') =>
+        newTask(
+          { id: await store.nextId('task'), name, clusterId, parentId: deployId, status: 'running' },
+          at,
+        );
       const needsProvision = nodes.some((n) => needsProvisioning(n.status, n.errorType));
-      const provision = needsProvision
-        ? newTask(
-            {
-              id: await store.nextId('task'),
-              name: 'provision',
-              clusterId,
-              parentId: deployId,
-              status: 'running',
-            },
-            at,
-          )
-        : null;
-      const deployment = newTask(
-        {
-          id: await store.nextId('task'),
-          name: 'deployment',
-          clusterId,
-          parentId: deployId,
-          status: 'running',
-        },
-        at,
-      );
+      const provision = scope === 'all' && needsProvision ? await child('provision') : null;
+      const deployment = scope === 'all' ? await child('deployment') : null;
       const deploy = newTask(
         {
           id: deployId,
-          name: 'deploy',
+          name: scope === 'all' ? 'deploy' : scope === 'provision' ? 'provision' : 'deployment',
           clusterId,
           parentId: null,
           status: 'running',
           provisionTaskId: provision?.id ?? null,
-          deploymentTaskId: deployment.id,
-          mode,
+          deploymentTaskId: deployment?.id ?? null,
+          mode: { ...mode, scope, nodes: mode.nodes ?? null },
         },
         at,
       );
-      deploy.message = `Deployment of environment '${c.name}' is running`;
+      const which = mode.nodes ? ` (nodes ${nodes.map((n) => n.id).join(', ')})` : '';
+      deploy.message =
+        scope === 'provision'
+          ? `Provisioning of environment '${c.name}'${which} is running`
+          : `Deployment of environment '${c.name}'${which} is running`;
       await store.putTask(deploy);
       if (provision) await store.putTask(provision);
-      await store.putTask(deployment);
+      if (deployment) await store.putTask(deployment);
       const executionArn = await workflows.start(deploy.uuid, { taskId: deploy.id, failure: null });
       started = true;
       for (const t of [deploy, provision, deployment]) {
@@ -457,7 +490,8 @@ export function createService(deps: ServiceDeps) {
     const c = await cluster(clusterId);
     const nothing = `Nothing to stop - deployment is not running on environment '${clusterId}'`;
     const deploy = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
-    if (deploy?.name !== 'deploy' || deploy.status !== 'running') throw new ValidationError(nothing);
+    if (!deploy || !isDeploymentRoot(deploy) || deploy.status !== 'running')
+      throw new ValidationError(nothing);
 
     if (deploy.stop) {
       if (!input.force) throw new ValidationError('Stopping deployment task is already launched');
@@ -528,28 +562,72 @@ export function createService(deps: ServiceDeps) {
 
   async function task(id: number): Promise<Task> {
     const found = await store.getTask(id);
-    if (!found) throw new NotFoundError(`Task ${id} not found`);
+    if (!found || found.deletedAt) throw new NotFoundError(`Task ${id} not found`);
     return found;
   }
 
   async function listTasks(filter: TaskFilter): Promise<Task[]> {
     return (await store.listTasks()).filter(
       (t) =>
+        !t.deletedAt &&
         (filter.clusterId === undefined || t.clusterId === filter.clusterId) &&
         (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
         (filter.names === undefined || filter.names.includes(t.name)),
     );
   }
 
+  /**
+   * `DELETE tasks/{id}`: hides a finished task (with the children of a deployment) from the API; its history
+   * stays for the engine's records. A running task of a deployment is deleted only with `force`, which forces
+   * the stop of that deployment (running commands are cancelled); the engine still settles nodes and cluster.
+   */
+  async function deleteTask(id: number, input: { force: boolean; requestedBy: string }): Promise<void> {
+    const t = await task(id);
+    const rootId = isDeploymentRoot(t)
+      ? t.id
+      : t.name === 'stop_deployment'
+        ? Number(t.result.deploy_task_id)
+        : t.parentId;
+    const root = rootId === null || Number.isNaN(rootId) ? null : await store.getTask(rootId);
+    const running = !isTaskFinished(t.status) || (root !== null && !isTaskFinished(root.status));
+    if (running) {
+      if (!input.force) {
+        throw new ConflictError(
+          `Task ${id} (${t.name}) is running: stop the deployment first, or delete with ?force=1 ` +
+            'to force the stop (running commands are cancelled)',
+        );
+      }
+      if (root && !isTaskFinished(root.status)) {
+        if (!root.stop) {
+          await stopDeployment(root.clusterId, {
+            requestedBy: input.requestedBy,
+            message: `task ${id} deleted with force`,
+            force: true,
+          }).catch((err: unknown) => {
+            // the deployment ended meanwhile: nothing left to force
+            if (!(err instanceof ValidationError)) throw err;
+          });
+        } else if (root.stop.forcedAt === null) {
+          await engine.forceStop(root.id, 'user');
+        }
+      }
+    }
+    const at = now();
+    const ids = [t.id, ...(isDeploymentRoot(t) ? [t.provisionTaskId, t.deploymentTaskId] : [])];
+    for (const each of ids) if (each !== null) await store.updateTask(each, { deletedAt: at });
+  }
+
   async function history(taskId: number, filter: HistoryFilter): Promise<HistoryRow[]> {
     const t = await task(taskId);
     let owner = t.id;
     let prefix = ALL_ROWS_PREFIX;
-    if (t.name === 'provision' || t.name === 'deployment') {
+    if (isDeploymentRoot(t)) {
+      // a deploy task, or a top-level provisioning / deployment of selected nodes: all its rows
+    } else if (t.name === 'provision' || t.name === 'deployment') {
       if (t.parentId === null) return [];
       owner = t.parentId;
       prefix = t.name === 'provision' ? PROVISION_ROWS_PREFIX : LAYER_ROWS_PREFIX;
-    } else if (t.name !== 'deploy') {
+    } else {
       return [];
     }
     const rows = await store.queryRows(owner, prefix);
@@ -629,6 +707,7 @@ export function createService(deps: ServiceDeps) {
     task,
     listTasks,
     history,
+    deleteTask,
     discoverNodes,
     consoleUrl: (arn: string) => workflows.consoleUrl(arn),
   };

@@ -27,6 +27,7 @@ export function newTask(
     nodesBefore: null,
     plan: null,
     mode: null,
+    deletedAt: null,
     ...fields,
   };
 }

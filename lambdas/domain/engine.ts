@@ -160,6 +160,8 @@ export interface NodeSettlementInput {
   rows: RowFate[];
   /** the node failed in this deployment (provisioning or a task) */
   failedAs: NodeErrorType | null;
+  /** false when the deployment only provisions the node (`provision/?nodes=`); defaults to true */
+  deploys?: boolean;
 }
 
 export interface NodeSettlement {
@@ -172,6 +174,7 @@ export interface NodeSettlement {
  * The truthful final status of a node at the end of a deployment:
  * failed -> error; never provisioned -> discover; every task done -> ready;
  * freshly provisioned and no task ran -> provisioned; otherwise work is left -> stopped.
+ * A run that only provisions leaves a provisioned node `provisioned`.
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
@@ -180,6 +183,11 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
     (input.provisioning === null && (input.status === 'discover' || input.status === 'provisioning'))
   ) {
     return { status: 'discover', errorType: null, progress: 0 };
+  }
+  if (input.deploys === false) {
+    return input.provisioning === 'done'
+      ? { status: 'provisioned', errorType: null, progress: 0 }
+      : { status: input.before ?? input.status, errorType: null, progress: 0 };
   }
   const done = input.rows.filter((f) => f === 'done').length;
   if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
@@ -200,13 +208,15 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
 }
 
 /**
- * The cluster's status from its nodes at the end of a deployment. A graceful stop leaves the cluster
- * `stopped` even when a task failed while the stop settled (that node says `error`).
+ * The cluster's status from all its nodes at the end of a deployment. A graceful stop leaves the cluster
+ * `stopped` even when a task failed while the stop settled (that node says `error`). A deployment that
+ * completed while some nodes are not deployed (it provisioned or deployed only selected ones) leaves it
+ * `partially_deployed`.
  */
 export function settleCluster(outcome: Outcome, nodes: NodeStatus[]): ClusterStatus {
   if (outcome === 'failed') return 'error';
   if (outcome === 'stopped') return 'stopped';
-  return nodes.every((s) => s === 'ready') ? 'operational' : 'error';
+  return nodes.every((s) => s === 'ready') ? 'operational' : 'partially_deployed';
 }
 
 export interface DeploymentEnd {

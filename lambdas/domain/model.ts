@@ -75,12 +75,20 @@ export interface Task {
   plan: DeploymentOutline | null;
   /** How a deploy task treats work already done: `force` runs everything, `resume` also skips on stopped nodes. */
   mode: DeployMode | null;
+  /** Set by `DELETE tasks/{id}`: the API no longer shows the task; the engine still settles a running one. */
+  deletedAt?: string | null;
 }
 
 export interface DeployMode {
   force: boolean;
   resume: boolean;
+  /** `all`: provision what needs it and deploy; `provision` or `deploy` only. Absent means `all`. */
+  scope?: DeployScope;
+  /** The nodes selected (`?nodes=`); absent or null means every node of the cluster. */
+  nodes?: number[] | null;
 }
+
+export type DeployScope = 'all' | 'provision' | 'deploy';
 
 /** The fingerprint of a task's last successful run on a node. */
 export interface LastRun {

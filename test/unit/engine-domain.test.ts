@@ -327,13 +327,46 @@ describe('settleNode', () => {
   });
 });
 
+describe('settleNode of a provisioning-only run', () => {
+  it('a node provisioned by the run -> provisioned, even with no task planned', () => {
+    expect(
+      settleNode({ status: 'provisioning', provisioning: 'done', rows: [], failedAs: null, deploys: false }),
+    ).toEqual({ status: 'provisioned', errorType: null, progress: 0 });
+  });
+
+  it('a node whose provisioning never ran (stopped first) -> discover', () => {
+    expect(
+      settleNode({
+        status: 'provisioning',
+        provisioning: 'not_run',
+        rows: [],
+        failedAs: null,
+        deploys: false,
+      }),
+    ).toEqual({ status: 'discover', errorType: null, progress: 0 });
+  });
+
+  it('a node whose provisioning failed -> error provision', () => {
+    expect(
+      settleNode({
+        status: 'provisioning',
+        provisioning: 'not_run',
+        rows: [],
+        failedAs: 'provision',
+        deploys: false,
+      }).status,
+    ).toBe('error');
+  });
+});
+
 describe('settleCluster', () => {
   it('completed with every node ready -> operational', () => {
     expect(settleCluster('completed', ['ready', 'ready'])).toBe('operational');
   });
 
-  it('completed with a node not ready -> error', () => {
-    expect(settleCluster('completed', ['ready', 'stopped'])).toBe('error');
+  it('completed with a node not deployed (selected nodes only) -> partially_deployed', () => {
+    expect(settleCluster('completed', ['ready', 'provisioned'])).toBe('partially_deployed');
+    expect(settleCluster('completed', ['ready', 'discover'])).toBe('partially_deployed');
   });
 
   it('failed -> error, even with every node ready', () => {

@@ -1,0 +1,462 @@
+/**
+ * A stand-in for python-fuelclient (the `fuel2` CLI of Fuel 9.0, plus the later forms of the same
+ * commands): its HTTP client, its Keystone v2.0 login through keystoneclient, and the requests and reply
+ * reads of the commands the tests drive. Every request is recorded, so a test can check the exact sequence.
+ *
+ * Sources (openstack/python-fuelclient, stable/mitaka = 9.x unless noted; openstack/python-keystoneclient):
+ * - fuelclient/client.py, APIClient: `root = http://host:port`, `api_root = root + /api/v1/`,
+ *   `keystone_base = root + /keystone/v2.0`. `auth_required`: a bare `requests.get(api_root + 'version')`
+ *   (no headers); 401 -> True, else `raise_for_status()` and `json()['auth_required']`.
+ *   `initialize_keystone_client`: `keystoneclient.v2_0.client.Client(auth_url=keystone_base, username,
+ *   password, tenant_name)` (which authenticates once), then `.authenticate()` again.
+ *   Session headers on every API call: `Content-Type: application/json`, `Accept: application/json`,
+ *   `X-Auth-Token: <keystone_client.auth_token>`. `get_request(api, params)`: GET api_root + api, then
+ *   `raise_for_status()` and `resp.json()`. `put_request(api, data, **params)`: PUT with
+ *   `data=json.dumps(data)` and the query `params`. `post_request(api, data)`: POST `json.dumps(data)`.
+ * - keystoneclient/httpclient.py `authenticate()` + keystoneclient/auth/identity/v2.py `Auth.get_auth_ref`:
+ *   POST auth_url + '/tokens'. First `{"auth": {"passwordCredentials": {username, password},
+ *   "tenantName": T}}`; `process_token()` then requires `access.user.id` and, the token being scoped
+ *   (`'tenant' in access.token`), `access.token.tenant.id`, which becomes `project_id`. The second
+ *   `authenticate()` reuses the (not soon expiring: `access.token.expires`) token: `Token` plugin,
+ *   `{"auth": {"token": {"id": <token>}, "tenantId": <access.token.tenant.id>}}` with header
+ *   `X-Auth-Token: <token>`. `auth_token` = `access.token.id`.
+ * - fuelclient/common/data_utils.py `get_display_data_single`: every column must be a key of the reply
+ *   (`KeyError('<f> is not found in the supplied data.')`); null values are fine.
+ */
+import { expect } from 'vitest';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path and query string as sent (after `http://host:port`). */
+  url: string;
+  body: string | null;
+}
+
+export class FuelHttpError extends Error {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`${method} ${url} -> ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+export interface KeystoneAccess {
+  token: { id: string; expires: string; issued_at?: string; tenant: { id: string; name: string } };
+  user: { id: string; name: string };
+  serviceCatalog: unknown[];
+}
+
+export type Row = Record<string, unknown>;
+
+/** keystoneclient's `STALE_TOKEN_DURATION` (s): a token expiring sooner is not reused by `authenticate()`. */
+const STALE_TOKEN_DURATION_S = 30;
+
+/** `requests`' encoding of `params=`: urlencode, so `,` becomes `%2C` and a space `+`. */
+function encodeParams(params: Record<string, string>): string {
+  return Object.entries(params)
+    .map(
+      ([k, v]) =>
+        `${encodeURIComponent(k).replace(/%20/g, '+')}=${encodeURIComponent(v).replace(/%20/g, '+')}`,
+    )
+    .join('&');
+}
+
+export class FuelClient {
+  readonly requests: RecordedRequest[] = [];
+  private token: string | null = null;
+
+  constructor(
+    private readonly root: string,
+    private readonly credentials: { username: string; password: string; tenantName: string },
+  ) {}
+
+  /** The requests sent since the last call, in order (the log is then emptied). */
+  take(): RecordedRequest[] {
+    return this.requests.splice(0, this.requests.length);
+  }
+
+  get authToken(): string {
+    if (this.token === null) throw new Error('not logged in');
+    return this.token;
+  }
+
+  private async send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | null,
+  ): Promise<{ status: number; body: unknown }> {
+    this.requests.push({ method, url, body });
+    const res = await fetch(`${this.root}${url}`, { method, headers, body: body ?? undefined });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // not JSON: kept as text (python-fuelclient would fail on `resp.json()`)
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  /** APIClient.auth_required: a bare GET of `version` (no token, no headers). */
+  async authRequired(): Promise<boolean> {
+    const url = '/api/v1/version';
+    const res = await this.send('GET', url, {}, null);
+    if (res.status === 401) return true;
+    if (res.status >= 400) throw new FuelHttpError('GET', url, res.status, res.body);
+    return Boolean((res.body as Row).auth_required);
+  }
+
+  /** One keystoneclient `POST /keystone/v2.0/tokens`; throws on an error status as keystoneclient does. */
+  async keystoneTokens(auth: Row, token?: string): Promise<KeystoneAccess> {
+    const url = '/keystone/v2.0/tokens';
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      'User-Agent': 'python-keystoneclient',
+    };
+    if (token !== undefined) headers['X-Auth-Token'] = token;
+    const res = await this.send('POST', url, headers, JSON.stringify({ auth }));
+    if (res.status >= 400) throw new FuelHttpError('POST', url, res.status, res.body);
+    return (res.body as { access: KeystoneAccess }).access;
+  }
+
+  /**
+   * APIClient.initialize_keystone_client: the password flow (keystoneclient's constructor), then the token
+   * flow (the explicit `authenticate()`), checking each access document as keystoneclient reads it.
+   */
+  async login(): Promise<{ password: KeystoneAccess; rescoped: KeystoneAccess }> {
+    const { username, password, tenantName } = this.credentials;
+    const first = await this.keystoneTokens({ passwordCredentials: { username, password }, tenantName });
+    checkAccess(first);
+    const rescoped = await this.keystoneTokens(
+      { token: { id: first.token.id }, tenantId: first.token.tenant.id },
+      first.token.id,
+    );
+    checkAccess(rescoped);
+    this.token = rescoped.token.id;
+    return { password: first, rescoped };
+  }
+
+  private apiHeaders(): Record<string, string> {
+    return { 'Content-Type': 'application/json', Accept: 'application/json', 'X-Auth-Token': this.authToken };
+  }
+
+  private async api<T>(method: string, api: string, data: unknown, params?: Record<string, string>) {
+    const query = params && Object.keys(params).length > 0 ? encodeParams(params) : '';
+    const url = `/api/v1/${api}${query === '' ? '' : `${api.includes('?') ? '&' : '?'}${query}`}`;
+    const res = await this.send(
+      method,
+      url,
+      this.apiHeaders(),
+      data === undefined ? null : JSON.stringify(data),
+    );
+    if (res.status >= 400) throw new FuelHttpError(method, url, res.status, res.body);
+    return res.body as T;
+  }
+
+  /** APIClient.get_request(api, params=...) */
+  get<T = unknown>(api: string, params?: Record<string, string>): Promise<T> {
+    return this.api<T>('GET', api, undefined, params);
+  }
+
+  /** APIClient.put_request(api, data, **params) */
+  put<T = unknown>(api: string, data: unknown, params?: Record<string, string>): Promise<T> {
+    return this.api<T>('PUT', api, data, params);
+  }
+
+  /** APIClient.post_request(api, data) */
+  post<T = unknown>(api: string, data: unknown): Promise<T> {
+    return this.api<T>('POST', api, data);
+  }
+}
+
+/** What keystoneclient needs from an access document (AccessInfoV2, HTTPClient.process_token). */
+export function checkAccess(access: KeystoneAccess): void {
+  expect(typeof access.token.id).toBe('string');
+  expect(access.token.id.length).toBeGreaterThan(0);
+  const expires = Date.parse(access.token.expires);
+  expect(Number.isNaN(expires)).toBe(false);
+  expect(expires - Date.now()).toBeGreaterThan(STALE_TOKEN_DURATION_S * 1000);
+  expect(typeof access.token.tenant.id).toBe('string');
+  expect(access.token.tenant.id.length).toBeGreaterThan(0);
+  expect(typeof access.user.id).toBe('string');
+  expect(access.user.id.length).toBeGreaterThan(0);
+  expect(Array.isArray(access.serviceCatalog)).toBe(true);
+}
+
+/** fuelclient/common/data_utils.py get_display_data_single: a missing column is a KeyError. */
+export function display(columns: readonly string[], row: Row): unknown[] {
+  return columns.map((field) => {
+    if (!(field in row)) throw new Error(`${field} is not found in the supplied data.`);
+    return row[field];
+  });
+}
+
+export function displayAll(columns: readonly string[], rows: Row[]): unknown[][] {
+  return rows.map((row) => display(columns, row));
+}
+
+// ---- the columns each command prints (a KeyError for any one missing) ----
+
+/** fuelclient/commands/environment.py EnvList.columns */
+export const ENV_LIST_COLUMNS = ['id', 'status', 'name', 'release_id'] as const;
+/** fuelclient/commands/environment.py EnvShow.columns (also EnvCreate, EnvUpdate) */
+export const ENV_SHOW_COLUMNS = [
+  'id',
+  'status',
+  'fuel_version',
+  'name',
+  'release_id',
+  'is_customized',
+  'changes',
+] as const;
+/** fuelclient/cli/actions/environment.py EnvironmentAction.list acceptable_keys (old `fuel env`) */
+export const OLD_ENV_LIST_KEYS = ['id', 'status', 'name', 'release_id', 'pending_release_id'] as const;
+/** fuelclient/commands/node.py NodeList.columns */
+export const NODE_LIST_COLUMNS = [
+  'id',
+  'name',
+  'status',
+  'os_platform',
+  'roles',
+  'ip',
+  'mac',
+  'cluster',
+  'platform_name',
+  'online',
+] as const;
+/** fuelclient/commands/task.py TaskShow.columns: 9.0, and the later (10.0+) additions graph_type, dry_run */
+export const TASK_SHOW_COLUMNS_9 = [
+  'id',
+  'uuid',
+  'status',
+  'name',
+  'cluster',
+  'result',
+  'progress',
+  'message',
+];
+export const TASK_SHOW_COLUMNS = [...TASK_SHOW_COLUMNS_9, 'graph_type', 'dry_run'] as const;
+/** fuelclient/commands/task.py TaskList.columns (9.0: without graph_type, dry_run) */
+export const TASK_LIST_COLUMNS = [
+  'id',
+  'status',
+  'name',
+  'graph_type',
+  'cluster',
+  'result',
+  'dry_run',
+  'progress',
+] as const;
+/** fuelclient/commands/task.py TaskHistoryShow.columns of 9.0 */
+export const HISTORY_COLUMNS_9 = [
+  'deployment_graph_task_name',
+  'node_id',
+  'status',
+  'time_start',
+  'time_end',
+] as const;
+/** fuelclient/v1/deployment_history.py DeploymentHistoryClient.history_records_keys (10.0+) */
+export const HISTORY_RECORDS_KEYS = ['task_name', 'node_id', 'status', 'time_start', 'time_end'] as const;
+
+// ---- the commands ----
+
+/**
+ * `fuel2 env list`: EnvironmentClient.get_all() -> `GET clusters/`; BaseListCommand sorts by `id`.
+ * (fuelclient/v1/base_v1.py, fuelclient/objects/environment.py class_api_path)
+ */
+export async function envList(c: FuelClient): Promise<Row[]> {
+  const rows = await c.get<Row[]>('clusters/');
+  displayAll(ENV_LIST_COLUMNS, rows);
+  return rows;
+}
+
+/** `fuel2 env show ID`: `GET clusters/{id}/` (objects/environment.py instance_api_path). */
+export async function envShow(c: FuelClient, id: number): Promise<Row> {
+  const row = await c.get<Row>(`clusters/${id}/`);
+  display(ENV_SHOW_COLUMNS, row);
+  return row;
+}
+
+/**
+ * `fuel2 env create NAME -r REL`: Environment.create posts
+ * `{"nodes": [], "tasks": [], "name", "release_id", "net_segment_type"}` to `clusters/`.
+ */
+export async function envCreate(c: FuelClient, name: string, releaseId: number): Promise<Row> {
+  const row = await c.post<Row>('clusters/', {
+    nodes: [],
+    tasks: [],
+    name,
+    release_id: releaseId,
+    net_segment_type: 'vlan',
+  });
+  display(ENV_SHOW_COLUMNS, row);
+  return row;
+}
+
+/**
+ * `fuel2 env add nodes -e ENV -n IDS -r ROLES`: Environment.assign ->
+ * `POST clusters/{id}/assignment/` `[{"id": node, "roles": roles}]`.
+ */
+export async function envAddNodes(c: FuelClient, env: number, nodes: number[], roles: string[]) {
+  return c.post(
+    `clusters/${env}/assignment/`,
+    nodes.map((id) => ({ id, roles })),
+  );
+}
+
+/**
+ * `fuel2 node list [--env ENV]`.
+ * - 9.0 (fuelclient/v1/node.py NodeClient.get_all): `GET nodes/`, then keeps `n['cluster'] == env`
+ *   (Python int comparison).
+ * - later (objects Node.get_by_env_id): `GET nodes/?cluster_id=ENV`.
+ */
+export async function nodeList(c: FuelClient, env?: number, style: '9.0' | 'later' = '9.0'): Promise<Row[]> {
+  let rows: Row[];
+  if (env === undefined) rows = await c.get<Row[]>('nodes/');
+  else if (style === '9.0') rows = (await c.get<Row[]>('nodes/')).filter((n) => n.cluster === env);
+  else rows = await c.get<Row[]>('nodes/', { cluster_id: String(env) });
+  displayAll(NODE_LIST_COLUMNS, rows);
+  return rows;
+}
+
+/**
+ * `fuel2 env deploy ID`: Environment.deploy_changes -> `PUT clusters/{id}/changes` with `{}` (9.0; 10.0+
+ * adds `?dry_run=0&noop_run=0`), then `DeployTask.init_with_data(data)` reads `data["id"]` and
+ * `data["cluster"]` and loads the environment's nodes: `GET nodes/?cluster_id={cluster}` (each read by `id`).
+ * (fuelclient/objects/environment.py, fuelclient/objects/task.py, fuelclient/commands/environment.py)
+ */
+export async function envDeploy(
+  c: FuelClient,
+  id: number,
+  style: '9.0' | 'later' = '9.0',
+): Promise<{ task: Row; nodes: Row[] }> {
+  const task = await c.put<Row>(
+    `clusters/${id}/changes`,
+    {},
+    style === 'later' ? { dry_run: '0', noop_run: '0' } : undefined,
+  );
+  expect(task).toHaveProperty('id');
+  expect(task).toHaveProperty('cluster');
+  const nodes = await c.get<Row[]>(`nodes/?cluster_id=${String(task.cluster)}`);
+  for (const node of nodes) expect(node).toHaveProperty('id');
+  return { task, nodes };
+}
+
+/**
+ * `fuel --env ID stop` (9.0, fuelclient/cli/actions/interrupt.py StopAction) and `fuel2 env
+ * stop-deployment ID` (later, fuelclient/commands/environment.py EnvStopDeploy): Environment.stop ->
+ * `PUT clusters/{id}/stop_deployment/` with `{}`; `Task.init_with_data` reads `id`; fuel2 prints
+ * `data['id']` and `data['cluster']`, the old CLI prints the whole task and `data["id"]`.
+ */
+export async function envStopDeployment(c: FuelClient, id: number): Promise<Row> {
+  const task = await c.put<Row>(`clusters/${id}/stop_deployment/`, {});
+  expect(task).toHaveProperty('id');
+  expect(task).toHaveProperty('cluster');
+  return task;
+}
+
+/** `fuel2 task show ID`: TaskClient.get_by_id -> Task(id).data -> `GET transactions/{id}/`. */
+export async function taskShow(c: FuelClient, id: number): Promise<Row> {
+  const row = await c.get<Row>(`transactions/${id}/`);
+  display(TASK_SHOW_COLUMNS, row);
+  return row;
+}
+
+/**
+ * fuelclient/objects/task.py Task.wait: `while not is_finished: sleep(0.5)`, is_finished = the fresh
+ * `status` (`GET transactions/{id}/`) in (ready, error). Bounded here.
+ */
+export async function taskWait(c: FuelClient, id: number, timeoutMs = 60_000): Promise<Row> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await taskShow(c, id);
+    if (row.status === 'ready' || row.status === 'error') return row;
+    if (Date.now() > deadline)
+      throw new Error(`task ${id} still ${String(row.status)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * `fuel2 task list --env ENV`: TaskClient.get_all(env_id) -> `GET transactions/?cluster_id=ENV`
+ * (fuelclient/v1/task.py; filters statuses / transaction_types joined with commas).
+ */
+export async function taskList(c: FuelClient, env: number): Promise<Row[]> {
+  const rows = await c.get<Row[]>('transactions/', { cluster_id: String(env) });
+  displayAll(TASK_LIST_COLUMNS, rows);
+  return rows;
+}
+
+export interface HistoryFilters {
+  nodes?: string[];
+  statuses?: string[];
+  tasksNames?: string[];
+}
+
+/**
+ * `fuel2 task history show ID [--nodes N..] [--statuses S..] [--tasks-names T..]`, 9.0:
+ * fuelclient/objects/deployment_history.py DeploymentHistory.get_all formats
+ * `transactions/{id}/deployment_history/?nodes={nodes}&statuses={statuses}&tasks_names={tasks_names}`
+ * (each list joined with `,`, `""` when not given: all three parameters are always sent), and the command
+ * prints TaskHistoryShow.columns (deployment_graph_task_name, node_id, status, time_start, time_end).
+ */
+export async function historyShow9(c: FuelClient, id: number, filters: HistoryFilters = {}): Promise<Row[]> {
+  const join = (v?: string[]) => (v && v.length > 0 ? v.join(',') : '');
+  const rows = await c.get<Row[]>(
+    `transactions/${id}/deployment_history/?nodes=${join(filters.nodes)}&statuses=${join(filters.statuses)}` +
+      `&tasks_names=${join(filters.tasksNames)}`,
+  );
+  displayAll(HISTORY_COLUMNS_9, rows);
+  return rows;
+}
+
+/**
+ * The same command in the later client (fuelclient/v1/deployment_history.py DeploymentHistoryClient.get_all):
+ * `GET transactions/{id}/deployment_history/` with `params` (only the given filters, joined with `,`, plus
+ * `include_summary=0|1`); then "rename legacy field for Fuel 9.0": `deployment_graph_task_name` ->
+ * `task_name`; drops rows whose `task_name` is not in `--tasks-names`; keeps the history_records_keys (and
+ * `summary`) of each row; other keys become the task's parameters (`--show-parameters`).
+ */
+export async function historyShowLater(
+  c: FuelClient,
+  id: number,
+  filters: HistoryFilters = {},
+  options: { includeSummary?: boolean } = {},
+): Promise<{ records: Row[]; parameters: Map<string, Row> }> {
+  const params: Record<string, string> = {};
+  if (filters.statuses && filters.statuses.length > 0) params.statuses = filters.statuses.join(',');
+  if (filters.nodes && filters.nodes.length > 0) params.nodes = filters.nodes.join(',');
+  if (filters.tasksNames && filters.tasksNames.length > 0) params.tasks_names = filters.tasksNames.join(',');
+  params.include_summary = options.includeSummary ? '1' : '0';
+  const raw = await c.get<Row[]>(`transactions/${id}/deployment_history/`, params);
+  const records: Row[] = [];
+  const parameters = new Map<string, Row>();
+  for (const original of raw) {
+    const record = { ...original };
+    if ('deployment_graph_task_name' in record) {
+      record.task_name = record.deployment_graph_task_name;
+      delete record.deployment_graph_task_name;
+    }
+    const taskName = record.task_name;
+    if (typeof taskName !== 'string')
+      throw new Error(`a history row without task_name: ${JSON.stringify(original)}`);
+    if (filters.tasksNames && filters.tasksNames.length > 0 && !filters.tasksNames.includes(taskName))
+      continue;
+    const kept: Row = {};
+    const extra = parameters.get(taskName) ?? {};
+    for (const [key, value] of Object.entries(record)) {
+      if ((HISTORY_RECORDS_KEYS as readonly string[]).includes(key) || key === 'summary') kept[key] = value;
+      else extra[key] = value;
+    }
+    if (options.includeSummary) kept.summary = kept.summary ?? null;
+    parameters.set(taskName, extra);
+    records.push(kept);
+  }
+  displayAll(HISTORY_RECORDS_KEYS, records);
+  return { records, parameters };
+}

@@ -1,0 +1,533 @@
+/**
+ * python-fuelclient against the service, over real HTTP: the exact requests the client sends, and every reply
+ * field it reads (a column missing from a reply is a KeyError in the client, so each one is checked).
+ *
+ * The request sequence, with where each request comes from (openstack/python-fuelclient, 9.x unless noted;
+ * the client itself is in test/helpers/fuelclient.ts):
+ * - login (fuelclient/client.py APIClient.auth_required, initialize_keystone_client; keystoneclient
+ *   keystoneclient/httpclient.py authenticate, keystoneclient/auth/identity/v2.py):
+ *     GET  /api/v1/version                      (no headers) -> 401 or auth_required: true
+ *     POST /keystone/v2.0/tokens  {"auth": {"passwordCredentials": {username, password}, "tenantName": T}}
+ *     POST /keystone/v2.0/tokens  {"auth": {"token": {"id": tok}, "tenantId": access.token.tenant.id}}
+ *                                 + X-Auth-Token: tok
+ *   then on every API call: Content-Type + Accept application/json, X-Auth-Token: access.token.id.
+ * - `fuel2 env create` (fuelclient/objects/environment.py Environment.create):
+ *     POST /api/v1/clusters/ {"nodes": [], "tasks": [], name, release_id, net_segment_type}
+ * - `fuel2 env add nodes` (objects/environment.py Environment.assign): POST /api/v1/clusters/{id}/assignment/
+ * - `fuel2 env list` (fuelclient/commands/environment.py EnvList, fuelclient/v1/base_v1.py get_all):
+ *     GET /api/v1/clusters/                     reads id, status, name, release_id
+ * - `fuel2 env show ID` (EnvShow): GET /api/v1/clusters/{id}/   reads + fuel_version, is_customized, changes
+ * - `fuel2 node list [--env ID]` (fuelclient/commands/node.py NodeList, fuelclient/v1/node.py get_all):
+ *     9.0:   GET /api/v1/nodes/ and keeps cluster == ID;  later: GET /api/v1/nodes/?cluster_id=ID
+ *     reads id, name, status, os_platform, roles, ip, mac, cluster, platform_name, online
+ * - `fuel2 env deploy ID` (commands/environment.py EnvDeploy, fuelclient/v1/environment.py deploy_changes,
+ *   objects/environment.py Environment.deploy_changes, fuelclient/objects/task.py DeployTask):
+ *     PUT /api/v1/clusters/{id}/changes {}      (later: ?dry_run=0&noop_run=0) reads id, cluster
+ *     GET /api/v1/nodes/?cluster_id={cluster}   (DeployTask.__init__ -> Environment.get_all_nodes) reads id
+ * - `fuel --env ID stop` (fuelclient/cli/actions/interrupt.py StopAction) = `fuel2 env stop-deployment ID`
+ *   (later, commands/environment.py EnvStopDeploy; objects/environment.py Environment.stop):
+ *     PUT /api/v1/clusters/{id}/stop_deployment/ {}   reads id (and cluster)
+ * - `fuel2 task show ID` (fuelclient/commands/task.py TaskShow, objects/task.py Task):
+ *     GET /api/v1/transactions/{id}/            reads id, uuid, status, name, cluster, result, progress, message
+ *                                               (10.0+: graph_type, dry_run); Task.wait polls it every 0.5 s
+ * - `fuel2 task list --env ID` (commands/task.py TaskList, fuelclient/v1/task.py get_all):
+ *     GET /api/v1/transactions/?cluster_id=ID
+ * - `fuel2 task history show ID [-n ..] [-t ..] [-d ..]` (commands/task.py TaskHistoryShow):
+ *     9.0 (fuelclient/objects/deployment_history.py):
+ *       GET /api/v1/transactions/{id}/deployment_history/?nodes=..&statuses=..&tasks_names=..  (always all 3)
+ *       reads deployment_graph_task_name, node_id, status, time_start, time_end
+ *     later (fuelclient/v1/deployment_history.py): the given filters URL-encoded plus include_summary=0,
+ *       renames deployment_graph_task_name -> task_name, reads task_name, node_id, status, time_start, time_end
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Runtime, startRuntime } from '../../local/runtime.js';
+import {
+  display,
+  envAddNodes,
+  envCreate,
+  envDeploy,
+  envList,
+  envShow,
+  envStopDeployment,
+  FuelClient,
+  FuelHttpError,
+  historyShow9,
+  historyShowLater,
+  nodeList,
+  OLD_ENV_LIST_KEYS,
+  type Row,
+  TASK_SHOW_COLUMNS,
+  taskList,
+  taskShow,
+  taskWait,
+} from '../helpers/fuelclient.js';
+
+const USER = 'fuel-operator';
+const PASSWORD = 'p4ss-w0rd';
+const TENANT = 'admin';
+
+const CLUSTER_STATUSES = [
+  'new',
+  'deployment',
+  'stopped',
+  'operational',
+  'error',
+  'remove',
+  'partially_deployed',
+];
+const NODE_STATUSES = [
+  'discover',
+  'provisioning',
+  'provisioned',
+  'deploying',
+  'ready',
+  'error',
+  'removing',
+  'stopped',
+];
+const TASK_STATUSES = ['pending', 'running', 'ready', 'error'];
+const HISTORY_STATUSES = ['pending', 'running', 'ready', 'error', 'skipped'];
+
+let runtime: Runtime;
+let client: FuelClient;
+
+beforeAll(async () => {
+  runtime = await startRuntime({
+    port: 0,
+    nodeCount: 3,
+    demo: false,
+    authToken: 'fuelclient-static-token',
+    adminUser: USER,
+    adminPassword: PASSWORD,
+  });
+  client = new FuelClient(runtime.url, { username: USER, password: PASSWORD, tenantName: TENANT });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
+  id,
+  type: 'shell',
+  roles,
+  requires,
+  parameters: { cmd, timeout: 60 },
+});
+
+/** The controller has a chain left when the stop comes; the computes finish early. */
+const graph = [
+  shell('base', '*', 'sleep 0.2'),
+  shell('controller-1', ['controller'], 'sleep 3', ['base']),
+  shell('controller-2', ['controller'], 'sleep 0.2', ['controller-1']),
+  shell('controller-3', ['controller'], 'sleep 0.2', ['controller-2']),
+  shell('compute-1', ['compute'], 'sleep 0.2', ['base']),
+];
+
+const get = (url: string) => ({ method: 'GET', url, body: null });
+const put = (url: string, body: unknown) => ({ method: 'PUT', url, body: JSON.stringify(body) });
+
+function expectTimestamp(value: unknown, what: string): void {
+  expect(typeof value, what).toBe('string');
+  expect(Number.isNaN(Date.parse(String(value))), what).toBe(false);
+}
+
+/** What fuelclient reads of a task (TaskShow columns), with Nailgun's types. */
+function expectTaskShape(task: Row): void {
+  expect(typeof task.id).toBe('number');
+  expect(typeof task.uuid).toBe('string');
+  expect(TASK_STATUSES).toContain(task.status);
+  expect(typeof task.name).toBe('string');
+  expect(typeof task.cluster).toBe('number');
+  expect(typeof task.result).toBe('object');
+  expect(typeof task.progress).toBe('number');
+  expect(task.progress).toBeGreaterThanOrEqual(0);
+  expect(task.progress).toBeLessThanOrEqual(100);
+  expect(task.message === null || typeof task.message === 'string').toBe(true);
+  expect(task.graph_type === null || typeof task.graph_type === 'string').toBe(true);
+  expect(typeof task.dry_run).toBe('boolean');
+}
+
+/** What fuelclient reads of a node (NodeList columns). */
+function expectNodeShape(node: Row): void {
+  expect(typeof node.id).toBe('number');
+  expect(typeof node.name).toBe('string');
+  expect(NODE_STATUSES).toContain(node.status);
+  expect(Array.isArray(node.roles)).toBe(true);
+  expect(node.cluster === null || typeof node.cluster === 'number').toBe(true);
+  expect(typeof node.online).toBe('boolean');
+  expect(typeof node.mac).toBe('string');
+  expect(node.ip === null || typeof node.ip === 'string').toBe(true);
+  expect(node.os_platform === null || typeof node.os_platform === 'string').toBe(true);
+  expect(node.platform_name === null || typeof node.platform_name === 'string').toBe(true);
+}
+
+/** A 9.0 history row (TaskHistoryShow columns). */
+function expectHistoryRow9(row: Row): void {
+  expect(typeof row.deployment_graph_task_name).toBe('string');
+  expect(typeof row.node_id).toBe('string');
+  expect(HISTORY_STATUSES).toContain(row.status);
+  for (const key of ['time_start', 'time_end'] as const) {
+    if (row[key] !== null) expectTimestamp(row[key], key);
+  }
+  if (row.status === 'ready' || row.status === 'error') {
+    expectTimestamp(row.time_start, 'time_start');
+    expectTimestamp(row.time_end, 'time_end');
+    expect(Date.parse(String(row.time_end))).toBeGreaterThanOrEqual(Date.parse(String(row.time_start)));
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
+  let envId: number;
+  let controllerId: number;
+  let computeIds: number[];
+  let deployId: number;
+  let stopId: number;
+  let deploymentChildId: number;
+
+  it('logs in as the client does: version, Keystone password flow, then token flow', async () => {
+    expect(await client.authRequired()).toBe(true);
+    const { password, rescoped } = await client.login();
+    expect(password.user.name).toBe(USER);
+    expect(password.token.tenant.name).toBe(TENANT);
+    expect(rescoped.token.tenant.id).toBe(password.token.tenant.id);
+
+    const sent = client.take();
+    expect(sent.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /api/v1/version',
+      'POST /keystone/v2.0/tokens',
+      'POST /keystone/v2.0/tokens',
+    ]);
+    expect(JSON.parse(sent[1]?.body ?? 'null')).toEqual({
+      auth: { passwordCredentials: { username: USER, password: PASSWORD }, tenantName: TENANT },
+    });
+    expect(JSON.parse(sent[2]?.body ?? 'null')).toEqual({
+      auth: { token: { id: password.token.id }, tenantId: password.token.tenant.id },
+    });
+
+    // the issued token is what the client sends from now on
+    const clusters = await fetch(`${runtime.url}/api/v1/clusters/`, {
+      headers: { 'X-Auth-Token': client.authToken, Accept: 'application/json' },
+    });
+    expect(clusters.status).toBe(200);
+  });
+
+  it('refuses a request without a token and a wrong password with 401', async () => {
+    const anonymous = await fetch(`${runtime.url}/api/v1/clusters/`, {
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    });
+    expect(anonymous.status).toBe(401);
+    expect(typeof ((await anonymous.json()) as Row).message).toBe('string');
+
+    const intruder = new FuelClient(runtime.url, { username: USER, password: 'wrong', tenantName: TENANT });
+    const refused = await intruder.login().catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(FuelHttpError);
+    expect((refused as FuelHttpError).status).toBe(401);
+    expect((refused as FuelHttpError).url).toBe('/keystone/v2.0/tokens');
+
+    const wrongUser = new FuelClient(runtime.url, {
+      username: 'nobody',
+      password: PASSWORD,
+      tenantName: TENANT,
+    });
+    expect(((await wrongUser.login().catch((err: unknown) => err)) as FuelHttpError).status).toBe(401);
+  });
+
+  it('sets up an environment: env create, add nodes, a graph of short shell tasks', async () => {
+    await until('three discovered nodes', async () => {
+      const nodes = await client.get<Row[]>('nodes/');
+      return nodes.filter((n) => n.cluster === null && n.online === true).length >= 3 ? nodes : null;
+    });
+    const env = await envCreate(client, `fuelclient-${Date.now()}`, 1);
+    expect(typeof env.id).toBe('number');
+    envId = env.id as number;
+    expect(env.status).toBe('new');
+
+    const free = (await nodeList(client)).filter((n) => n.cluster === null).map((n) => n.id as number);
+    free.sort((a, b) => a - b);
+    expect(free.length).toBeGreaterThanOrEqual(3);
+    controllerId = free[0] as number;
+    computeIds = free.slice(1, 3);
+    await envAddNodes(client, envId, [controllerId], ['controller']);
+    await envAddNodes(client, envId, computeIds, ['compute']);
+    await client.put(`clusters/${envId}/deployment_tasks/`, graph);
+    client.take();
+  });
+
+  it('fuel2 env list / env show: GET clusters/ and clusters/{id}/ with every column', async () => {
+    const rows = await envList(client);
+    expect(client.take()).toEqual([get('/api/v1/clusters/')]);
+    const env = rows.find((r) => r.id === envId);
+    expect(env).toBeDefined();
+    expect(env?.status).toBe('new');
+    expect(typeof env?.name).toBe('string');
+    expect(typeof env?.release_id).toBe('number');
+    for (const row of rows) {
+      expect(CLUSTER_STATUSES).toContain(row.status);
+      for (const key of OLD_ENV_LIST_KEYS) expect(row).toHaveProperty(key);
+    }
+
+    const shown = await envShow(client, envId);
+    expect(client.take()).toEqual([get(`/api/v1/clusters/${envId}/`)]);
+    expect(typeof shown.fuel_version).toBe('string');
+    expect(typeof shown.is_customized).toBe('boolean');
+    expect(Array.isArray(shown.changes)).toBe(true);
+  });
+
+  it('fuel2 node list, all and --env (9.0: filtered on `cluster`; later: ?cluster_id=)', async () => {
+    const all = await nodeList(client);
+    expect(client.take()).toEqual([get('/api/v1/nodes/')]);
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    for (const node of all) expectNodeShape(node);
+
+    const members9 = await nodeList(client, envId, '9.0');
+    expect(client.take()).toEqual([get('/api/v1/nodes/')]);
+    expect(members9.map((n) => n.id).sort()).toEqual([controllerId, ...computeIds].sort());
+
+    const members = await nodeList(client, envId, 'later');
+    expect(client.take()).toEqual([get(`/api/v1/nodes/?cluster_id=${envId}`)]);
+    expect(members.map((n) => n.id).sort()).toEqual([controllerId, ...computeIds].sort());
+    for (const node of members) {
+      expectNodeShape(node);
+      expect(node.cluster).toBe(envId);
+      expect(node.status).toBe('discover');
+    }
+    const controller = members.find((n) => n.id === controllerId);
+    // pending roles until deployed, as in Nailgun
+    expect([
+      ...((controller?.roles as string[] | undefined) ?? []),
+      ...((controller?.pending_roles as string[] | undefined) ?? []),
+    ]).toContain('controller');
+  });
+
+  it('fuel2 env deploy: PUT clusters/{id}/changes {}, reads id and cluster, loads the nodes', async () => {
+    const { task, nodes } = await envDeploy(client, envId, '9.0');
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/changes`, {}),
+      get(`/api/v1/nodes/?cluster_id=${envId}`),
+    ]);
+    expectTaskShape(task);
+    expect(task.cluster).toBe(envId);
+    expect(task.name).toBe('deploy');
+    expect(['pending', 'running']).toContain(task.status);
+    deployId = task.id as number;
+    expect(nodes.map((n) => n.id).sort()).toEqual([controllerId, ...computeIds].sort());
+  });
+
+  it('fuel2 task show while the deployment runs', async () => {
+    const shown = await taskShow(client, deployId);
+    expect(client.take()).toEqual([get(`/api/v1/transactions/${deployId}/`)]);
+    expectTaskShape(shown);
+    expect(shown.id).toBe(deployId);
+    expect(shown.status).toBe('running');
+    expect(shown.name).toBe('deploy');
+    expect(shown.cluster).toBe(envId);
+    expect(shown.progress as number).toBeLessThan(100);
+
+    // the client's second deploy is refused while one runs (raise_for_status on a 4xx)
+    const again = await envDeploy(client, envId).catch((err: unknown) => err);
+    expect(again).toBeInstanceOf(FuelHttpError);
+    expect((again as FuelHttpError).status).toBeGreaterThanOrEqual(400);
+    expect((again as FuelHttpError).status).toBeLessThan(500);
+    client.take();
+  });
+
+  it('waits, with history filters, until controller-1 runs and the computes are done with compute-1', async () => {
+    await until('controller-1 running', async () => {
+      const rows = await historyShow9(client, deployId, {
+        nodes: [String(controllerId)],
+        statuses: ['running'],
+        tasksNames: ['controller-1'],
+      });
+      return rows.length === 1 ? rows : null;
+    });
+    expect(client.take()[0]).toEqual(
+      get(
+        `/api/v1/transactions/${deployId}/deployment_history/?nodes=${controllerId}&statuses=running` +
+          '&tasks_names=controller-1',
+      ),
+    );
+    await until('compute-1 ready on both computes', async () => {
+      const rows = await historyShow9(client, deployId, { statuses: ['ready'], tasksNames: ['compute-1'] });
+      return rows.length === 2 ? rows : null;
+    });
+    client.take();
+  });
+
+  it('stops the deployment: PUT clusters/{id}/stop_deployment/ {}, reads id (and cluster)', async () => {
+    const stop = await envStopDeployment(client, envId);
+    expect(client.take()).toEqual([put(`/api/v1/clusters/${envId}/stop_deployment/`, {})]);
+    expectTaskShape(stop);
+    expect(stop.name).toBe('stop_deployment');
+    expect(stop.cluster).toBe(envId);
+    expect(['pending', 'running']).toContain(stop.status);
+    stopId = stop.id as number;
+
+    // a second stop is refused with a message the client prints
+    const again = await envStopDeployment(client, envId).catch((err: unknown) => err);
+    expect((again as FuelHttpError).status).toBe(400);
+    expect((again as FuelHttpError).body).toHaveProperty('message');
+    client.take();
+  });
+
+  it('waits for the stop as Task.wait does (GET transactions/{id}/ every 0.5 s): ready, cluster stopped', async () => {
+    const ended = await taskWait(client, stopId);
+    const polls = client.take();
+    expect(polls.length).toBeGreaterThan(0);
+    for (const request of polls) expect(request).toEqual(get(`/api/v1/transactions/${stopId}/`));
+    expectTaskShape(ended);
+    expect(ended.status).toBe('ready');
+    expect(ended.progress).toBe(100);
+    expect(ended.name).toBe('stop_deployment');
+    expect(String(ended.message)).toMatch(/was successfully stopped/);
+
+    const deploy = await taskShow(client, deployId);
+    expectTaskShape(deploy);
+    expect(['ready', 'error']).toContain(deploy.status);
+
+    const env = (await envList(client)).find((r) => r.id === envId);
+    expect(env?.status).toBe('stopped');
+    const shown = await envShow(client, envId);
+    expect(shown.status).toBe('stopped');
+
+    const members = new Map((await nodeList(client, envId, '9.0')).map((n) => [n.id, n]));
+    for (const node of members.values()) expectNodeShape(node);
+    expect(members.get(controllerId)?.status).toBe('stopped');
+    for (const id of computeIds) expect(members.get(id)?.status).toBe('ready');
+    client.take();
+  });
+
+  it('fuel2 task list --env finds the deployment transaction', async () => {
+    const tasks = await taskList(client, envId);
+    expect(client.take()).toEqual([get(`/api/v1/transactions/?cluster_id=${envId}`)]);
+    for (const task of tasks) {
+      expectTaskShape(task);
+      expect(task.cluster).toBe(envId);
+    }
+    expect(tasks.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['deploy', 'deployment', 'stop_deployment']),
+    );
+    const child = tasks.find((t) => t.name === 'deployment' && (t.id as number) > deployId);
+    expect(child).toBeDefined();
+    deploymentChildId = child?.id as number;
+    for (const task of tasks) display(TASK_SHOW_COLUMNS, task);
+  });
+
+  it('fuel2 task history show (9.0 request, every filter)', async () => {
+    const all = await historyShow9(client, deployId);
+    expect(client.take()).toEqual([
+      get(`/api/v1/transactions/${deployId}/deployment_history/?nodes=&statuses=&tasks_names=`),
+    ]);
+    for (const row of all) expectHistoryRow9(row);
+    expect(all.filter((r) => r.status === 'running' || r.status === 'pending')).toEqual([]);
+    const status = (task: string, node: number) =>
+      all.find((r) => r.deployment_graph_task_name === task && r.node_id === String(node))?.status;
+    expect(status('controller-1', controllerId)).toBe('ready');
+    expect(status('controller-2', controllerId)).toBe('skipped');
+    expect(status('controller-3', controllerId)).toBe('skipped');
+    for (const id of [controllerId, ...computeIds]) expect(status('base', id)).toBe('ready');
+    for (const id of computeIds) expect(status('compute-1', id)).toBe('ready');
+
+    const byNodes = await historyShow9(client, deployId, { nodes: computeIds.map(String) });
+    expect(client.take()).toEqual([
+      get(
+        `/api/v1/transactions/${deployId}/deployment_history/?nodes=${computeIds.join(',')}&statuses=&tasks_names=`,
+      ),
+    ]);
+    expect(byNodes.length).toBeGreaterThan(0);
+    for (const row of byNodes) expect(computeIds.map(String)).toContain(row.node_id);
+
+    const byStatuses = await historyShow9(client, deployId, { statuses: ['skipped', 'error'] });
+    expect(byStatuses.map((r) => r.deployment_graph_task_name).sort()).toEqual([
+      'controller-2',
+      'controller-3',
+    ]);
+
+    const byNames = await historyShow9(client, deployId, { tasksNames: ['controller-1', 'compute-1'] });
+    expect(byNames.map((r) => `${String(r.deployment_graph_task_name)}@${String(r.node_id)}`).sort()).toEqual(
+      [`controller-1@${controllerId}`, ...computeIds.map((id) => `compute-1@${id}`)].sort(),
+    );
+
+    const combined = await historyShow9(client, deployId, {
+      nodes: [String(controllerId)],
+      statuses: ['ready'],
+      tasksNames: ['base', 'controller-1', 'controller-2'],
+    });
+    expect(combined.map((r) => r.deployment_graph_task_name).sort()).toEqual(['base', 'controller-1']);
+    client.take();
+
+    // the deployment transaction (what `fuel2 task list` shows) has the graph's rows
+    const child = await historyShow9(client, deploymentChildId);
+    for (const row of child) expectHistoryRow9(row);
+    expect(child.map((r) => r.deployment_graph_task_name)).toEqual(
+      expect.arrayContaining(['base', 'controller-1', 'controller-2', 'controller-3', 'compute-1']),
+    );
+    client.take();
+  });
+
+  it('fuel2 task history show (later request: encoded params, include_summary, rename to task_name)', async () => {
+    const { records, parameters } = await historyShowLater(client, deployId, {
+      nodes: [String(controllerId), String(computeIds[0])],
+      statuses: ['ready', 'skipped'],
+      tasksNames: ['controller-1', 'controller-3', 'compute-1'],
+    });
+    expect(client.take()).toEqual([
+      get(
+        `/api/v1/transactions/${deployId}/deployment_history/?statuses=ready%2Cskipped` +
+          `&nodes=${controllerId}%2C${computeIds[0]}&tasks_names=controller-1%2Ccontroller-3%2Ccompute-1` +
+          '&include_summary=0',
+      ),
+    ]);
+    expect(
+      records.map((r) => `${String(r.task_name)}@${String(r.node_id)}:${String(r.status)}`).sort(),
+    ).toEqual(
+      [
+        `compute-1@${computeIds[0]}:ready`,
+        `controller-1@${controllerId}:ready`,
+        `controller-3@${controllerId}:skipped`,
+      ].sort(),
+    );
+    for (const record of records) {
+      expect(Object.keys(record).sort()).toEqual(
+        ['node_id', 'status', 'task_name', 'time_end', 'time_start'].sort(),
+      );
+      // --show-parameters: time_start.partition('.') / time_end.partition('.'): a string or null
+      for (const key of ['time_start', 'time_end'] as const) {
+        expect(record[key] === null || typeof record[key] === 'string').toBe(true);
+      }
+    }
+    // no row keeps the legacy name as a task parameter: it was renamed
+    for (const extra of parameters.values()) expect(extra).not.toHaveProperty('deployment_graph_task_name');
+  });
+
+  it('deploys again after the stop (later form ?dry_run=0&noop_run=0) to operational', async () => {
+    const { task } = await envDeploy(client, envId, 'later');
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/changes?dry_run=0&noop_run=0`, {}),
+      get(`/api/v1/nodes/?cluster_id=${envId}`),
+    ]);
+    expectTaskShape(task);
+    expect(task.cluster).toBe(envId);
+    const ended = await taskWait(client, task.id as number);
+    expect(ended.status).toBe('ready');
+    expect(ended.progress).toBe(100);
+    expect((await envShow(client, envId)).status).toBe('operational');
+    for (const node of await nodeList(client, envId, 'later')) expect(node.status).toBe('ready');
+
+    const { records } = await historyShowLater(client, task.id as number, { nodes: [String(controllerId)] });
+    const byName = new Map(records.map((r) => [r.task_name, r.status]));
+    expect(byName.get('controller-2')).toBe('ready');
+    expect(byName.get('controller-3')).toBe('ready');
+    client.take();
+  });
+});
