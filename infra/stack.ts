@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ArnFormat,
   aws_apigatewayv2 as apigw,
+  aws_apigatewayv2_authorizers as apigwAuthorizers,
   aws_apigatewayv2_integrations as apigwIntegrations,
   CfnOutput,
   Duration,
@@ -107,6 +108,31 @@ const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
 };
 
+/** The HTTP API's Lambda authorizer: no table, only the token secret. */
+const AUTHORIZER_SPEC: FunctionSpec = {
+  entry: 'lambdas/handlers/authorizer.ts',
+  description: 'HTTP API authorizer: checks the X-Auth-Token (static or issued token)',
+  memorySize: 256,
+  timeout: Duration.seconds(10),
+};
+
+/**
+ * The HTTP API's routes, all to the API function. Every one requires the X-Auth-Token (checked by the
+ * authorizer, then again by the API function) except the public ones: the version, the Keystone-compatible
+ * login and the web UI page. A method-specific route wins over ANY on the same path, and an exact path over
+ * `{proxy+}`. A route path cannot end in "/": `/api/version/` is left to `/api/{proxy+}`, which needs
+ * the token.
+ */
+const ROUTES: ReadonlyArray<{ path: string; method: apigw.HttpMethod; public?: true }> = [
+  { path: '/api/{proxy+}', method: apigw.HttpMethod.ANY },
+  { path: '/api', method: apigw.HttpMethod.ANY },
+  { path: '/keystone/{proxy+}', method: apigw.HttpMethod.ANY },
+  { path: '/api/version', method: apigw.HttpMethod.GET, public: true },
+  { path: '/api/v1/version', method: apigw.HttpMethod.GET, public: true },
+  { path: '/keystone/{proxy+}', method: apigw.HttpMethod.POST, public: true },
+  { path: '/', method: apigw.HttpMethod.GET, public: true },
+];
+
 /**
  * The AWS side of the Fuel deployment service: HTTP API, DynamoDB state, the deployment state
  * machine, SSM Run Command document, node discovery and command status callbacks.
@@ -114,6 +140,7 @@ const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
 export class FuelDeploymentStack extends Stack {
   readonly table: dynamodb.Table;
   readonly functions: Record<FunctionName, nodejs.NodejsFunction>;
+  readonly authorizerFunction: nodejs.NodejsFunction;
   readonly stateMachineName: string;
   readonly stateMachineArn: string;
   readonly documentName: string;
@@ -154,8 +181,13 @@ export class FuelDeploymentStack extends Stack {
     });
 
     const authToken = new secretsmanager.Secret(this, 'AuthToken', {
-      description: 'Token that every API request carries in the X-Auth-Token header',
+      description:
+        'Token that every API request carries in the X-Auth-Token header; it also signs issued tokens',
       generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
+    const adminPassword = new secretsmanager.Secret(this, 'AdminPassword', {
+      description: 'Password of the admin user of the Keystone-compatible login (POST /keystone/v2.0/tokens)',
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
     });
 
     const document = new ssm.CfnDocument(this, 'RunTaskDocument', {
@@ -186,7 +218,11 @@ export class FuelDeploymentStack extends Stack {
 
     const orchestration = { STATE_MACHINE_ARN: this.stateMachineArn, SSM_DOCUMENT_NAME: this.documentName };
     this.functions = {
-      api: build('api', { ...orchestration, AUTH_TOKEN_SECRET_ARN: authToken.secretArn }),
+      api: build('api', {
+        ...orchestration,
+        AUTH_TOKEN_SECRET_ARN: authToken.secretArn,
+        ADMIN_PASSWORD_SECRET_ARN: adminPassword.secretArn,
+      }),
       plan: build('plan'),
       checkStop: build('checkStop'),
       dispatch: build('dispatch', orchestration),
@@ -199,7 +235,7 @@ export class FuelDeploymentStack extends Stack {
     const fns = this.functions;
     for (const fn of Object.values(fns)) this.table.grantReadWriteData(fn);
 
-    // API: starts, inspects and aborts deployments; reads the auth token.
+    // API: starts, inspects and aborts deployments; reads the auth token and the admin password.
     fns.api.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn] }),
     );
@@ -210,6 +246,18 @@ export class FuelDeploymentStack extends Stack {
       }),
     );
     fns.api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [authToken.secretArn, adminPassword.secretArn],
+      }),
+    );
+
+    // Authorizer: reads the auth token, nothing else.
+    this.authorizerFunction = this.nodeFunction('AuthorizerFunction', AUTHORIZER_SPEC, {
+      AUTH_TOKEN_SECRET_ARN: authToken.secretArn,
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    this.authorizerFunction.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
         resources: [authToken.secretArn],
@@ -368,13 +416,23 @@ export class FuelDeploymentStack extends Stack {
       throttle: { burstLimit: 100, rateLimit: 50 },
     });
     const integration = new apigwIntegrations.HttpLambdaIntegration('ApiIntegration', fns.api);
-    const routes: ReadonlyArray<[string, apigw.HttpMethod]> = [
-      ['/api/{proxy+}', apigw.HttpMethod.ANY],
-      ['/api', apigw.HttpMethod.ANY],
-      ['/keystone/{proxy+}', apigw.HttpMethod.ANY],
-      ['/', apigw.HttpMethod.GET],
-    ];
-    for (const [path, method] of routes) httpApi.addRoutes({ path, methods: [method], integration });
+    // Without the header API Gateway answers 401 and does not call the authorizer; a refused token gets 403.
+    // No result cache: issued tokens expire, and a cached decision would outlive them.
+    const authorizer = new apigwAuthorizers.HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction, {
+      authorizerName: 'x-auth-token',
+      responseTypes: [apigwAuthorizers.HttpLambdaResponseType.SIMPLE],
+      identitySource: ['$request.header.X-Auth-Token'],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+    const none = new apigw.HttpNoneAuthorizer();
+    for (const route of ROUTES) {
+      httpApi.addRoutes({
+        path: route.path,
+        methods: [route.method],
+        integration,
+        authorizer: route.public ? none : authorizer,
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the API and the web UI' });
     new CfnOutput(this, 'StateMachineArn', {
@@ -388,6 +446,10 @@ export class FuelDeploymentStack extends Stack {
     new CfnOutput(this, 'AuthTokenSecretArn', {
       value: authToken.secretArn,
       description: 'Secret holding the X-Auth-Token value',
+    });
+    new CfnOutput(this, 'AdminPasswordSecretArn', {
+      value: adminPassword.secretArn,
+      description: 'Secret holding the password of the Keystone-compatible login (user admin)',
     });
     new CfnOutput(this, 'DocumentName', {
       value: document.ref,

@@ -65,3 +65,46 @@ export function authenticate(
   if (equalSecrets(given, staticToken)) return { user: admin, tenant: 'admin' };
   return verifyIssuedToken(staticToken, given, now);
 }
+
+/** The answer of the API Gateway (HTTP API, simple responses) Lambda authorizer. */
+export type AuthorizerDecision = { isAuthorized: true; context: { user: string } } | { isAuthorized: false };
+
+/**
+ * The authorizer's decision on a request's X-Auth-Token, the same rule as the API's own check: the static
+ * token (constant-time compare) or an issued token with a good signature that has not expired. Anything
+ * else, a missing or empty header included, is refused.
+ */
+export function authorizeToken(
+  given: string | undefined,
+  staticToken: string,
+  admin: string,
+  now: Date,
+): AuthorizerDecision {
+  const who = authenticate(given, staticToken, admin, now);
+  return who ? { isAuthorized: true, context: { user: who.user } } : { isAuthorized: false };
+}
+
+/** How long a Lambda container keeps the token secret (and the admin password) before it reads it again. */
+export const SECRET_CACHE_TTL_MS = 5 * 60_000;
+
+/**
+ * `load`, called at most once per `ttlMs` (`now` in epoch milliseconds): calls within that time share
+ * one load, concurrent ones too; a failed load is not kept, the next call tries again.
+ */
+export function cachedFor<T>(
+  load: () => Promise<T>,
+  ttlMs = SECRET_CACHE_TTL_MS,
+  now: () => number = Date.now,
+): () => Promise<T> {
+  let cached: { value: Promise<T>; loadedAt: number } | undefined;
+  return () => {
+    const at = now();
+    if (cached && at - cached.loadedAt < ttlMs) return cached.value;
+    const entry = { value: (async () => load())(), loadedAt: at };
+    cached = entry;
+    entry.value.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
+    return entry.value;
+  };
+}

@@ -7,6 +7,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { systemClock } from '../adapters/ports.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import { SsmNodeCommands } from '../adapters/ssm-commands.js';
+import { cachedFor } from '../api/auth.js';
 import { createEngine, type Engine } from '../app/engine.js';
 import { createService, type Service } from '../app/service.js';
 import { DynamoStore } from '../store/dynamo-store.js';
@@ -37,16 +38,22 @@ export function serviceFromEnv(): Service {
   return createService({ ...deps, engine: createEngine({ ...deps, log }) });
 }
 
-/** The API token, read once per container from Secrets Manager. */
+let secretsManager: SecretsManagerClient | undefined;
+
+/** The string value of the secret whose ARN is in the environment variable `variable`. */
+async function readSecret(variable: string): Promise<string> {
+  secretsManager ??= new SecretsManagerClient({});
+  const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: required(variable) }));
+  if (!out.SecretString) throw new Error(`The secret in ${variable} has no value`);
+  return out.SecretString;
+}
+
+/** The API token (X-Auth-Token; it also signs the issued tokens), kept for a few minutes per container. */
 export function secretToken(): () => Promise<string> {
-  let cached: Promise<string> | undefined;
-  return () => {
-    cached ??= new SecretsManagerClient({})
-      .send(new GetSecretValueCommand({ SecretId: required('AUTH_TOKEN_SECRET_ARN') }))
-      .then((out) => {
-        if (!out.SecretString) throw new Error('The token secret has no value');
-        return out.SecretString;
-      });
-    return cached;
-  };
+  return cachedFor(() => readSecret('AUTH_TOKEN_SECRET_ARN'));
+}
+
+/** The Keystone-compatible login's admin password (a secret of its own), kept for a few minutes. */
+export function adminPassword(): () => Promise<string> {
+  return cachedFor(() => readSecret('ADMIN_PASSWORD_SECRET_ARN'));
 }

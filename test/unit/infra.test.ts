@@ -87,8 +87,8 @@ describe('Lambda functions', () => {
     'DiscoverNodesFunction',
   ];
 
-  it('are nine Node.js 22 arm64 functions with TABLE_NAME and one-month log groups', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 9);
+  it('are nine Node.js 22 arm64 functions with TABLE_NAME and 30-day log groups, and the authorizer', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 10);
     for (const id of ids) {
       const props = functionProps(id);
       expect(props.Runtime, id).toBe('nodejs22.x');
@@ -119,11 +119,26 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('give the API the state machine, document and token secret', () => {
+  it('give the API the state machine, document, token secret and admin password secret', () => {
     const env = (functionProps('ApiFunction').Environment as { Variables: Json }).Variables;
     expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain(':stateMachine:FuelDeployment-deployment');
     expect(env.SSM_DOCUMENT_NAME).toBe('FuelDeployment-RunTask');
     expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(env.ADMIN_PASSWORD_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AdminPassword/) });
+  });
+
+  it('include the authorizer: Node.js 22 arm64, short timeout, the token secret and no table', () => {
+    const props = functionProps('AuthorizerFunction');
+    expect(props.Runtime).toBe('nodejs22.x');
+    expect(props.Architectures).toEqual(['arm64']);
+    expect(props.Handler).toBe('index.handler');
+    expect(props.Timeout).toBeLessThanOrEqual(10);
+    const env = (props.Environment as { Variables: Json }).Variables;
+    expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(env.TABLE_NAME).toBeUndefined();
+    expect(env.ADMIN_PASSWORD_SECRET_ARN).toBeUndefined();
+    const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(propsOf(resources[logGroup] as Json).RetentionInDays).toBe(30);
   });
 
   it('give dispatch and command-status the document name and state machine ARN', () => {
@@ -171,7 +186,7 @@ describe('IAM', () => {
     expect(senders).toHaveLength(1);
   });
 
-  it('lets the API start executions on the state machine and read only the token secret', () => {
+  it('lets the API start executions and read only the token and admin password secrets', () => {
     const statements = roleStatements('ApiFunction');
     expect(JSON.stringify(statementWith(statements, 'states:StartExecution')?.Resource)).toContain(
       ':stateMachine:FuelDeployment-deployment',
@@ -179,8 +194,27 @@ describe('IAM', () => {
     expect(JSON.stringify(statementWith(statements, 'states:StopExecution')?.Resource)).toContain(
       ':execution:FuelDeployment-deployment:*',
     );
-    expect(statementWith(statements, 'secretsmanager:GetSecretValue')?.Resource).toEqual({
-      Ref: expect.stringMatching(/^AuthToken/),
+    const secretReads = statements.filter((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'));
+    expect(secretReads.flatMap((s) => asList(s.Resource))).toEqual([
+      { Ref: expect.stringMatching(/^AuthToken/) },
+      { Ref: expect.stringMatching(/^AdminPassword/) },
+    ]);
+  });
+
+  it('lets the authorizer read the token secret and nothing else', () => {
+    const statements = roleStatements('AuthorizerFunction');
+    expect(statements.flatMap((s) => asList(s.Action))).toEqual(['secretsmanager:GetSecretValue']);
+    expect(statements.flatMap((s) => asList(s.Resource))).toEqual([
+      { Ref: expect.stringMatching(/^AuthToken/) },
+    ]);
+  });
+
+  it("lets API Gateway invoke the authorizer, for this API's authorizer only", () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [functionLogicalId('AuthorizerFunction'), 'Arn'] },
+      Principal: 'apigateway.amazonaws.com',
+      SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/authorizers/'])] },
     });
   });
 
@@ -302,15 +336,56 @@ describe('EventBridge', () => {
 });
 
 describe('HTTP API', () => {
+  const PROTECTED = ['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}'];
+  const PUBLIC = ['GET /', 'GET /api/v1/version', 'GET /api/version', 'POST /keystone/{proxy+}'];
+  const routes = (): Json[] => ofType('AWS::ApiGatewayV2::Route').map(([, route]) => propsOf(route));
+
   it('has the Nailgun, Keystone and UI routes, all to the API function', () => {
-    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => propsOf(route).RouteKey);
-    expect(routeKeys.sort()).toEqual(['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}', 'GET /']);
+    const routeKeys = routes().map((route) => route.RouteKey);
+    expect(routeKeys.sort()).toEqual([...PROTECTED, ...PUBLIC].sort());
+    for (const route of routes()) {
+      expect(route.Target, String(route.RouteKey)).toEqual({
+        'Fn::Join': ['', ['integrations/', { Ref: ofType('AWS::ApiGatewayV2::Integration')[0]?.[0] }]],
+      });
+    }
     template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
       IntegrationUri: { 'Fn::GetAtt': [functionLogicalId('ApiFunction'), 'Arn'] },
       PayloadFormatVersion: '2.0',
     });
+  });
+
+  it('has one Lambda REQUEST authorizer on X-Auth-Token, simple responses, no result cache', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.X-Auth-Token'],
+      AuthorizerPayloadFormatVersion: '2.0',
+      EnableSimpleResponses: true,
+      AuthorizerResultTtlInSeconds: 0,
+      AuthorizerUri: {
+        'Fn::Join': [
+          '',
+          Match.arrayWith([{ 'Fn::GetAtt': [functionLogicalId('AuthorizerFunction'), 'Arn'] }]),
+        ],
+      },
+    });
+  });
+
+  it('requires the authorizer on every route but the version, the Keystone login and the UI page', () => {
+    const authorizerId = ofType('AWS::ApiGatewayV2::Authorizer')[0]?.[0];
+    for (const route of routes()) {
+      const key = String(route.RouteKey);
+      if (PUBLIC.includes(key)) {
+        expect(route.AuthorizationType, key).toBe('NONE');
+        expect(route.AuthorizerId, key).toBeUndefined();
+      } else {
+        expect(route.AuthorizationType, key).toBe('CUSTOM');
+        expect(route.AuthorizerId, key).toEqual({ Ref: authorizerId });
+      }
+    }
+    expect(routes().filter((route) => route.AuthorizationType === 'CUSTOM')).toHaveLength(PROTECTED.length);
   });
 
   it('throttles the default stage and has no CORS', () => {
@@ -325,11 +400,29 @@ describe('HTTP API', () => {
   });
 });
 
-describe('Secret, tags and outputs', () => {
+describe('Secrets, tags and outputs', () => {
+  const secretProps = (prefix: string): Json => {
+    const found = ofType('AWS::SecretsManager::Secret').filter(([id]) => id.startsWith(prefix));
+    expect(found, prefix).toHaveLength(1);
+    return propsOf(found[0]?.[1] as Json);
+  };
+
+  it('are two generated secrets: the token and the admin password', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  });
+
   it('generates a 40 character token without punctuation', () => {
-    template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: { PasswordLength: 40, ExcludePunctuation: true },
+    expect(secretProps('AuthToken').GenerateSecretString).toEqual({
+      PasswordLength: 40,
+      ExcludePunctuation: true,
     });
+  });
+
+  it('generates the admin password of the Keystone-compatible login, without punctuation', () => {
+    const generate = secretProps('AdminPassword').GenerateSecretString as Json;
+    expect(generate.ExcludePunctuation).toBe(true);
+    expect(generate.PasswordLength).toBeGreaterThanOrEqual(20);
+    expect(generate.SecretStringTemplate).toBeUndefined();
   });
 
   it('tags resources with Project=fuel-sls', () => {
@@ -341,13 +434,21 @@ describe('Secret, tags and outputs', () => {
     });
   });
 
-  it('outputs the API URL, state machine, table, secret ARN and document name', () => {
+  it('outputs the API URL, state machine, table, secret ARNs and document name', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual(
-      ['ApiUrl', 'AuthTokenSecretArn', 'DocumentName', 'StateMachineArn', 'TableName'].sort(),
+      [
+        'AdminPasswordSecretArn',
+        'ApiUrl',
+        'AuthTokenSecretArn',
+        'DocumentName',
+        'StateMachineArn',
+        'TableName',
+      ].sort(),
     );
     expect(outputs.AuthTokenSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
-    expect(JSON.stringify(outputs.AuthTokenSecretArn?.Value)).not.toContain('SecretString');
+    expect(outputs.AdminPasswordSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AdminPassword/) });
+    expect(JSON.stringify(outputs)).not.toContain('SecretString');
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain('execute-api');
   });
 });
