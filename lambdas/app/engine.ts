@@ -786,28 +786,30 @@ export function createEngine(deps: EngineDeps) {
       .map((r) => `${r.taskName} on node ${r.nodeId}`)
       .join(', ')}${failed.length > 10 ? ` and ${failed.length - 10} more` : ''}`;
     const notStarted = rows.filter((r) => r.custom.skip_reason === 'stopped').length;
+    const subject = `${task.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${name}'`;
     if (failure) {
-      return `Deployment of environment '${name}' has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
+      return `${subject} has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
     }
     if (task.stop?.cause === 'fault_tolerance') {
-      return `Deployment of environment '${name}' was stopped: ${task.stop.message ?? 'fault tolerance exceeded'}. Failed tasks: ${listed}.`;
+      return `${subject} was stopped: ${task.stop.message ?? 'fault tolerance exceeded'}. Failed tasks: ${listed}.`;
     }
     if (task.stop) {
       const done = rows.filter((r) => r.status === 'ready').length;
-      return `Deployment of environment '${name}' was stopped: ${done} of ${rows.length} tasks done, ${notStarted} not started${failed.length > 0 ? `; failed tasks: ${listed}` : ''}.`;
+      return `${subject} was stopped: ${done} of ${rows.length} tasks done, ${notStarted} not started${failed.length > 0 ? `; failed tasks: ${listed}` : ''}.`;
     }
-    if (outcome === 'completed') return `Deployment of environment '${name}' is done.`;
-    return `Deployment of environment '${name}' has failed. Failed tasks: ${listed}.`;
+    if (outcome === 'completed') return `${subject} is done.`;
+    return `${subject} has failed. Failed tasks: ${listed}.`;
   }
 
   function stopMessage(name: string, task: Task, rows: HistoryRow[]): string {
     const stop = task.stop;
     if (stop?.forcedAt) {
-      const cancelled = rows.filter((r) => r.custom.error_type === 'stop_deployment').length;
+      const n = rows.filter((r) => r.custom.error_type === 'stop_deployment').length;
+      const cancelled = `${n} running ${n === 1 ? 'task was' : 'tasks were'} cancelled`;
       if (stop.forcedBecause === 'timeout') {
-        return `Timeout (${stop.timeoutSeconds} sec) was reached. ${cancelled} running tasks were cancelled.`;
+        return `Timeout (${stop.timeoutSeconds} sec) was reached. ${cancelled}.`;
       }
-      return `Deployment of environment '${name}' was stopped by force: ${cancelled} running tasks were cancelled.`;
+      return `Deployment of environment '${name}' was stopped by force: ${cancelled}.`;
     }
     return `Deployment of environment '${name}' was successfully stopped.`;
   }

@@ -67,9 +67,12 @@ export function mergeAttributes(stored: Editable, edit: Editable): Editable {
   const out: Editable = { ...stored };
   for (const [key, value] of Object.entries(edit)) {
     const current = out[key];
+    // a group merges setting by setting; a setting keeps its label, type and description when its value changes
     out[key] =
-      isPlainObject(current) && isPlainObject(value) && !('value' in value)
-        ? mergeAttributes(current, value)
+      isPlainObject(current) && isPlainObject(value)
+        ? 'value' in value
+          ? { ...current, ...value }
+          : mergeAttributes(current, value)
         : value;
   }
   return out;

@@ -95,6 +95,7 @@ describe('provision and deploy selected nodes', () => {
 
     const done = await waitForTask(api, res.body.id);
     expect(done.status).toBe('ready');
+    expect(done.message).toMatch(/^Provisioning of environment '.*' is done\.$/);
     expect([await nodeStatus(a), await nodeStatus(b), await nodeStatus(c)]).toEqual([
       'provisioned',
       'provisioned',
