@@ -1,0 +1,142 @@
+/** `env ...`: environments (Nailgun's clusters) and the actions on them. */
+import { type ClusterJson, query, type TaskJson } from './api.js';
+import { type Command, type Context, command, UsageError } from './command.js';
+import { follow } from './follow.js';
+import {
+  ACTION_COLUMNS,
+  CLUSTER_COLUMNS,
+  CLUSTER_FIELDS,
+  printList,
+  printObject,
+  printRow,
+} from './output.js';
+
+const ENV = { ENV: { kind: 'id', help: 'the environment id' } } as const;
+export const WAIT = {
+  kind: 'boolean',
+  help: "follow the task (progress bar, nodes' statuses) until it ends; exit 1 if it ends in error",
+} as const;
+
+/** Prints the task an action started, or follows it with --wait. */
+export async function started(ctx: Context, task: TaskJson, wait: boolean): Promise<number> {
+  if (wait) return follow(ctx, task.id);
+  printRow(ctx, task, ACTION_COLUMNS);
+  return 0;
+}
+
+export const envCommands: Command[] = [
+  command({
+    name: 'env list',
+    summary: 'environments and their statuses',
+    description: 'Lists the environments.',
+    api: 'GET /api/v1/clusters/',
+    example: 'env list',
+    async run(_, ctx) {
+      printList(ctx, await ctx.api.call<ClusterJson[]>('GET', '/clusters/'), CLUSTER_COLUMNS);
+    },
+  }),
+  command({
+    name: 'env create',
+    summary: 'create an environment',
+    description: 'Creates an environment in status `new`, and prints it.',
+    api: 'POST /api/v1/clusters/ {"name", "release_id"}',
+    args: { NAME: { kind: 'string', help: 'a name no other environment has' } },
+    flags: { release: { kind: 'id', help: 'the release id (default 1)' } },
+    example: 'env create mycloud --release 1',
+    async run(v, ctx) {
+      const body = { name: v.NAME, ...(v.release === undefined ? {} : { release_id: v.release }) };
+      printObject(ctx, await ctx.api.call<ClusterJson>('POST', '/clusters/', body), CLUSTER_FIELDS);
+    },
+  }),
+  command({
+    name: 'env show',
+    summary: 'one environment',
+    description: 'Shows one environment.',
+    api: 'GET /api/v1/clusters/ENV/',
+    args: ENV,
+    example: 'env show 1',
+    async run(v, ctx) {
+      printObject(ctx, await ctx.api.call<ClusterJson>('GET', `/clusters/${v.ENV}/`), CLUSTER_FIELDS);
+    },
+  }),
+  command({
+    name: 'env deploy',
+    summary: 'deploy changes',
+    description:
+      'Deploys changes: provisions the nodes that need it, then runs the deployment graph on every node ' +
+      'of the environment; work already done on ready nodes is skipped. Prints the `deploy` task.',
+    api: 'PUT /api/v1/clusters/ENV/changes/',
+    args: ENV,
+    flags: { wait: WAIT },
+    example: 'env deploy 1 --wait',
+    async run(v, ctx) {
+      return started(ctx, await ctx.api.call<TaskJson>('PUT', `/clusters/${v.ENV}/changes/`, {}), v.wait);
+    },
+  }),
+  command({
+    name: 'env redeploy',
+    summary: 'deploy, running every task again',
+    description:
+      'Deploys like `env deploy` but runs every task of the graph again, even on ready nodes. ' +
+      'Prints the `deploy` task.',
+    api: 'PUT /api/v1/clusters/ENV/changes/redeploy/',
+    args: ENV,
+    flags: { wait: WAIT },
+    example: 'env redeploy 1 --wait',
+    async run(v, ctx) {
+      const task = await ctx.api.call<TaskJson>('PUT', `/clusters/${v.ENV}/changes/redeploy/`, {});
+      return started(ctx, task, v.wait);
+    },
+  }),
+  command({
+    name: 'env stop-deployment',
+    summary: 'stop the running deployment gracefully',
+    description:
+      'Stops the running deployment gracefully: no new task starts on any node, running tasks finish ' +
+      'and are recorded, the environment ends `stopped`. Prints the `stop_deployment` task; --wait ' +
+      'follows it until the deployment has stopped.',
+    api: 'PUT /api/v1/clusters/ENV/stop_deployment/[?force=1] {"message"}',
+    args: ENV,
+    flags: {
+      force: { kind: 'boolean', help: 'also cancel the commands running on the nodes (?force=1)' },
+      message: { kind: 'string', value: 'TEXT', help: 'why, recorded with the stop' },
+      wait: WAIT,
+    },
+    example: "env stop-deployment 1 --message 'wrong graph' --wait",
+    async run(v, ctx) {
+      const path = `/clusters/${v.ENV}/stop_deployment/${query({ force: v.force ? 1 : undefined })}`;
+      const body = v.message === undefined ? {} : { message: v.message };
+      return started(ctx, await ctx.api.call<TaskJson>('PUT', path, body), v.wait);
+    },
+  }),
+  command({
+    name: 'env reset',
+    summary: 'back to new, nodes back to discover',
+    description:
+      'Resets the environment to `new`: its nodes go back to `discover` with their roles pending, so the ' +
+      'next deployment provisions them and runs every task. Prints the `reset_environment` task.',
+    api: 'PUT /api/v1/clusters/ENV/reset/',
+    args: ENV,
+    example: 'env reset 1',
+    async run(v, ctx) {
+      printRow(ctx, await ctx.api.call<TaskJson>('PUT', `/clusters/${v.ENV}/reset/`, {}), ACTION_COLUMNS);
+    },
+  }),
+  command({
+    name: 'env delete',
+    summary: 'delete an environment (needs --yes)',
+    description:
+      'Deletes the environment; its nodes go back to the free pool in `discover`. Does nothing ' +
+      'without --yes. Prints the `cluster_deletion` task.',
+    api: 'DELETE /api/v1/clusters/ENV/',
+    args: ENV,
+    flags: { yes: { kind: 'boolean', help: 'confirm the deletion' } },
+    example: 'env delete 1 --yes',
+    async run(v, ctx) {
+      if (!v.yes) {
+        throw new UsageError(`env delete removes environment ${v.ENV} for good: add --yes to confirm`);
+      }
+      printRow(ctx, await ctx.api.call<TaskJson>('DELETE', `/clusters/${v.ENV}/`), ACTION_COLUMNS);
+    },
+  }),
+];
