@@ -67,6 +67,16 @@ export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}
   return json(500, { message: 'Internal error; the request may not have been applied', errors: [] });
 }
 
+/** A field's path as the service names fields too: `[0].id`, `editable.provision`, `nodes[1]`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
 /** Parses and validates a JSON body with a schema; 415 / 413 / 400 name what is wrong. */
 export function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   const type = req.headers['content-type'];
@@ -86,8 +96,8 @@ export function parseBody<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const errors = result.error.issues.map((i) => ({
-      field: i.path.length > 0 ? i.path.join('.') : '(body)',
-      message: i.message,
+      field: fieldPath(i.path) || '(body)',
+      message: value === undefined && i.path.length === 0 ? 'is missing: send a JSON body' : i.message,
     }));
     throw new HttpError(
       400,
@@ -103,7 +113,7 @@ export function parseQuery<T>(req: HttpRequest, schema: z.ZodType<T>): T {
   const result = schema.safeParse(req.query);
   if (!result.success) {
     const errors = result.error.issues.map((i) => ({
-      field: i.path.join('.') || '(query)',
+      field: fieldPath(i.path) || '(query)',
       message: i.message,
     }));
     throw new HttpError(

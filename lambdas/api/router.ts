@@ -2,8 +2,16 @@
  * One router for the Nailgun API: `/api` and `/api/v1` prefixes, trailing slash optional,
  * 404 for unknown paths, 405 with `Allow` for a known path and another method.
  */
+import type { z } from 'zod';
 import { authenticate } from './auth.js';
-import { errorResponse, HttpError, type HttpRequest, type HttpResponse } from './http.js';
+import {
+  errorResponse,
+  HttpError,
+  type HttpRequest,
+  type HttpResponse,
+  parseBody,
+  parseQuery,
+} from './http.js';
 import { idParam } from './schemas.js';
 
 export interface RouteContext {
@@ -20,6 +28,32 @@ export interface Route {
   path: string;
   handler: RouteHandler;
   public?: boolean;
+}
+
+/** What a route declares: the schemas of its body and query, always both, and its handler of the parsed input. */
+export interface RouteSpec<B, Q> {
+  method: Route['method'];
+  path: string;
+  public?: boolean;
+  /** `emptyBody` for a route that takes none. */
+  body: z.ZodType<B>;
+  /** `noQuery` for a route without query parameters. */
+  query: z.ZodType<Q>;
+  handler: (ctx: RouteContext & { body: B; query: Q }) => Promise<HttpResponse>;
+}
+
+/** A route whose body (415 / 413 / 400) and query (400) are validated before its handler runs. */
+export function route<B, Q>(spec: RouteSpec<B, Q>): Route {
+  return {
+    method: spec.method,
+    path: spec.path,
+    public: spec.public,
+    handler: async (ctx) => {
+      const body = parseBody(ctx.req, spec.body);
+      const query = parseQuery(ctx.req, spec.query);
+      return spec.handler({ ...ctx, body, query });
+    },
+  };
 }
 
 export interface RouterOptions {

@@ -1,8 +1,11 @@
-/** The Nailgun routes: each parses its input with a schema, calls the service, and shapes the reply. */
+/**
+ * The Nailgun routes: each declares the schemas of its body and query (parsed before its handler runs),
+ * calls the service, and shapes the reply.
+ */
 import type { Service } from '../app/service.js';
 import { authenticate, equalSecrets, issueToken } from './auth.js';
-import { HttpError, json, parseBody, parseQuery } from './http.js';
-import type { Route, RouteContext } from './router.js';
+import { HttpError, json } from './http.js';
+import { type Route, type RouteContext, route } from './router.js';
 import {
   assignmentBody,
   attributesBody,
@@ -15,6 +18,8 @@ import {
   historyQuery,
   keystoneTokensBody,
   nodesQuery,
+  noQuery,
+  redeployQuery,
   resetQuery,
   selectedNodesQuery,
   stopBody,
@@ -42,12 +47,13 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
   const task = (t: Parameters<typeof taskJson>[0]) => taskJson(t, service.consoleUrl);
 
   return [
-    {
+    route({
       method: 'POST',
       path: '/keystone/v2.0/tokens',
       public: true,
-      handler: async ({ req }) => {
-        const { auth } = parseBody(req, keystoneTokensBody);
+      body: keystoneTokensBody,
+      query: noQuery,
+      handler: async ({ body: { auth } }) => {
         const key = await login.signingKey();
         const now = new Date();
         let principal: { user: string; tenant: string } | null = null;
@@ -83,12 +89,14 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
           },
         });
       },
-    },
+    }),
 
-    {
+    route({
       method: 'GET',
       path: '/version',
       public: true,
+      body: emptyBody,
+      query: noQuery,
       handler: async () =>
         json(200, {
           release: FUEL_VERSION,
@@ -97,201 +105,209 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
           feature_groups: [],
           auth_required: true,
         }),
-    },
+    }),
 
     // ---- clusters ----
-    {
+    route({
       method: 'GET',
       path: '/clusters',
+      body: emptyBody,
+      query: noQuery,
       handler: async () => json(200, (await service.listClusters()).map(clusterJson)),
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/clusters',
-      handler: async ({ req }) => {
-        const body = parseBody(req, createClusterBody);
-        return json(
+      body: createClusterBody,
+      query: noQuery,
+      handler: async ({ body }) =>
+        json(
           201,
           clusterJson(
             await service.createCluster({ name: body.name, releaseId: body.release ?? body.release_id }),
           ),
-        );
-      },
-    },
-    {
+        ),
+    }),
+    route({
       method: 'GET',
       path: '/clusters/:id',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, clusterJson(await service.cluster(param(ctx, 'id')))),
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id',
-      handler: async (ctx) => {
-        const body = parseBody(ctx.req, updateClusterBody);
-        return json(200, clusterJson(await service.renameCluster(param(ctx, 'id'), body.name)));
-      },
-    },
-    {
+      body: updateClusterBody,
+      query: noQuery,
+      handler: async (ctx) =>
+        json(200, clusterJson(await service.renameCluster(param(ctx, 'id'), ctx.body.name))),
+    }),
+    route({
       method: 'DELETE',
       path: '/clusters/:id',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(202, task(await service.deleteCluster(param(ctx, 'id')))),
-    },
-    {
+    }),
+    route({
       method: 'POST',
       path: '/clusters/:id/assignment',
-      handler: async (ctx) => {
-        const body = parseBody(ctx.req, assignmentBody);
-        return json(200, (await service.assignNodes(param(ctx, 'id'), body)).map(nodeJson));
-      },
-    },
-    {
+      body: assignmentBody,
+      query: noQuery,
+      handler: async (ctx) =>
+        json(200, (await service.assignNodes(param(ctx, 'id'), ctx.body)).map(nodeJson)),
+    }),
+    route({
       method: 'POST',
       path: '/clusters/:id/unassignment',
+      body: unassignmentBody,
+      query: noQuery,
       handler: async (ctx) => {
-        const body = parseBody(ctx.req, unassignmentBody);
         await service.unassignNodes(
           param(ctx, 'id'),
-          body.map((b) => b.id),
+          ctx.body.map((b) => b.id),
         );
         return json(200, {});
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/clusters/:id/deployment_tasks',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, await service.getGraph(param(ctx, 'id'))),
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/deployment_tasks',
-      handler: async (ctx) => {
-        const body = parseBody(ctx.req, graphBody);
-        return json(200, await service.putGraph(param(ctx, 'id'), body));
-      },
-    },
-    {
+      body: graphBody,
+      query: noQuery,
+      handler: async (ctx) => json(200, await service.putGraph(param(ctx, 'id'), ctx.body)),
+    }),
+    route({
       method: 'GET',
       path: '/clusters/:id/attributes',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, { editable: await service.getAttributes(param(ctx, 'id')) }),
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/attributes',
-      handler: async (ctx) => {
-        const body = parseBody(ctx.req, attributesBody);
-        return json(200, { editable: await service.putAttributes(param(ctx, 'id'), body.editable) });
-      },
-    },
-    {
+      body: attributesBody,
+      query: noQuery,
+      handler: async (ctx) =>
+        json(200, { editable: await service.putAttributes(param(ctx, 'id'), ctx.body.editable) }),
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/changes',
+      body: emptyBody,
+      query: deployQuery,
       handler: async (ctx) => {
-        parseBody(ctx.req, emptyBody);
-        const { resume } = parseQuery(ctx.req, deployQuery);
-        return json(202, task(await service.deployChanges(param(ctx, 'id'), { force: false, resume })));
+        const mode = { force: false, resume: ctx.query.resume };
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
       },
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/changes/redeploy',
-      handler: async (ctx) => {
-        parseBody(ctx.req, emptyBody);
-        return json(202, task(await service.deployChanges(param(ctx, 'id'), { force: true, resume: false })));
-      },
-    },
-    {
+      body: emptyBody,
+      query: redeployQuery,
+      handler: async (ctx) =>
+        json(202, task(await service.deployChanges(param(ctx, 'id'), { force: true, resume: false }))),
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/provision',
+      body: emptyBody,
+      query: selectedNodesQuery,
       handler: async (ctx) => {
-        parseBody(ctx.req, emptyBody);
-        const { nodes } = parseQuery(ctx.req, selectedNodesQuery);
-        const mode = { force: false, resume: false, scope: 'provision', nodes } as const;
+        const mode = { force: false, resume: false, scope: 'provision', nodes: ctx.query.nodes } as const;
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
       },
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/deploy',
+      body: emptyBody,
+      query: selectedNodesQuery,
       handler: async (ctx) => {
-        parseBody(ctx.req, emptyBody);
-        const { nodes } = parseQuery(ctx.req, selectedNodesQuery);
-        const mode = { force: false, resume: false, scope: 'deploy', nodes } as const;
+        const mode = { force: false, resume: false, scope: 'deploy', nodes: ctx.query.nodes } as const;
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
       },
-    },
-    {
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/reset',
-      handler: async (ctx) => {
-        parseBody(ctx.req, emptyBody);
-        parseQuery(ctx.req, resetQuery);
-        return json(202, task(await service.resetCluster(param(ctx, 'id'))));
-      },
-    },
-    {
+      body: emptyBody,
+      query: resetQuery,
+      handler: async (ctx) => json(202, task(await service.resetCluster(param(ctx, 'id')))),
+    }),
+    route({
       method: 'PUT',
       path: '/clusters/:id/stop_deployment',
+      body: stopBody,
+      query: stopQuery,
       handler: async (ctx) => {
-        const query = parseQuery(ctx.req, stopQuery);
-        const body = parseBody(ctx.req, stopBody);
         const stop = await service.stopDeployment(param(ctx, 'id'), {
           requestedBy: ctx.principal,
-          message: body?.message || null,
-          force: query.force,
+          message: ctx.body?.message || null,
+          force: ctx.query.force,
         });
         return json(202, task(stop));
       },
-    },
+    }),
 
     // ---- nodes ----
-    {
+    route({
       method: 'GET',
       path: '/nodes',
-      handler: async ({ req }) => {
-        const query = parseQuery(req, nodesQuery);
-        const clusterId =
-          query.cluster_id === undefined
-            ? undefined
-            : query.cluster_id === 'None' || query.cluster_id === ''
-              ? null
-              : query.cluster_id;
-        return json(200, (await service.listNodes(clusterId)).map(nodeJson));
-      },
-    },
-    {
+      body: emptyBody,
+      query: nodesQuery,
+      handler: async ({ query }) => json(200, (await service.listNodes(query.cluster_id)).map(nodeJson)),
+    }),
+    route({
       method: 'GET',
       path: '/nodes/:id',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, nodeJson(await service.node(param(ctx, 'id')))),
-    },
+    }),
 
     // ---- tasks and transactions ----
-    {
+    route({
       method: 'GET',
       path: '/tasks',
-      handler: async ({ req }) => {
-        const query = parseQuery(req, clusterFilterQuery);
-        return json(200, (await service.listTasks({ clusterId: query.cluster_id })).map(task));
-      },
-    },
-    {
+      body: emptyBody,
+      query: clusterFilterQuery,
+      handler: async ({ query }) =>
+        json(200, (await service.listTasks({ clusterId: query.cluster_id })).map(task)),
+    }),
+    route({
       method: 'GET',
       path: '/tasks/:id',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
-    },
-    {
+    }),
+    route({
       method: 'DELETE',
       path: '/tasks/:id',
+      body: emptyBody,
+      query: deleteTaskQuery,
       handler: async (ctx) => {
-        const { force } = parseQuery(ctx.req, deleteTaskQuery);
-        await service.deleteTask(param(ctx, 'id'), { force, requestedBy: ctx.principal });
+        await service.deleteTask(param(ctx, 'id'), { force: ctx.query.force, requestedBy: ctx.principal });
         return { status: 204, headers: {}, body: '' };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/transactions',
-      handler: async ({ req }) => {
-        const query = parseQuery(req, transactionsQuery);
+      body: emptyBody,
+      query: transactionsQuery,
+      handler: async ({ query }) => {
         const tasks = await service.listTasks({
           clusterId: query.cluster_id,
           statuses: query.statuses,
@@ -299,24 +315,27 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
         });
         return json(200, tasks.map(task));
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/transactions/:id',
+      body: emptyBody,
+      query: noQuery,
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
-    },
-    {
+    }),
+    route({
       method: 'GET',
       path: '/transactions/:id/deployment_history',
+      body: emptyBody,
+      query: historyQuery,
       handler: async (ctx) => {
-        const query = parseQuery(ctx.req, historyQuery);
         const rows = await service.history(param(ctx, 'id'), {
-          nodes: query.nodes,
-          statuses: query.statuses,
-          taskNames: query.tasks_names,
+          nodes: ctx.query.nodes,
+          statuses: ctx.query.statuses,
+          taskNames: ctx.query.tasks_names,
         });
         return json(200, rows.map(historyJson));
       },
-    },
+    }),
   ];
 }

@@ -28,11 +28,33 @@ export const idParam = z
     return Number(text);
   });
 
+/** A positive integer id in a JSON body, like the ids of paths and queries. */
+const bodyId = (what: string) =>
+  z.number({ message: `must be a ${what} id (number)` }).superRefine((value, ctx) => {
+    const problem =
+      value <= 0
+        ? `must be a positive ${what} id`
+        : !Number.isInteger(value)
+          ? `must be an integer ${what} id`
+          : value > MAX_ID
+            ? `is too large for a ${what} id (at most ${MAX_ID})`
+            : null;
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/**
+ * A cluster name: any Unicode text of 1 to 100 characters (code points, not UTF-16 units), trimmed and
+ * NFC-normalized so that one name has one spelling; no control characters and no lone surrogates
+ * (DynamoDB keeps UTF-8 only).
+ */
 const name = z
   .string({ message: 'must be a string' })
   .trim()
+  .normalize('NFC')
   .min(1, 'must not be empty')
-  .max(100, 'must be at most 100 characters');
+  .refine((s) => !/[\ud800-\udfff]/u.test(s), 'must be valid Unicode (it has a lone surrogate)')
+  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+  .refine((s) => [...s].length <= 100, 'must be at most 100 characters');
 
 /** python-fuelclient's `env create` also sends `nodes`, `tasks` and `net_segment_type`: known fields are typed, others kept out. */
 export const createClusterBody = z
@@ -56,20 +78,27 @@ export const updateClusterBody = z.object({ name }).loose();
 export const assignmentBody = z
   .array(
     z.object({
-      id: z.number({ message: 'must be a node id (number)' }).int().positive(),
-      roles: z.array(z.string().min(1).max(64)).min(1, 'must name at least one role').max(16),
+      id: bodyId('node'),
+      roles: z
+        .array(
+          z
+            .string({ message: 'must be a role name (string)' })
+            .min(1, 'must not be empty')
+            .max(64, 'must be at most 64 characters'),
+          { message: 'must be a list of role names' },
+        )
+        .min(1, 'must name at least one role')
+        .max(16, 'must name at most 16 roles'),
     }),
     { message: 'must be a list of {"id", "roles"}' },
   )
   .min(1, 'must assign at least one node')
-  .max(1000);
+  .max(1000, 'must assign at most 1000 nodes');
 
 export const unassignmentBody = z
-  .array(z.object({ id: z.number({ message: 'must be a node id (number)' }).int().positive() }), {
-    message: 'must be a list of {"id"}',
-  })
+  .array(z.object({ id: bodyId('node') }), { message: 'must be a list of {"id"}' })
   .min(1, 'must name at least one node')
-  .max(1000);
+  .max(1000, 'must name at most 1000 nodes');
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -134,7 +163,7 @@ export const stopBody = z
     },
   )
   .loose()
-  .optional();
+  .nullish();
 
 const flag = z
   .enum(['0', '1', 'true', 'false', ''], { message: "must be 1 or 0 ('true' / 'false' also accepted)" })
@@ -142,8 +171,17 @@ const flag = z
   .transform((v) => v === '1' || v === 'true');
 
 export const stopQuery = z.object({ force: flag }).loose();
+/** Dry and noop runs (python-fuelclient 10 sends `?dry_run=0&noop_run=0`) are not supported: 1 is refused. */
+const unsupported = (what: string) =>
+  z.enum(['0', 'false', ''], { message: `${what} are not supported: send 0 or leave it out` }).optional();
+
 /** `?resume=1`: also skip, on stopped nodes, tasks already done there with unchanged inputs. */
-export const deployQuery = z.object({ resume: flag }).loose();
+export const deployQuery = z
+  .object({ resume: flag, dry_run: unsupported('dry runs'), noop_run: unsupported('noop runs') })
+  .loose();
+export const redeployQuery = z
+  .object({ dry_run: unsupported('dry runs'), noop_run: unsupported('noop runs') })
+  .loose();
 export const resetQuery = z.object({ force: flag }).loose();
 
 /** Keystone v2.0 `POST /v2.0/tokens`: the password flow, or the token flow that re-scopes a token. */
@@ -165,8 +203,24 @@ export const keystoneTokensBody = z.object({
   ),
 });
 
+/** The graph is validated by the service (`validateGraph`): its problems need the whole graph (cycles, ids). */
 export const graphBody = z.unknown();
-export const emptyBody = z.unknown();
+
+/**
+ * The body of an action that takes none: absent, `null` or a JSON object whose fields are ignored, as Nailgun
+ * ignores them (python-fuelclient and the web UI send `{}`). Any other JSON value is refused.
+ */
+export const emptyBody = z
+  .unknown()
+  .refine((value) => value === undefined || value === null || isObject(value), {
+    message: 'must be empty or a JSON object: this action takes no body',
+  });
+
+/**
+ * The query of a route without parameters. On every route, parameters the route does not know are ignored, as
+ * Nailgun ignores them: python-fuelclient sends some this service has no use for (`include_summary`).
+ */
+export const noQuery = z.object({}).loose();
 
 /** A comma-separated query parameter as a list of validated items. */
 const csv = <T extends z.ZodType>(item: T) =>
@@ -177,8 +231,11 @@ const csv = <T extends z.ZodType>(item: T) =>
 
 export const clusterFilterQuery = z.object({ cluster_id: idParam.optional() }).loose();
 
+/** `?cluster_id=None` (or empty) lists the unassigned nodes: null. */
 export const nodesQuery = z
-  .object({ cluster_id: z.union([z.literal('None'), z.literal(''), idParam]).optional() })
+  .object({
+    cluster_id: z.preprocess((v) => (v === 'None' || v === '' ? null : v), idParam.nullable().optional()),
+  })
   .loose();
 
 export const transactionsQuery = z
@@ -191,9 +248,9 @@ export const transactionsQuery = z
 
 export const historyQuery = z
   .object({
-    nodes: csv(z.coerce.number().int().positive()),
+    nodes: csv(idParam),
     statuses: csv(z.enum(HISTORY_STATUSES)),
-    tasks_names: csv(z.string().min(1)),
+    tasks_names: csv(z.string().min(1, 'must not be empty')),
   })
   .loose();
 

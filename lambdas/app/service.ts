@@ -183,7 +183,13 @@ export function createService(deps: ServiceDeps) {
     const known = new Set([...RELEASE_ROLES, ...graphRoles(await graphOf(clusterId))]);
     const problems = [];
     const nodes: Node[] = [];
+    const listed = new Set<number>();
     for (const [index, item] of items.entries()) {
+      if (listed.has(item.id)) {
+        problems.push({ field: `[${index}].id`, message: `node ${item.id} is listed more than once` });
+        continue;
+      }
+      listed.add(item.id);
       const found = await store.getNode(item.id);
       if (!found) {
         problems.push({ field: `[${index}].id`, message: `node ${item.id} does not exist` });
@@ -203,9 +209,6 @@ export function createService(deps: ServiceDeps) {
           });
       }
       nodes.push(found);
-    }
-    if (new Set(items.map((i) => i.id)).size !== items.length) {
-      problems.push({ field: 'id', message: 'a node is listed more than once' });
     }
     if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
 
@@ -408,7 +411,9 @@ export function createService(deps: ServiceDeps) {
         },
         at,
       );
-      const which = mode.nodes ? ` (nodes ${nodes.map((n) => n.id).join(', ')})` : '';
+      const which = mode.nodes
+        ? ` (node${nodes.length > 1 ? 's' : ''} ${nodes.map((n) => n.id).join(', ')})`
+        : '';
       deploy.message =
         scope === 'provision'
           ? `Provisioning of environment '${c.name}'${which} is running`
