@@ -35,6 +35,8 @@ export interface TaskJson {
   progress: number;
   message: string | null;
   cluster: number;
+  /** a deployment's outcome once it ended, e.g. `cluster_status` */
+  result?: Record<string, unknown> | null;
 }
 
 export interface HistoryJson {

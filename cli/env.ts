@@ -14,7 +14,7 @@ import {
 const ENV = { ENV: { kind: 'id', help: 'the environment id' } } as const;
 export const WAIT = {
   kind: 'boolean',
-  help: "follow the task (progress bar, nodes' statuses) until it ends; exit 1 if it ends in error",
+  help: "follow the task (progress bar, nodes' statuses) until it ends; exit 1 if it ends in error, 3 if stopped",
 } as const;
 
 /** Prints the task an action started, or follows it with --wait. */

@@ -9,6 +9,8 @@ import { table } from './output.js';
 const POLL_MS = 500;
 /** Polls that may fail in a row (a restarting API, a network blip) before --wait gives up. */
 const MAX_POLL_FAILURES = 5;
+/** `--wait` on a deployment that a stop ended: not done, not failed. */
+const EXIT_STOPPED = 3;
 /** At most this many node lines are redrawn, so the view fits a terminal. */
 const LIVE_NODES = 20;
 const FOLLOW_NODE_COLUMNS = ['id', 'name', 'status', 'error_type', 'roles', 'progress'];
@@ -93,7 +95,13 @@ function jsonView(io: Io): View {
   };
 }
 
-/** Follows the task until it is `ready` (exit code 0) or `error` (1); a few failed polls in a row are retried. */
+/** The exit code of a followed task: 0 when it ended `ready`, 1 `error`, 3 a deployment ended by a stop. */
+function exitCode(task: TaskJson): number {
+  if (task.status === 'error') return 1;
+  return task.result?.cluster_status === 'stopped' ? EXIT_STOPPED : 0;
+}
+
+/** Follows the task until it ends (see exitCode); a few failed polls in a row are retried. */
 export async function follow(ctx: Context, taskId: number): Promise<number> {
   const view = ctx.json ? jsonView(ctx.io) : ctx.io.isTTY ? liveView(ctx.io) : logView(ctx.io);
   const poll = async (): Promise<Frame> => {
@@ -107,7 +115,7 @@ export async function follow(ctx: Context, taskId: number): Promise<number> {
       failures = 0;
       if (frame.task.status === 'ready' || frame.task.status === 'error') {
         view.end(frame);
-        return frame.task.status === 'ready' ? 0 : 1;
+        return exitCode(frame.task);
       }
       view.update(frame);
     } catch (err) {

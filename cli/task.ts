@@ -67,7 +67,8 @@ export const taskCommands: Command[] = [
     name: 'task history show',
     summary: 'what ran where, per task and node',
     description:
-      'Shows the deployment history of a `deploy` task (or of its `provision` or `deployment` child): one ' +
+      'Shows the deployment history of a `deploy` task (or of its `provision` or `deployment` child), or of ' +
+      'a top-level `provision` / `deployment` task of selected nodes: one ' +
       'row per graph task and node, with a summary of its result (exit code, reason or last line of stderr).',
     api: 'GET /api/v1/transactions/TASK/deployment_history/?nodes=&statuses=&tasks_names=',
     args: TASK,

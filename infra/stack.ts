@@ -129,8 +129,9 @@ const ROUTES: ReadonlyArray<{ path: string; method: apigw.HttpMethod; public?: t
   { path: '/keystone/{proxy+}', method: apigw.HttpMethod.ANY },
   { path: '/api/version', method: apigw.HttpMethod.GET, public: true },
   { path: '/api/v1/version', method: apigw.HttpMethod.GET, public: true },
-  { path: '/keystone/{proxy+}', method: apigw.HttpMethod.POST, public: true },
+  { path: '/keystone/v2.0/tokens', method: apigw.HttpMethod.POST, public: true },
   { path: '/', method: apigw.HttpMethod.GET, public: true },
+  { path: '/index.html', method: apigw.HttpMethod.GET, public: true },
 ];
 
 /**

@@ -9,6 +9,8 @@ export const ISSUED_TOKEN_TTL_S = 3600;
 export interface Principal {
   user: string;
   tenant: string;
+  /** When the issued token presented expires (epoch seconds); absent for the static token. */
+  expiresAt?: number;
 }
 
 function sign(secret: string, payload: string): string {
@@ -27,10 +29,13 @@ export function equalSecrets(given: string, expected: string): boolean {
 
 /** A token for `principal`, valid until `now + ttl`. */
 export function issueToken(secret: string, principal: Principal, now: Date, ttlSeconds = ISSUED_TOKEN_TTL_S) {
-  const expires = new Date(now.getTime() + ttlSeconds * 1000);
-  const payload = Buffer.from(
-    JSON.stringify({ u: principal.user, t: principal.tenant, e: Math.floor(expires.getTime() / 1000) }),
-  ).toString('base64url');
+  // a token re-scoped from an issued one keeps its expiry: issued tokens cannot be renewed forever
+  const fresh = Math.floor(now.getTime() / 1000) + ttlSeconds;
+  const e = principal.expiresAt === undefined ? fresh : Math.min(fresh, principal.expiresAt);
+  const expires = new Date(e * 1000);
+  const payload = Buffer.from(JSON.stringify({ u: principal.user, t: principal.tenant, e })).toString(
+    'base64url',
+  );
   return { id: `fsl1.${payload}.${sign(secret, payload)}`, expires: expires.toISOString() };
 }
 
@@ -48,7 +53,7 @@ export function verifyIssuedToken(secret: string, token: string, now: Date): Pri
     if (typeof claims.u !== 'string' || typeof claims.t !== 'string' || typeof claims.e !== 'number')
       return null;
     if (claims.e * 1000 <= now.getTime()) return null;
-    return { user: claims.u, tenant: claims.t };
+    return { user: claims.u, tenant: claims.t, expiresAt: claims.e };
   } catch {
     return null;
   }

@@ -12,6 +12,7 @@ import {
   clusterFilterQuery,
   createClusterBody,
   deleteTaskQuery,
+  deployNodesQuery,
   deployQuery,
   emptyBody,
   graphBody,
@@ -19,9 +20,9 @@ import {
   keystoneTokensBody,
   nodesQuery,
   noQuery,
+  provisionNodesQuery,
   redeployQuery,
   resetQuery,
-  selectedNodesQuery,
   stopBody,
   stopQuery,
   transactionsQuery,
@@ -63,8 +64,7 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
           if (ok) principal = { user: username, tenant: auth.tenantName ?? auth.tenantId ?? 'admin' };
         } else {
           const known = authenticate(auth.token.id, key, login.user, now);
-          if (known)
-            principal = { user: known.user, tenant: auth.tenantId ?? auth.tenantName ?? known.tenant };
+          if (known) principal = { ...known, tenant: auth.tenantId ?? auth.tenantName ?? known.tenant };
         }
         if (!principal)
           throw new HttpError(401, 'The request you have made requires authentication: invalid credentials');
@@ -222,7 +222,7 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       method: 'PUT',
       path: '/clusters/:id/provision',
       body: emptyBody,
-      query: selectedNodesQuery,
+      query: provisionNodesQuery,
       handler: async (ctx) => {
         const mode = { force: false, resume: false, scope: 'provision', nodes: ctx.query.nodes } as const;
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
@@ -232,9 +232,10 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       method: 'PUT',
       path: '/clusters/:id/deploy',
       body: emptyBody,
-      query: selectedNodesQuery,
+      query: deployNodesQuery,
       handler: async (ctx) => {
-        const mode = { force: false, resume: false, scope: 'deploy', nodes: ctx.query.nodes } as const;
+        const { nodes, force } = ctx.query;
+        const mode = { force, resume: false, scope: 'deploy', nodes } as const;
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
       },
     }),
@@ -292,16 +293,19 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: noQuery,
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
     }),
-    route({
-      method: 'DELETE',
-      path: '/tasks/:id',
-      body: emptyBody,
-      query: deleteTaskQuery,
-      handler: async (ctx) => {
-        await service.deleteTask(param(ctx, 'id'), { force: ctx.query.force, requestedBy: ctx.principal });
-        return { status: 204, headers: {}, body: '' };
-      },
-    }),
+    // python-fuelclient deletes through `transactions/`, Nailgun's own UI through `tasks/`
+    ...['/tasks/:id', '/transactions/:id'].map((path) =>
+      route({
+        method: 'DELETE',
+        path,
+        body: emptyBody,
+        query: deleteTaskQuery,
+        handler: async (ctx) => {
+          await service.deleteTask(param(ctx, 'id'), { force: ctx.query.force, requestedBy: ctx.principal });
+          return { status: 204, headers: {}, body: '' };
+        },
+      }),
+    ),
     route({
       method: 'GET',
       path: '/transactions',

@@ -254,16 +254,27 @@ export const historyQuery = z
   })
   .loose();
 
-/** `?nodes=1,2` of `provision/` and `deploy/`: the nodes to act on, at least one. */
-export const selectedNodesQuery = z
+const selectedNodes = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined),
+  z
+    .array(idParam, { message: 'must list node ids, like ?nodes=1,2' })
+    .min(1)
+    .max(1000, 'must list at most 1000 nodes'),
+);
+
+/** `provision/?nodes=1,2`: the nodes to provision, at least one. */
+export const provisionNodesQuery = z.object({ nodes: selectedNodes }).loose();
+
+/**
+ * `deploy/?nodes=1,2[&force=1]`: the nodes to deploy; `force` runs every task, as `changes/redeploy` does.
+ * python-fuelclient also sends `noop_run=0`.
+ */
+export const deployNodesQuery = z
   .object({
-    nodes: z.preprocess(
-      (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined),
-      z
-        .array(idParam, { message: 'must list node ids, like ?nodes=1,2' })
-        .min(1)
-        .max(1000, 'must list at most 1000 nodes'),
-    ),
+    nodes: selectedNodes,
+    force: flag,
+    dry_run: unsupported('dry runs'),
+    noop_run: unsupported('noop runs'),
   })
   .loose();
 

@@ -481,7 +481,7 @@ export function createEngine(deps: EngineDeps) {
         : stage === PROVISION_STAGE
           ? 'provision'
           : 'deploy';
-    const outcome = recordedOutcome(invocation, row, errorType);
+    const outcome = recordedOutcome(invocation, row, errorType, cancelledByStop);
     // Side effects first, the row's move last: a delivery retried after a crash redoes them (they are idempotent),
     // and the next stage cannot start before the instance is closed below.
     if (outcome.failure) {
@@ -510,7 +510,12 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** What a finished command means for its history row: ready, error, or a failure ignored by `fail_on_error: false`. */
-  function recordedOutcome(invocation: InvocationResult, row: HistoryRow, errorType: NodeErrorType) {
+  function recordedOutcome(
+    invocation: InvocationResult,
+    row: HistoryRow,
+    errorType: NodeErrorType,
+    cancelledByStop: boolean,
+  ) {
     const custom: Record<string, unknown> = {
       exit_code: invocation.responseCode,
       ssm_status: invocation.status,
@@ -546,11 +551,14 @@ export function createEngine(deps: EngineDeps) {
         failure: null,
       };
     }
-    const failure =
-      errorType === 'stop_deployment'
-        ? `${row.taskName} was cancelled by a forced stop (${detail})`
-        : `${row.taskName} failed (${detail})`;
-    return { status: 'error' as const, custom: { ...custom, error_type: errorType }, failure };
+    const failure = cancelledByStop
+      ? `${row.taskName} was cancelled by a forced stop (${detail})`
+      : `${row.taskName} failed (${detail})`;
+    return {
+      status: 'error' as const,
+      custom: { ...custom, error_type: errorType, ...(cancelledByStop ? { cancelled_by_stop: true } : {}) },
+      failure,
+    };
   }
 
   /**
@@ -804,12 +812,15 @@ export function createEngine(deps: EngineDeps) {
   function stopMessage(name: string, task: Task, rows: HistoryRow[]): string {
     const stop = task.stop;
     if (stop?.forcedAt) {
-      const n = rows.filter((r) => r.custom.error_type === 'stop_deployment').length;
+      const n = rows.filter(
+        (r) => r.custom.cancelled_by_stop === true || r.custom.error_type === 'stop_deployment',
+      ).length;
       const cancelled = `${n} running ${n === 1 ? 'task was' : 'tasks were'} cancelled`;
       if (stop.forcedBecause === 'timeout') {
         return `Timeout (${stop.timeoutSeconds} sec) was reached. ${cancelled}.`;
       }
-      return `Deployment of environment '${name}' was stopped by force: ${cancelled}.`;
+      const subject = `${task.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${name}'`;
+      return `${subject} was stopped by force: ${cancelled}.`;
     }
     return `Deployment of environment '${name}' was successfully stopped.`;
   }

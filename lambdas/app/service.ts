@@ -48,6 +48,8 @@ export interface StopInput {
   requestedBy: string;
   message: string | null;
   force: boolean;
+  /** Stop only this deployment: when the cluster runs another one (or none), there is nothing to stop. */
+  deployTaskId?: number;
 }
 
 /** A stop answers only after any send in progress has ended; it never waits longer than this. */
@@ -495,8 +497,10 @@ export function createService(deps: ServiceDeps) {
     const c = await cluster(clusterId);
     const nothing = `Nothing to stop - deployment is not running on environment '${clusterId}'`;
     const deploy = c.deploymentTaskId === null ? null : await store.getTask(c.deploymentTaskId);
-    if (!deploy || !isDeploymentRoot(deploy) || deploy.status !== 'running')
+    const other = input.deployTaskId !== undefined && deploy?.id !== input.deployTaskId;
+    if (!deploy || !isDeploymentRoot(deploy) || deploy.status !== 'running' || other) {
       throw new ValidationError(nothing);
+    }
 
     if (deploy.stop) {
       if (!input.force) throw new ValidationError('Stopping deployment task is already launched');
@@ -583,43 +587,46 @@ export function createService(deps: ServiceDeps) {
 
   /**
    * `DELETE tasks/{id}`: hides a finished task (with the children of a deployment) from the API; its history
-   * stays for the engine's records. A running task of a deployment is deleted only with `force`, which forces
-   * the stop of that deployment (running commands are cancelled); the engine still settles nodes and cluster.
+   * stays for the engine's records. A running task is deleted only with `force`, which forces the stop of the
+   * deployment it belongs to (running commands are cancelled); the engine still settles nodes and cluster.
    */
   async function deleteTask(id: number, input: { force: boolean; requestedBy: string }): Promise<void> {
     const t = await task(id);
-    const rootId = isDeploymentRoot(t)
-      ? t.id
-      : t.name === 'stop_deployment'
-        ? Number(t.result.deploy_task_id)
-        : t.parentId;
-    const root = rootId === null || Number.isNaN(rootId) ? null : await store.getTask(rootId);
-    const running = !isTaskFinished(t.status) || (root !== null && !isTaskFinished(root.status));
-    if (running) {
+    if (!isTaskFinished(t.status)) {
       if (!input.force) {
         throw new ConflictError(
           `Task ${id} (${t.name}) is running: stop the deployment first, or delete with ?force=1 ` +
             'to force the stop (running commands are cancelled)',
         );
       }
-      if (root && !isTaskFinished(root.status)) {
-        if (!root.stop) {
-          await stopDeployment(root.clusterId, {
-            requestedBy: input.requestedBy,
-            message: `task ${id} deleted with force`,
-            force: true,
-          }).catch((err: unknown) => {
-            // the deployment ended meanwhile: nothing left to force
-            if (!(err instanceof ValidationError)) throw err;
-          });
-        } else if (root.stop.forcedAt === null) {
-          await engine.forceStop(root.id, 'user');
-        }
-      }
+      const rootId = isDeploymentRoot(t)
+        ? t.id
+        : t.name === 'stop_deployment'
+          ? Number(t.result.deploy_task_id)
+          : t.parentId;
+      const root = rootId === null || Number.isNaN(rootId) ? null : await store.getTask(rootId);
+      if (root && !isTaskFinished(root.status)) await forceStopOf(root, id, input.requestedBy);
     }
     const at = now();
     const ids = [t.id, ...(isDeploymentRoot(t) ? [t.provisionTaskId, t.deploymentTaskId] : [])];
     for (const each of ids) if (each !== null) await store.updateTask(each, { deletedAt: at });
+  }
+
+  /** Forces the stop of exactly `root` (never of a deployment started after it ended). */
+  async function forceStopOf(root: Task, deletedTaskId: number, requestedBy: string): Promise<void> {
+    if (root.stop) {
+      if (root.stop.forcedAt === null) await engine.forceStop(root.id, 'user');
+      return;
+    }
+    await stopDeployment(root.clusterId, {
+      requestedBy,
+      message: `task ${deletedTaskId} deleted with force`,
+      force: true,
+      deployTaskId: root.id,
+    }).catch((err: unknown) => {
+      // the deployment ended meanwhile: nothing left to force
+      if (!(err instanceof ValidationError)) throw err;
+    });
   }
 
   async function history(taskId: number, filter: HistoryFilter): Promise<HistoryRow[]> {

@@ -211,12 +211,13 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
  * The cluster's status from all its nodes at the end of a deployment. A graceful stop leaves the cluster
  * `stopped` even when a task failed while the stop settled (that node says `error`). A deployment that
  * completed while some nodes are not deployed (it provisioned or deployed only selected ones) leaves it
- * `partially_deployed`.
+ * `partially_deployed`, or `error` while one of the others is in error.
  */
 export function settleCluster(outcome: Outcome, nodes: NodeStatus[]): ClusterStatus {
   if (outcome === 'failed') return 'error';
   if (outcome === 'stopped') return 'stopped';
-  return nodes.every((s) => s === 'ready') ? 'operational' : 'partially_deployed';
+  if (nodes.every((s) => s === 'ready')) return 'operational';
+  return nodes.includes('error') ? 'error' : 'partially_deployed';
 }
 
 export interface DeploymentEnd {

@@ -183,17 +183,30 @@ describe('fuel-sls', () => {
       shell('longer', ['controller'], 'sleep 1', ['long']),
       shell('after', ['controller'], 'true', ['longer']),
     ]);
-    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${id}/changes/`, {});
+    // one process follows the deployment, another stops it
+    const following = cli(`env deploy ${id} --wait`);
+    let deploy: TaskJson | undefined;
     for (let i = 0; i < 200; i++) {
-      const rows = await api.ok<{ task_name: string; status: string }[]>(
+      [deploy] = await api.ok<TaskJson[]>(
         'GET',
-        `/api/v1/transactions/${deploy.id}/deployment_history/`,
+        `/api/v1/transactions/?cluster_id=${id}&transaction_types=deploy`,
       );
+      const rows = deploy
+        ? await api.ok<{ task_name: string; status: string }[]>(
+            'GET',
+            `/api/v1/transactions/${deploy.id}/deployment_history/`,
+          )
+        : [];
       if (rows.some((r) => r.task_name === 'long' && r.status === 'running')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    if (!deploy) throw new Error('the deployment never started');
     const stop = await cli(`env stop-deployment ${id} --wait --message`, 'from the cli');
     expect(stop.code).toBe(0);
+    const followed = await following;
+    // the deployment did not complete: exit 3, not 0
+    expect(followed.code).toBe(3);
+    expect(followed.stdout).toMatch(/Deployment of environment '.*' was stopped: \d+ of \d+ tasks done/);
     expect(stop.stdout).toMatch(/^stop_deployment \d+ \[[#.]{20}\] +\d+% running/);
     expect(stop.stdout).toContain('was successfully stopped.');
     expect(stop.stdout).toMatch(/node-\d+ +stopped/);

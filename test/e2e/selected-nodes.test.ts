@@ -19,7 +19,7 @@ let target: Target;
 let api: Api;
 
 beforeAll(async () => {
-  target = await openTarget(8);
+  target = await openTarget(10);
   api = new Api(target);
 });
 
@@ -29,6 +29,7 @@ afterAll(async () => {
 
 interface ClusterJson {
   id: number;
+  name: string;
   status: string;
   is_locked: boolean;
 }
@@ -44,7 +45,7 @@ async function environment(prefix: string, count: number, tasks: unknown[] = gra
     nodes.map((n) => ({ id: n.id, roles: ['compute'] })),
   );
   await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, tasks);
-  return { id: cluster.id, nodes: nodes.map((n) => n.id) };
+  return { id: cluster.id, name: cluster.name, nodes: nodes.map((n) => n.id) };
 }
 
 async function nodeStatus(id: number): Promise<string> {
@@ -75,7 +76,7 @@ async function waitForRow(taskId: number, name: string, status: string): Promise
 }
 
 describe('provision and deploy selected nodes', () => {
-  let env: { id: number; nodes: number[] };
+  let env: { id: number; name: string; nodes: number[] };
 
   it('provision/?nodes= provisions only those nodes, in a top-level provision task', async () => {
     env = await environment('selected', 3);
@@ -245,6 +246,61 @@ describe('DELETE tasks/{id}/', () => {
     const again = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/changes/`, {});
     expect((await waitForTask(api, again.id)).status).toBe('ready');
     expect((await clusterOf(env.id)).status).toBe('operational');
+  });
+
+  it('a forced delete during provisioning counts the cancelled provisioning; the node is provisioned again next time', async () => {
+    const env = await environment('del-provision', 1);
+    await api.ok('PUT', `/api/v1/clusters/${env.id}/attributes/`, {
+      editable: { provision: { cmd: { value: 'sleep 30' } } },
+    });
+    const [nodeId] = env.nodes as [number];
+    const run = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/provision/?nodes=${nodeId}`);
+    await waitForRow(run.id, 'provision', 'running');
+    // fuel2 deletes through transactions/
+    expect((await api.call('DELETE', `/api/v1/transactions/${run.id}/?force=1`)).status).toBe(204);
+    expect((await waitUnlocked(env.id)).status).toBe('error');
+    const tasks = await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${env.id}`);
+    expect(tasks.map((t) => t.name)).toEqual(['stop_deployment']);
+    expect(tasks[0]?.message).toBe(
+      `Provisioning of environment '${env.name}' was stopped by force: 1 running task was cancelled.`,
+    );
+    expect(await api.ok<NodeJson>('GET', `/api/v1/nodes/${nodeId}/`)).toMatchObject({
+      status: 'error',
+      error_type: 'provision',
+    });
+    await api.ok('PUT', `/api/v1/clusters/${env.id}/attributes/`, {
+      editable: { provision: { cmd: { value: 'true' } } },
+    });
+    const again = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/provision/?nodes=${nodeId}`);
+    expect((await waitForTask(api, again.id)).status).toBe('ready');
+    expect(await nodeStatus(nodeId)).toBe('provisioned');
+  });
+
+  it('deploy/?nodes= takes force=1 (runs every task again) and refuses noop_run=1', async () => {
+    const env = await environment('deploy-force', 1);
+    const [nodeId] = env.nodes as [number];
+    const first = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/changes/`, {});
+    await waitForTask(api, first.id);
+    const refused = await api.call<{ message: string }>(
+      'PUT',
+      `/api/v1/clusters/${env.id}/deploy/?nodes=${nodeId}&noop_run=1`,
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/noop_run.*not supported/);
+    const plain = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/deploy/?nodes=${nodeId}&force=0`);
+    await waitForTask(api, plain.id);
+    const skipped = await api.ok<HistoryJson[]>(
+      'GET',
+      `/api/v1/transactions/${plain.id}/deployment_history/`,
+    );
+    expect(skipped.map((r) => r.status)).toEqual(['skipped', 'skipped']);
+    const forced = await api.ok<TaskJson>(
+      'PUT',
+      `/api/v1/clusters/${env.id}/deploy/?nodes=${nodeId}&force=1&noop_run=0`,
+    );
+    await waitForTask(api, forced.id);
+    const ran = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${forced.id}/deployment_history/`);
+    expect(ran.map((r) => r.status)).toEqual(['ready', 'ready']);
   });
 
   it('unknown and malformed ids: 404 and 400', async () => {

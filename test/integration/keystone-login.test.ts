@@ -61,6 +61,8 @@ describe('Keystone-compatible login', () => {
     });
     expect(rescoped.status).toBe(200);
     const token = rescoped.body.access.token.id;
+    // re-scoping does not extend an issued token: it expires when the password login's token does
+    expect(rescoped.body.access.token.expires).toBe(first.token.expires);
 
     const clusters = await fetch(`${runtime.url}/api/v1/clusters/`, { headers: { 'X-Auth-Token': token } });
     expect(clusters.status).toBe(200);
@@ -70,6 +72,22 @@ describe('Keystone-compatible login', () => {
       body: JSON.stringify({ name: 'via-keystone' }),
     });
     expect(created.status).toBe(201);
+  });
+
+  it('an issued token about to expire cannot be renewed through the token flow', async () => {
+    const old = issueToken(
+      'static-token',
+      { user: 'operator', tenant: 'admin' },
+      new Date(Date.now() - 3_590_000),
+    );
+    const renewed = await post('/keystone/v2.0/tokens', {
+      auth: { token: { id: old.id }, tenantId: 'admin' },
+    });
+    expect(renewed.status).toBe(200);
+    expect(Date.parse(renewed.body.access.token.expires)).toBeLessThanOrEqual(Date.parse(old.expires));
+    // the static token is the admin's own secret: a login with it gets a fresh hour
+    const fromStatic = await post('/keystone/v2.0/tokens', { auth: { token: { id: 'static-token' } } });
+    expect(Date.parse(fromStatic.body.access.token.expires)).toBeGreaterThan(Date.now() + 3_500_000);
   });
 
   it('refuses wrong credentials, forged and expired tokens with 401', async () => {

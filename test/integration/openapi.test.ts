@@ -560,6 +560,7 @@ describe('the embedded runtime answers as documented', () => {
     await call('POST', '/clusters/{id}/assignment', 409, { id, json: [{ id: n3.id, roles: ['compute'] }] });
     await call('POST', '/clusters/{id}/unassignment', 409, { id, json: [{ id: n2.id }] });
     await call('DELETE', '/tasks/{id}', 409, { id: deploy1.id });
+    await call('DELETE', '/transactions/{id}', 409, { id: deploy1.id });
     await call('GET', '/clusters/{id}', 200, { id });
     await call('GET', '/tasks', 200, { query: { cluster_id: String(id) } });
 
@@ -635,6 +636,7 @@ describe('the embedded runtime answers as documented', () => {
     await call('DELETE', '/tasks/{id}', 400, { id: deployment.id, query: { force: 'yes' } });
     await call('DELETE', '/tasks/{id}', 204, { id: deployment.id });
     await call('DELETE', '/tasks/{id}', 404, { id: deployment.id });
+    await call('DELETE', '/transactions/{id}', 400, { id: deployment.id, query: { force: 'yes' } });
     await call('GET', '/tasks/{id}', 404, { id: deployment.id });
 
     await call('POST', '/clusters/{id}/unassignment', 200, { id, json: [{ id: n2.id }] });
@@ -651,7 +653,8 @@ describe('the embedded runtime answers as documented', () => {
     });
     await call('PUT', '/clusters/{id}/deployment_tasks', 200, { id: c2.id, json: graph(2) });
     const running = (await call<TaskJson>('PUT', '/clusters/{id}/changes', 202, { id: c2.id })).body;
-    await call('DELETE', '/tasks/{id}', 204, { id: running.id, query: { force: '1' } });
+    // python-fuelclient's path for the same operation
+    await call('DELETE', '/transactions/{id}', 204, { id: running.id, query: { force: '1' } });
     await call('GET', '/transactions/{id}', 404, { id: running.id });
     const deadline = Date.now() + 30_000;
     for (;;) {

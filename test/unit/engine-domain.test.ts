@@ -369,6 +369,10 @@ describe('settleCluster', () => {
     expect(settleCluster('completed', ['ready', 'discover'])).toBe('partially_deployed');
   });
 
+  it('completed while a node left out is in error -> error', () => {
+    expect(settleCluster('completed', ['ready', 'provisioned', 'error'])).toBe('error');
+  });
+
   it('failed -> error, even with every node ready', () => {
     expect(settleCluster('failed', ['ready'])).toBe('error');
   });

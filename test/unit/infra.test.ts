@@ -337,7 +337,13 @@ describe('EventBridge', () => {
 
 describe('HTTP API', () => {
   const PROTECTED = ['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}'];
-  const PUBLIC = ['GET /', 'GET /api/v1/version', 'GET /api/version', 'POST /keystone/{proxy+}'];
+  const PUBLIC = [
+    'GET /',
+    'GET /api/v1/version',
+    'GET /api/version',
+    'GET /index.html',
+    'POST /keystone/v2.0/tokens',
+  ];
   const routes = (): Json[] => ofType('AWS::ApiGatewayV2::Route').map(([, route]) => propsOf(route));
 
   it('has the Nailgun, Keystone and UI routes, all to the API function', () => {
