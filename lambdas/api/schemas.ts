@@ -267,12 +267,17 @@ export const provisionNodesQuery = z.object({ nodes: selectedNodes }).loose();
 
 /**
  * `deploy/?nodes=1,2[&force=1]`: the nodes to deploy; `force` runs every task, as `changes/redeploy` does.
- * python-fuelclient also sends `noop_run=0`.
+ * python-fuelclient also sends `noop_run=0`, and `graph_type` (`fuel2 graph execute`).
  */
 export const deployNodesQuery = z
   .object({
     nodes: selectedNodes,
     force: flag,
+    graph_type: z
+      .enum(['default', ''], {
+        message: "only the 'default' graph can run here (custom graphs are not served)",
+      })
+      .optional(),
     dry_run: unsupported('dry runs'),
     noop_run: unsupported('noop runs'),
   })

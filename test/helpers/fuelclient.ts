@@ -168,6 +168,11 @@ export class FuelClient {
     return this.api<T>('PUT', api, data, params);
   }
 
+  /** APIClient.delete_request(api, params=...) */
+  delete(api: string, params?: Record<string, string>): Promise<unknown> {
+    return this.api('DELETE', api, undefined, params);
+  }
+
   /** APIClient.post_request(api, data) */
   post<T = unknown>(api: string, data: unknown): Promise<T> {
     return this.api<T>('POST', api, data);
@@ -459,4 +464,25 @@ export async function historyShowLater(
   }
   displayAll(HISTORY_RECORDS_KEYS, records);
   return { records, parameters };
+}
+
+/**
+ * `fuel2 graph execute --env ENV --nodes N.. [--type T] [--dry-run]` (fuelclient/v1/graph.py execute):
+ * `PUT clusters/{env}/deploy/?nodes=1,2&graph_type=T&dry_run=` with `{}`, reads `id` and `cluster`, then
+ * loads the environment's nodes like `env deploy`.
+ */
+export async function graphExecute(c: FuelClient, env: number, nodes: number[], graphType = 'default') {
+  const task = await c.put<Row>(
+    `clusters/${env}/deploy/?nodes=${nodes.join(',')}&graph_type=${graphType}&dry_run=`,
+    {},
+  );
+  expect(task).toHaveProperty('id');
+  expect(task).toHaveProperty('cluster');
+  await c.get<Row[]>(`nodes/?cluster_id=${String(task.cluster)}`);
+  return task;
+}
+
+/** `fuel2 task delete [--force] ID` (fuelclient/v1/task.py delete_by_id): `DELETE transactions/{id}/?force=0|1`. */
+export async function taskDelete(c: FuelClient, id: number, force = false): Promise<void> {
+  await c.delete(`transactions/${id}/`, { force: force ? '1' : '0' });
 }

@@ -51,12 +51,14 @@ import {
   envStopDeployment,
   FuelClient,
   FuelHttpError,
+  graphExecute,
   historyShow9,
   historyShowLater,
   nodeList,
   OLD_ENV_LIST_KEYS,
   type Row,
   TASK_SHOW_COLUMNS,
+  taskDelete,
   taskList,
   taskShow,
   taskWait,
@@ -528,6 +530,32 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     const byName = new Map(records.map((r) => [r.task_name, r.status]));
     expect(byName.get('controller-2')).toBe('ready');
     expect(byName.get('controller-3')).toBe('ready');
+    client.take();
+  });
+
+  it('fuel2 graph execute --env --nodes: PUT clusters/{id}/deploy/?nodes=..&graph_type=default&dry_run=', async () => {
+    const task = await graphExecute(client, envId, [controllerId]);
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/deploy/?nodes=${controllerId}&graph_type=default&dry_run=`, {}),
+      get(`/api/v1/nodes/?cluster_id=${envId}`),
+    ]);
+    expectTaskShape(task);
+    expect(task.name).toBe('deployment');
+    expect((await taskWait(client, task.id as number)).status).toBe('ready');
+    client.take();
+    // a custom graph is not served: refused, not silently replaced by the default one
+    await expect(graphExecute(client, envId, [controllerId], 'custom_graph')).rejects.toMatchObject({
+      status: 400,
+    });
+    client.take();
+  });
+
+  it('fuel2 task delete: DELETE transactions/{id}/?force=0, then the task is gone', async () => {
+    await taskDelete(client, stopId);
+    expect(client.take()).toEqual([
+      { method: 'DELETE', url: `/api/v1/transactions/${stopId}/?force=0`, body: null },
+    ]);
+    await expect(taskShow(client, stopId)).rejects.toMatchObject({ status: 404 });
     client.take();
   });
 });
