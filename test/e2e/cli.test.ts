@@ -509,7 +509,8 @@ describe('fuel-sls', () => {
   });
 
   it('redraws the progress in place on a terminal', async () => {
-    const id = await environment('cli-tty', [shell('a', '*', 'sleep 0.5')], 1);
+    // a run of over a second: at least one redraw between the first frame and the last
+    const id = await environment('cli-tty', [shell('a', '*', 'sleep 1')], 1);
     const live = await inProcess(['env', 'deploy', String(id), '--wait'], true);
     expect(live).toMatchObject({ code: 0, stderr: '' });
     const ESC = '\u001b';
