@@ -68,6 +68,8 @@ const USER = 'fuel-operator';
 const PASSWORD = 'p4ss-w0rd';
 const TENANT = 'admin';
 
+// The status values of reference/fuel.md, written out here rather than imported from the domain: the
+// client's contract must not move when the service's lists do.
 const CLUSTER_STATUSES = [
   'new',
   'deployment',
