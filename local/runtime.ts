@@ -18,6 +18,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { systemClock } from '../lambdas/adapters/ports.js';
 import { SfnWorkflows } from '../lambdas/adapters/sfn-workflows.js';
 import { SsmNodeCommands } from '../lambdas/adapters/ssm-commands.js';
+import { authenticate } from '../lambdas/api/auth.js';
+import { errorResponse, HttpError, type HttpResponse, json } from '../lambdas/api/http.js';
 import { createEngine, type Engine } from '../lambdas/app/engine.js';
 import { createService, type Service } from '../lambdas/app/service.js';
 import {
@@ -256,9 +258,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
         res.end(out.body ?? '');
       } catch (err) {
-        log(`request failed: ${(err as Error).stack ?? String(err)}`);
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'Internal error', errors: [] }));
+        const out = errorResponse(err, (e) => log(`request failed: ${(e as Error).stack ?? String(e)}`));
+        res.writeHead(out.status, out.headers);
+        res.end(out.body);
       }
     })();
   });
@@ -267,25 +269,25 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   async function localRoute(req: IncomingMessage, _body: string) {
     const url = new URL(req.url ?? '/', 'http://local');
     if (!url.pathname.startsWith('/_local/')) return null;
-    const reply = (statusCode: number, value: unknown) => ({
-      statusCode,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(value),
-    });
-    if (req.headers['x-auth-token'] !== token)
-      return reply(401, { message: 'Authentication required: send a valid X-Auth-Token header', errors: [] });
-    if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
-      return reply(200, fleet.commandLog());
+    const answer = (out: HttpResponse) => ({ statusCode: out.status, headers: out.headers, body: out.body });
+    try {
+      if (!authenticate(req.headers['x-auth-token'] as string | undefined, token, 'admin', new Date()))
+        throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
+      if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
+        return answer(json(200, fleet.commandLog()));
+      }
+      const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
+      if (m && req.method === 'POST') {
+        const node = await store.getNode(Number(m[1]));
+        if (!node) throw new HttpError(404, `Node ${m[1]} not found`);
+        fleet.setOnline(node.instanceId, m[2] === 'online');
+        await discover();
+        return answer(json(200, { id: node.id, online: m[2] === 'online' }));
+      }
+      throw new HttpError(404, `No such local resource: ${url.pathname}`);
+    } catch (err) {
+      return answer(errorResponse(err, (e) => log(`local route failed: ${String(e)}`)));
     }
-    const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
-    if (m && req.method === 'POST') {
-      const node = await store.getNode(Number(m[1]));
-      if (!node) return reply(404, { message: `Node ${m[1]} not found`, errors: [] });
-      fleet.setOnline(node.instanceId, m[2] === 'online');
-      await discover();
-      return reply(200, { id: node.id, online: m[2] === 'online' });
-    }
-    return reply(404, { message: `No such local resource: ${url.pathname}`, errors: [] });
   }
 
   const url = await listen(server, options.port ?? 8000, host);
