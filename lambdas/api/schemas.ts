@@ -262,8 +262,20 @@ const selectedNodes = z.preprocess(
     .max(1000, 'must list at most 1000 nodes'),
 );
 
+/** The graph a selected-node run may name: only the default one is served. */
+const graphType = z
+  .enum(['default', ''], { message: "only the 'default' graph can run here (custom graphs are not served)" })
+  .optional();
+
 /** `provision/?nodes=1,2`: the nodes to provision, at least one. */
-export const provisionNodesQuery = z.object({ nodes: selectedNodes }).loose();
+export const provisionNodesQuery = z
+  .object({
+    nodes: selectedNodes,
+    graph_type: graphType,
+    dry_run: unsupported('dry runs'),
+    noop_run: unsupported('noop runs'),
+  })
+  .loose();
 
 /**
  * `deploy/?nodes=1,2[&force=1]`: the nodes to deploy; `force` runs every task, as `changes/redeploy` does.
@@ -273,11 +285,7 @@ export const deployNodesQuery = z
   .object({
     nodes: selectedNodes,
     force: flag,
-    graph_type: z
-      .enum(['default', ''], {
-        message: "only the 'default' graph can run here (custom graphs are not served)",
-      })
-      .optional(),
+    graph_type: graphType,
     dry_run: unsupported('dry runs'),
     noop_run: unsupported('noop runs'),
   })

@@ -331,7 +331,7 @@ export function createEngine(deps: EngineDeps) {
               ? `Provisioning failed on ${failed} of ${rows.length} nodes`
               : done < rows.length
                 ? `Provisioning of ${done} of ${rows.length} nodes is done; the others were not started (stopped)`
-                : `Provisioning of ${rows.length} nodes is done`,
+                : `Provisioning of ${rows.length} ${rows.length === 1 ? 'node' : 'nodes'} is done`,
         });
       }
     }

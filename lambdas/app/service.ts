@@ -241,9 +241,11 @@ export function createService(deps: ServiceDeps) {
     const c = await cluster(clusterId);
     assertUnlocked(c, 'unassign nodes');
     const members = new Map((await clusterNodes(clusterId)).map((n) => [n.id, n]));
-    const problems = ids
-      .filter((id) => !members.has(id))
-      .map((id) => ({ field: 'id', message: `node ${id} is not in environment ${clusterId}` }));
+    const problems = ids.flatMap((id, index) =>
+      members.has(id)
+        ? []
+        : [{ field: `[${index}].id`, message: `node ${id} is not in environment ${clusterId}` }],
+    );
     if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
     for (const id of ids) {
       const member = members.get(id);
