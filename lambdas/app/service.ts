@@ -633,18 +633,14 @@ export function createService(deps: ServiceDeps) {
 
   async function history(taskId: number, filter: HistoryFilter): Promise<HistoryRow[]> {
     const t = await task(taskId);
-    let owner = t.id;
-    let prefix = ALL_ROWS_PREFIX;
-    if (isDeploymentRoot(t)) {
-      // a deploy task, or a top-level provisioning / deployment of selected nodes: all its rows
-    } else if (t.name === 'provision' || t.name === 'deployment') {
-      if (t.parentId === null) return [];
-      owner = t.parentId;
-      prefix = t.name === 'provision' ? PROVISION_ROWS_PREFIX : LAYER_ROWS_PREFIX;
-    } else {
-      return [];
-    }
-    const rows = await store.queryRows(owner, prefix);
+    // a root (`deploy`, or a top-level run of selected nodes) shows all its rows; a child, its stage's
+    const source = isDeploymentRoot(t)
+      ? { owner: t.id, prefix: ALL_ROWS_PREFIX }
+      : t.parentId !== null && (t.name === 'provision' || t.name === 'deployment')
+        ? { owner: t.parentId, prefix: t.name === 'provision' ? PROVISION_ROWS_PREFIX : LAYER_ROWS_PREFIX }
+        : null;
+    if (!source) return [];
+    const rows = await store.queryRows(source.owner, source.prefix);
     // provisioning first, then the layers in order (the sort key orders layers, not the two stages)
     rows.sort((a, b) => Number(b.stage === 'provision') - Number(a.stage === 'provision'));
     return rows.filter(
