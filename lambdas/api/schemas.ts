@@ -223,11 +223,9 @@ export const emptyBody = z
 export const noQuery = z.object({}).loose();
 
 /** A comma-separated query parameter as a list of validated items. */
-const csv = <T extends z.ZodType>(item: T) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined),
-    z.array(item).optional(),
-  );
+const splitCommas = (v: unknown) =>
+  typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined;
+const csv = <T extends z.ZodType>(item: T) => z.preprocess(splitCommas, z.array(item).optional());
 
 export const clusterFilterQuery = z.object({ cluster_id: idParam.optional() }).loose();
 
@@ -255,7 +253,7 @@ export const historyQuery = z
   .loose();
 
 const selectedNodes = z.preprocess(
-  (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined),
+  splitCommas,
   z
     .array(idParam, { message: 'must list node ids, like ?nodes=1,2' })
     .min(1)

@@ -781,6 +781,11 @@ export function createEngine(deps: EngineDeps) {
     return current === 'stop_deployment' ? 'stop_deployment' : 'deploy';
   }
 
+  /** What a message says ran: a top-level provisioning of selected nodes, or a deployment. */
+  function subjectOf(task: Task, name: string): string {
+    return `${task.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${name}'`;
+  }
+
   function deploymentMessage(
     name: string,
     outcome: Outcome,
@@ -794,7 +799,7 @@ export function createEngine(deps: EngineDeps) {
       .map((r) => `${r.taskName} on node ${r.nodeId}`)
       .join(', ')}${failed.length > 10 ? ` and ${failed.length - 10} more` : ''}`;
     const notStarted = rows.filter((r) => r.custom.skip_reason === 'stopped').length;
-    const subject = `${task.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${name}'`;
+    const subject = subjectOf(task, name);
     if (failure) {
       return `${subject} has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
     }
@@ -819,7 +824,7 @@ export function createEngine(deps: EngineDeps) {
       if (stop.forcedBecause === 'timeout') {
         return `Timeout (${stop.timeoutSeconds} sec) was reached. ${cancelled}.`;
       }
-      const subject = `${task.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${name}'`;
+      const subject = subjectOf(task, name);
       return `${subject} was stopped by force: ${cancelled}.`;
     }
     return `Deployment of environment '${name}' was successfully stopped.`;

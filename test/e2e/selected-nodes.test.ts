@@ -12,6 +12,7 @@ import {
   shell,
   type Target,
   type TaskJson,
+  waitForRow,
   waitForTask,
 } from '../helpers/target.js';
 
@@ -64,15 +65,6 @@ async function waitUnlocked(id: number, timeoutMs = 60_000): Promise<ClusterJson
     if (Date.now() > deadline) throw new Error(`cluster ${id} still locked (${cluster.status})`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-async function waitForRow(taskId: number, name: string, status: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${taskId}/deployment_history/`);
-    if (rows.some((r) => r.task_name === name && r.status === status)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} of task ${taskId} never became ${status}`);
 }
 
 describe('provision and deploy selected nodes', () => {
@@ -179,7 +171,7 @@ describe('provision and deploy selected nodes', () => {
     });
     const [a, b] = stopEnv.nodes as [number, number];
     const run = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${stopEnv.id}/provision/?nodes=${a}`);
-    await waitForRow(run.id, 'provision', 'running');
+    await waitForRow(api, run.id, 'provision', 'running');
     const stop = await api.call<TaskJson>('PUT', `/api/v1/clusters/${stopEnv.id}/stop_deployment/`);
     expect(stop.status).toBe(202);
     expect((await waitForTask(api, stop.body.id)).status).toBe('ready');
@@ -216,14 +208,7 @@ describe('DELETE tasks/{id}/', () => {
   it('a running task: 409 without force; with ?force=1 the deployment is force-stopped and the task hidden', async () => {
     const env = await environment('del-running', 1, [shell('long', '*', 'sleep 30')]);
     const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/changes/`, {});
-    for (let i = 0; i < 200; i++) {
-      const rows = await api.ok<HistoryJson[]>(
-        'GET',
-        `/api/v1/transactions/${deploy.id}/deployment_history/`,
-      );
-      if (rows.some((r) => r.task_name === 'long' && r.status === 'running')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForRow(api, deploy.id, 'long', 'running');
     const refused = await api.call<{ message: string }>('DELETE', `/api/v1/tasks/${deploy.id}/`);
     expect(refused.status).toBe(409);
     expect(refused.body.message).toMatch(/is running.*force=1/);
@@ -257,7 +242,7 @@ describe('DELETE tasks/{id}/', () => {
     });
     const [nodeId] = env.nodes as [number];
     const run = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${env.id}/provision/?nodes=${nodeId}`);
-    await waitForRow(run.id, 'provision', 'running');
+    await waitForRow(api, run.id, 'provision', 'running');
     // fuel2 deletes through transactions/
     expect((await api.call('DELETE', `/api/v1/transactions/${run.id}/?force=1`)).status).toBe(204);
     expect((await waitUnlocked(env.id)).status).toBe('error');

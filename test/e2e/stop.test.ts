@@ -12,6 +12,7 @@ import {
   shell,
   type Target,
   type TaskJson,
+  waitForRow,
   waitForTask,
 } from '../helpers/target.js';
 
@@ -40,14 +41,6 @@ async function rowsOf(taskId: number): Promise<HistoryJson[]> {
   return api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${taskId}/deployment_history/`);
 }
 
-async function waitForRow(taskId: number, task: string, status: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if ((await rowsOf(taskId)).some((r) => r.task_name === task && r.status === status)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${task} never became ${status}`);
-}
-
 describe('stop a deployment, change the graph, deploy again', () => {
   let clusterId: number;
   let nodes: NodeJson[];
@@ -74,7 +67,7 @@ describe('stop a deployment, change the graph, deploy again', () => {
     );
     await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, graph);
     deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
-    await waitForRow(deploy.id, 'controller-1', 'running');
+    await waitForRow(api, deploy.id, 'controller-1', 'running');
 
     const res = await api.call<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`, {
       message: 'maintenance window closed',

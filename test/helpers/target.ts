@@ -96,6 +96,23 @@ export async function waitForTask(api: Api, id: number, timeoutMs = 120_000): Pr
   }
 }
 
+/** Polls a deployment's history until the row of `task` on some node has `status`; a bounded wait. */
+export async function waitForRow(
+  api: Api,
+  taskId: number,
+  task: string,
+  status: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${taskId}/deployment_history/`);
+    if (rows.some((r) => r.task_name === task && r.status === status)) return;
+    if (Date.now() > deadline) throw new Error(`${task} of task ${taskId} never became ${status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Free online nodes, lowest ids first. */
 export async function freeNodes(api: Api, count: number): Promise<NodeJson[]> {
   const nodes = await api.ok<NodeJson[]>('GET', '/api/v1/nodes/');
