@@ -15,28 +15,25 @@ import { fileURLToPath } from 'node:url';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { systemClock } from '../lambdas/adapters/ports.js';
-import { SfnWorkflows } from '../lambdas/adapters/sfn-workflows.js';
-import { SsmNodeCommands } from '../lambdas/adapters/ssm-commands.js';
 import { authenticate } from '../lambdas/api/auth.js';
 import { errorResponse, HttpError, type HttpResponse, json } from '../lambdas/api/http.js';
-import { createEngine, type Engine } from '../lambdas/app/engine.js';
+import type { Context, Repositories } from '../lambdas/app/ports.js';
 import { createService, type Service } from '../lambdas/app/service.js';
-import {
-  apiHandler,
-  checkStopHandler,
-  commandStatusHandler,
-  dispatchHandler,
-  executionEndedHandler,
-  finishHandler,
-  planHandler,
-  watchdogHandler,
-} from '../lambdas/handlers/factories.js';
-import { DynamoStore } from '../lambdas/store/dynamo-store.js';
+import { apiHandler } from '../lambdas/handlers/api.js';
+import { checkStopHandler } from '../lambdas/handlers/check-stop.js';
+import { commandStatusHandler } from '../lambdas/handlers/command-status.js';
+import { compose, type PortDecorators } from '../lambdas/handlers/compose.js';
+import { discoverNodesHandler } from '../lambdas/handlers/discover-nodes.js';
+import { dispatchHandler } from '../lambdas/handlers/dispatch.js';
+import { executionEndedHandler } from '../lambdas/handlers/execution-ended.js';
+import { finishHandler } from '../lambdas/handlers/finish.js';
+import { planHandler } from '../lambdas/handlers/plan.js';
+import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
 import { seedDemo } from './demo.js';
+import { createDelivery } from './event-delivery.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
-import { LocalStepFunctions } from './sfn-server.js';
-import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm-fleet.js';
+import { LocalStepFunctions } from './sfn/step-functions.js';
+import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
 
 export const DOCUMENT_NAME = 'FuelRunTask';
 const REGION = LOCAL_REGION;
@@ -57,6 +54,8 @@ export interface RuntimeOptions {
   dataDir?: string;
   /** Folder for the simulated nodes' working folders (default: a new temporary folder). */
   nodesDir?: string;
+  /** Decorators around the real adapters of the ports (to record calls, or to make them fail as AWS can). */
+  decorate?: PortDecorators;
   log?: (line: string) => void;
 }
 
@@ -64,9 +63,10 @@ export interface Runtime {
   url: string;
   token: string;
   fleet: LocalFleet;
-  store: DynamoStore;
+  /** The context every handler of this runtime runs with: its repositories, SSM, Step Functions, clock, log. */
+  context: Context;
+  repos: Repositories;
   service: Service;
-  engine: Engine;
   endpoints: { dynamodb: string; sfn: string; ssm: string };
   /** Registers the fleet's nodes as discovered nodes (also runs every few seconds). */
   discover(): Promise<void>;
@@ -143,37 +143,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // DynamoDB
   const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir });
   const { tableName, client: dynamoClient } = dynamo;
-  const store = new DynamoStore(tableName, dynamoClient);
 
-  // Engine and service, wired to the local endpoints once they listen
-  let engine: Engine | undefined;
-  const theEngine = (): Engine => {
-    if (!engine) throw new Error('engine used before the runtime started');
-    return engine;
+  // Every handler gets the same context, built by the composition root once the local endpoints listen.
+  let context: Context | undefined;
+  const theContext = (): Context => {
+    if (!context) throw new Error('handler invoked before the runtime started');
+    return context;
   };
-  const onCommandStatus = commandStatusHandler(theEngine);
-  const onExecutionEnded = executionEndedHandler(theEngine);
-  const pending = new Set<Promise<void>>();
-
-  /** Delivers an event to a handler as EventBridge would: asynchronously, retried with backoff. */
-  function deliver(what: string, handle: () => Promise<unknown>): void {
-    const run = async () => {
-      for (let attempt = 0; attempt < 8; attempt++) {
-        try {
-          await handle();
-          return;
-        } catch (err) {
-          log(`${what} delivery failed (attempt ${attempt + 1}): ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-        }
-      }
-    };
-    const p = run().finally(() => pending.delete(p));
-    pending.add(p);
-  }
+  const onCommandStatus = commandStatusHandler(theContext);
+  const onExecutionEnded = executionEndedHandler(theContext);
+  const delivery = createDelivery({
+    attempts: 8,
+    backoffMs: 100,
+    onRetry: (what, attempt, err) => log(`${what} delivery failed (attempt ${attempt}): ${err.message}`),
+  });
 
   const onFleetStatus = (event: CommandStatusEvent) =>
-    deliver('command-status', () =>
+    delivery.deliver('command-status', () =>
       onCommandStatus({
         detail: {
           'command-id': event.commandId,
@@ -205,41 +191,46 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       FinishFunctionArn: arn('finish'),
     },
     functions: {
-      [arn('plan')]: planHandler(theEngine),
-      [arn('check-stop')]: checkStopHandler(theEngine),
-      [arn('dispatch')]: dispatchHandler(theEngine),
-      [arn('finish')]: finishHandler(theEngine),
+      [arn('plan')]: planHandler(theContext),
+      [arn('check-stop')]: checkStopHandler(theContext),
+      [arn('dispatch')]: dispatchHandler(theContext),
+      [arn('finish')]: finishHandler(theContext),
     },
     log,
-    onExecutionEnd: (detail) => deliver('execution-ended', () => onExecutionEnded({ detail })),
+    onExecutionEnd: (detail) => delivery.deliver('execution-ended', () => onExecutionEnded({ detail })),
   });
   const sfnUrl = await sfn.listen(0, host);
 
-  const workflows = new SfnWorkflows(
-    sfn.stateMachineArn,
-    new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
+  context = compose(
+    {
+      table: { name: tableName, client: dynamoClient },
+      ssm: {
+        documentName: DOCUMENT_NAME,
+        client: new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
+      },
+      sfn: {
+        stateMachineArn: sfn.stateMachineArn,
+        client: new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
+      },
+      log: (message, data) => log(`${message} ${data ? JSON.stringify(data) : ''}`),
+    },
+    options.decorate,
   );
-  const commands = new SsmNodeCommands(
-    DOCUMENT_NAME,
-    new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
-  );
-  const engineLog = (message: string, data?: Record<string, unknown>) =>
-    log(`${message} ${data ? JSON.stringify(data) : ''}`);
-  engine = createEngine({ store, commands, workflows, clock: systemClock, log: engineLog });
-  const service = createService({ store, commands, workflows, clock: systemClock, engine });
+  const service = createService(context);
 
   const api = apiHandler(() => ({
-    service,
+    context: theContext(),
     authToken: async () => token,
     admin: { user: options.adminUser ?? 'admin', password: async () => options.adminPassword ?? 'admin' },
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
   }));
 
+  const discoverHandler = discoverNodesHandler(theContext);
   const discover = async () => {
-    await service.discoverNodes();
+    await discoverHandler();
   };
   await discover();
-  const watchdog = watchdogHandler(() => engine as Engine);
+  const watchdog = watchdogHandler(theContext);
   const watchdogTimer = setInterval(() => {
     watchdog().catch((err) => log(`watchdog failed: ${(err as Error).message}`));
   }, 1000);
@@ -278,7 +269,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       }
       const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
       if (m && req.method === 'POST') {
-        const node = await store.getNode(Number(m[1]));
+        const node = await context?.repos.nodes.get(Number(m[1]));
         if (!node) throw new HttpError(404, `Node ${m[1]} not found`);
         fleet.setOnline(node.instanceId, m[2] === 'online');
         await discover();
@@ -299,9 +290,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     url,
     token,
     fleet,
-    store,
+    context,
+    repos: context.repos,
     service,
-    engine,
     endpoints: { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl },
     discover,
     async stop() {
@@ -313,7 +304,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       server.closeAllConnections();
       await sfn.close();
       await fleet.close();
-      await Promise.allSettled([...pending]);
+      await delivery.drained();
       await dynamo.close();
       if (ownsNodesDir) rmSync(nodesDir, { recursive: true, force: true });
     },

@@ -8,7 +8,7 @@ import {
   TaskDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import type { Workflows } from './ports.js';
+import type { Workflows } from '../app/ports.js';
 
 /** Workflows on AWS Step Functions. */
 export class SfnWorkflows implements Workflows {

@@ -7,7 +7,9 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { InvocationResult, ManagedInstance, NodeCommands, SendCommandInput } from './ports.js';
+import type { ManagedInstance, NodeCommands, SendCommandInput } from '../app/ports.js';
+import type { InvocationResult } from '../domain/command-result.js';
+import { isCommandStatus } from '../domain/command-status.js';
 
 const OUTPUT_TAIL_CHARS = 2000;
 /**
@@ -80,7 +82,7 @@ export class SsmNodeCommands implements NodeCommands {
         commandId,
         instanceId,
         comment: out.Comment ?? '',
-        status: out.Status ?? 'Pending',
+        status: isCommandStatus(out.Status) ? out.Status : 'Pending',
         statusDetails: out.StatusDetails ?? '',
         responseCode: typeof out.ResponseCode === 'number' && out.ResponseCode >= 0 ? out.ResponseCode : null,
         startedAt: isoOrNull(out.ExecutionStartDateTime),

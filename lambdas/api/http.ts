@@ -7,7 +7,7 @@ import {
   TooLargeError,
   UnauthorizedError,
   ValidationError,
-} from '../app/errors.js';
+} from '../domain/errors.js';
 
 export interface HttpRequest {
   method: string;

@@ -1,7 +1,9 @@
 /** Entities in the object shapes of Nailgun's API (reference/fuel.md), as python-fuelclient reads them. */
-import type { Cluster, HistoryRow, Node, Task } from '../domain/model.js';
+import type { HistoryRow } from '../domain/history.js';
+import type { Cluster, Node } from '../domain/model.js';
 import { progressPercent } from '../domain/plan.js';
 import { isClusterLocked } from '../domain/status.js';
+import type { Task } from '../domain/task.js';
 
 export const FUEL_VERSION = '9.0';
 
@@ -51,24 +53,64 @@ export function nodeJson(n: Node) {
   };
 }
 
+/** Nailgun's free-form `result` of a task: a run's outcome once it ended, a stop's who and why. */
+function taskResult(t: Task): Record<string, unknown> {
+  if (t.kind === 'stop')
+    return { deploy_task_id: t.deployTaskId, requested_by: t.requestedBy, reason: t.reason };
+  if (t.kind !== 'run' || t.outcome === null) return {};
+  return {
+    ...(t.outcome.clusterStatus !== null ? { cluster_status: t.outcome.clusterStatus } : {}),
+    stop_task_status: t.outcome.stopTaskStatus,
+    stop_message: t.outcome.stopMessage,
+  };
+}
+
 export function taskJson(t: Task, consoleUrl?: (arn: string) => string) {
   const running = t.status === 'running' || t.status === 'pending';
+  const counted = t.kind === 'run' || t.kind === 'stage' ? t : null;
   return {
     id: t.id,
     uuid: t.uuid,
     name: t.name,
     status: t.status,
-    progress: running ? Math.min(99, t.total === 0 ? 0 : progressPercent(t.done, t.total)) : t.progress,
+    progress: running
+      ? Math.min(
+          99,
+          counted === null || counted.total === 0 ? 0 : progressPercent(counted.done, counted.total),
+        )
+      : t.progress,
     message: t.message,
     cluster: t.clusterId,
-    result: t.result,
+    result: taskResult(t),
     parent_id: t.parentId,
     time_start: t.timeStart,
     time_end: t.timeEnd,
-    graph_type: t.graphType,
-    dry_run: t.dryRun,
+    graph_type: 'default',
+    dry_run: false,
     execution_arn: t.executionArn,
     execution_url: t.executionArn && consoleUrl ? consoleUrl(t.executionArn) : null,
+  };
+}
+
+/** Nailgun's free-form `custom` of a history row, from the row's typed outcome. */
+function historyCustom(r: HistoryRow): Record<string, unknown> {
+  const c = r.command;
+  return {
+    ...(c
+      ? {
+          exit_code: c.exitCode,
+          ssm_status: c.ssmStatus,
+          status_details: c.statusDetails,
+          command_id: c.commandId,
+          instance_id: c.instanceId,
+          output_tail: c.outputTail,
+          error_tail: c.errorTail,
+        }
+      : {}),
+    ...(r.skipReason !== null ? { skip_reason: r.skipReason } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    ...(r.errorType !== null ? { error_type: r.errorType } : {}),
+    ...(r.cancelledByStop ? { cancelled_by_stop: true } : {}),
   };
 }
 
@@ -80,7 +122,7 @@ export function historyJson(r: HistoryRow) {
     status: r.status,
     time_start: r.timeStart,
     time_end: r.timeEnd,
-    custom: r.custom,
+    custom: historyCustom(r),
     type: r.stage === 'provision' ? 'provision' : 'shell',
   };
 }

@@ -71,17 +71,6 @@ export const TASK_NAMES = [
 ] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
-/**
- * The task that owns an execution of the deployment state machine: `deploy` ("Deploy changes"), or a
- * top-level `provision` / `deployment` of selected nodes. Children of a `deploy` share its names but have a parent.
- */
-export function isDeploymentRoot(task: { name: TaskName; parentId: number | null }): boolean {
-  return (
-    task.parentId === null &&
-    (task.name === 'deploy' || task.name === 'provision' || task.name === 'deployment')
-  );
-}
-
 export const HISTORY_STATUSES = ['pending', 'running', 'ready', 'error', 'skipped'] as const;
 export type HistoryStatus = (typeof HISTORY_STATUSES)[number];
 

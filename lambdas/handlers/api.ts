@@ -1,8 +1,54 @@
-import { adminPassword, secretToken, serviceFromEnv } from './env.js';
-import { apiHandler } from './factories.js';
+/** The Nailgun API behind API Gateway (HTTP API, payload 2.0): one router, the service's use cases. */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { UI_HTML } from '../../web/ui.js';
+import type { HttpRequest } from '../api/http.js';
+import { createRouter } from '../api/router.js';
+import { nailgunRoutes } from '../api/routes.js';
+import type { Context } from '../app/ports.js';
+import { createService } from '../app/service.js';
+import { adminPassword, contextFromEnv, secretToken } from './env.js';
+import { once } from './payload.js';
+
+export interface ApiDeps {
+  context: Context;
+  authToken: () => Promise<string>;
+  /** The Keystone-compatible login's admin user and password. */
+  admin: { user: string; password: () => Promise<string> };
+  log?: (err: unknown) => void;
+}
+
+export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(event.headers ?? {})) headers[key.toLowerCase()] = value;
+  const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
+  const body =
+    event.body === undefined
+      ? null
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
+  return { method: event.requestContext.http.method, path: event.rawPath, query, headers, body };
+}
+
+export function apiHandler(deps: () => ApiDeps) {
+  const router = once(() => {
+    const d = deps();
+    const login = { user: d.admin.user, password: d.admin.password, signingKey: d.authToken };
+    return createRouter(nailgunRoutes(createService(d.context), login), {
+      authToken: d.authToken,
+      principal: d.admin.user,
+      log: d.log,
+      pages: { '/': UI_HTML, '/index.html': UI_HTML },
+    });
+  });
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const res = await router()(toHttpRequest(event));
+    return { statusCode: res.status, headers: res.headers, body: res.body };
+  };
+}
 
 export const handler = apiHandler(() => ({
-  service: serviceFromEnv(),
+  context: contextFromEnv(),
   authToken: secretToken(),
   admin: { user: process.env.FUEL_ADMIN_USER || 'admin', password: adminPassword() },
   log: (err) =>

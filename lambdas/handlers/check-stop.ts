@@ -1,4 +1,12 @@
-import { engineFromEnv } from './env.js';
-import { checkStopHandler } from './factories.js';
+/** "Check stop flag" (Step Functions task, first state of every layer). */
+import { checkStop } from '../app/engine/check-stop.js';
+import type { Context } from '../app/ports.js';
+import { contextFromEnv } from './env.js';
+import { integerField, once } from './payload.js';
 
-export const handler = checkStopHandler(engineFromEnv);
+export function checkStopHandler(context: () => Context) {
+  const ctx = once(context);
+  return async (payload: unknown) => checkStop(ctx(), { taskId: integerField(payload, 'taskId') });
+}
+
+export const handler = checkStopHandler(contextFromEnv);

@@ -1,16 +1,11 @@
-/** Dependencies of the handlers on AWS, from the environment the CDK stack sets. */
-
+/** The context of the handlers on AWS: clients and names from the environment the CDK stack sets. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { systemClock } from '../adapters/ports.js';
-import { SfnWorkflows } from '../adapters/sfn-workflows.js';
-import { SsmNodeCommands } from '../adapters/ssm-commands.js';
 import { cachedFor } from '../api/auth.js';
-import { createEngine, type Engine } from '../app/engine.js';
-import { createService, type Service } from '../app/service.js';
-import { DynamoStore } from '../store/dynamo-store.js';
+import type { Context } from '../app/ports.js';
+import { compose } from './compose.js';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -22,20 +17,13 @@ function log(message: string, data?: Record<string, unknown>): void {
   console.log(JSON.stringify({ level: 'INFO', message, ...data }));
 }
 
-function parts() {
-  const store = new DynamoStore(required('TABLE_NAME'), new DynamoDBClient({}));
-  const workflows = new SfnWorkflows(process.env.STATE_MACHINE_ARN ?? '', new SFNClient({}));
-  const commands = new SsmNodeCommands(process.env.SSM_DOCUMENT_NAME ?? '', new SSMClient({}));
-  return { store, workflows, commands, clock: systemClock };
-}
-
-export function engineFromEnv(): Engine {
-  return createEngine({ ...parts(), log });
-}
-
-export function serviceFromEnv(): Service {
-  const deps = parts();
-  return createService({ ...deps, engine: createEngine({ ...deps, log }) });
+export function contextFromEnv(): Context {
+  return compose({
+    table: { name: required('TABLE_NAME'), client: new DynamoDBClient({}) },
+    ssm: { documentName: process.env.SSM_DOCUMENT_NAME ?? '', client: new SSMClient({}) },
+    sfn: { stateMachineArn: process.env.STATE_MACHINE_ARN ?? '', client: new SFNClient({}) },
+    log,
+  });
 }
 
 let secretsManager: SecretsManagerClient | undefined;

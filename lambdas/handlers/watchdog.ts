@@ -1,4 +1,12 @@
-import { engineFromEnv } from './env.js';
-import { watchdogHandler } from './factories.js';
+/** Scheduled every minute: ends runs that never started, escalates stops, gives up on silent nodes. */
+import { watchdog } from '../app/engine/watchdog.js';
+import type { Context } from '../app/ports.js';
+import { contextFromEnv } from './env.js';
+import { once } from './payload.js';
 
-export const handler = watchdogHandler(engineFromEnv);
+export function watchdogHandler(context: () => Context) {
+  const ctx = once(context);
+  return async () => watchdog(ctx());
+}
+
+export const handler = watchdogHandler(contextFromEnv);

@@ -1,27 +1,32 @@
 /**
  * Drives the deployment engine without Step Functions, against real parts: dynalite, the local SSM fleet
- * (real shell processes) with the project's task document, DynamoStore, SsmNodeCommands, the service and
- * the engine. Only the Step Functions port (Workflows) is a recording fake: tests call plan / dispatch /
+ * (real shell processes) with the project's task document, and the context the composition root builds
+ * (the DynamoDB repositories, the SSM adapter, the service and the engine's steps). Only the Step Functions port (Workflows) is a recording fake: tests call plan / dispatch /
  * finish themselves, as the state machine would, and watch for `complete(token)`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { type NodeCommands, systemClock, type Workflows } from '../../lambdas/adapters/ports.js';
-import { SsmNodeCommands } from '../../lambdas/adapters/ssm-commands.js';
-import { createEngine, type Engine } from '../../lambdas/app/engine.js';
+import { checkStop } from '../../lambdas/app/engine/check-stop.js';
+import { dispatch, type StageInput } from '../../lambdas/app/engine/dispatch.js';
+import { type FinishInput, finish } from '../../lambdas/app/engine/finish.js';
+import { plan } from '../../lambdas/app/engine/plan.js';
+import { watchdog } from '../../lambdas/app/engine/watchdog.js';
+import type { Context, NodeCommands, Repositories, Workflows } from '../../lambdas/app/ports.js';
 import { createService, type Service } from '../../lambdas/app/service.js';
 import type { Editable } from '../../lambdas/domain/attributes.js';
 import type { GraphTask } from '../../lambdas/domain/graph.js';
-import type { HistoryRow, Node, Task } from '../../lambdas/domain/model.js';
-import { commandStatusHandler } from '../../lambdas/handlers/factories.js';
-import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
-import { ALL_ROWS_PREFIX } from '../../lambdas/store/history-codec.js';
+import type { HistoryRow } from '../../lambdas/domain/history.js';
+import type { Node } from '../../lambdas/domain/model.js';
+import type { RowScope, Stage } from '../../lambdas/domain/stage.js';
+import type { DeploymentRun, StageTask, Task } from '../../lambdas/domain/task.js';
+import { commandStatusHandler } from '../../lambdas/handlers/command-status.js';
+import { compose } from '../../lambdas/handlers/compose.js';
+import { createDelivery } from '../../local/event-delivery.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
-import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm-fleet.js';
-
+import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 export const DOCUMENT_NAME = 'FuelRunTask';
 const REGION = LOCAL_REGION;
 const credentials = LOCAL_CREDENTIALS;
@@ -80,10 +85,10 @@ export class RecordingWorkflows implements Workflows {
 
 export interface HarnessOptions {
   nodeCount?: number;
-  /** Wraps the real SSM adapter the engine uses (fault injection at the port). */
-  wrapCommands?: (real: SsmNodeCommands) => NodeCommands;
-  /** The store the engine uses, built on the harness's table (fault injection at the store). */
-  makeEngineStore?: (tableName: string, client: DynamoDBClient) => DynamoStore;
+  /** Wraps the real SSM adapter (fault injection at the port). */
+  wrapCommands?: (real: NodeCommands) => NodeCommands;
+  /** Wraps the real repositories (fault injection at the ports). */
+  wrapRepos?: (real: Repositories) => Repositories;
   /** How many times each status event is delivered, concurrently (EventBridge delivers at least once). */
   deliveryCopies?: number;
 }
@@ -99,19 +104,29 @@ export interface ClusterInput {
 
 export interface ClusterSetup {
   clusterId: number;
-  deployTask: Task;
+  deployTask: DeploymentRun;
   /** Cluster nodes in the order of `roles`. */
   nodes: Node[];
 }
 
+/** The engine's steps, bound to the harness's context, as the state machine and EventBridge call them. */
+export interface EngineSteps {
+  plan(input: { taskId: number }): ReturnType<typeof plan>;
+  checkStop(input: { taskId: number }): ReturnType<typeof checkStop>;
+  dispatch(input: { taskId: number; stage: string; token: string }): ReturnType<typeof dispatch>;
+  recordResult(input: { commandId: string; instanceId: string; status: string }): Promise<void>;
+  finish(input: FinishInput): ReturnType<typeof finish>;
+  watchdog(): ReturnType<typeof watchdog>;
+}
+
 export interface Harness {
-  store: DynamoStore;
+  /** The context of every step and use case (the decorated ports). */
+  context: Context;
+  repos: Repositories;
   fleet: LocalFleet;
   service: Service;
-  engine: Engine;
+  engine: EngineSteps;
   workflows: RecordingWorkflows;
-  /** The real adapter, unwrapped. */
-  ssm: SsmNodeCommands;
   /** Status events the fleet handed to the engine (terminal and not). */
   events: CommandStatusEvent[];
   /** Deliveries that failed on every attempt. */
@@ -127,10 +142,12 @@ export interface Harness {
   settle(timeoutMs?: number): Promise<void>;
   /** Lets every command waiting on `gate` (see `gated`) go on, on every node. */
   openGate(gate: string): void;
-  rows(taskId: number, prefix?: string): Promise<HistoryRow[]>;
+  rows(taskId: number, scope?: RowScope): Promise<HistoryRow[]>;
   row(taskId: number, stage: string, taskName: string, nodeId: number): Promise<HistoryRow>;
   node(id: number): Promise<Node>;
   task(id: number): Promise<Task>;
+  run(id: number): Promise<DeploymentRun>;
+  stageTask(id: number): Promise<StageTask>;
   close(): Promise<void>;
 }
 
@@ -141,47 +158,34 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const baseDir = mkdtempSync(join(tmpdir(), 'fuel-engine-test-'));
   const dynamo = await startLocalDynamoDb();
   const { tableName, client: dynamoClient } = dynamo;
-  const store = new DynamoStore(tableName, dynamoClient);
-  const engineStore = options.makeEngineStore?.(tableName, dynamoClient) ?? store;
 
-  let engine: Engine | undefined;
-  const theEngine = (): Engine => {
-    if (!engine) throw new Error('engine used before the harness started');
-    return engine;
+  let context: Context | undefined;
+  const theContext = (): Context => {
+    if (!context) throw new Error('step invoked before the harness started');
+    return context;
   };
-  const onCommandStatus = commandStatusHandler(theEngine);
+  const onCommandStatus = commandStatusHandler(theContext);
   const events: CommandStatusEvent[] = [];
   const deliveryErrors: Error[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const copies = options.deliveryCopies ?? 1;
-
-  /** As local/runtime.ts delivers: asynchronously, retried with backoff, like EventBridge -> Lambda. */
-  const deliverOnce = async (event: CommandStatusEvent): Promise<void> => {
-    let last: Error | null = null;
-    for (let attempt = 0; attempt < 6; attempt++) {
-      try {
-        await onCommandStatus({
-          detail: {
-            'command-id': event.commandId,
-            'instance-id': event.instanceId,
-            status: event.status,
-            'document-name': event.documentName,
-          },
-        });
-        return;
-      } catch (err) {
-        last = err instanceof Error ? err : new Error(String(err));
-        await sleep(50 * 2 ** attempt);
-      }
-    }
-    if (last) deliveryErrors.push(last);
-  };
+  // as local/runtime.ts delivers: asynchronously, retried with backoff, like EventBridge -> Lambda
+  const delivery = createDelivery({
+    attempts: 6,
+    backoffMs: 50,
+    copies: options.deliveryCopies ?? 1,
+    onGiveUp: (_what, err) => deliveryErrors.push(err),
+  });
   const deliver = (event: CommandStatusEvent): void => {
     events.push(event);
-    for (let i = 0; i < copies; i++) {
-      const p = deliverOnce(event).finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    }
+    delivery.deliver('command-status', () =>
+      onCommandStatus({
+        detail: {
+          'command-id': event.commandId,
+          'instance-id': event.instanceId,
+          status: event.status,
+          'document-name': event.documentName,
+        },
+      }),
+    );
   };
 
   const fleet = new LocalFleet({
@@ -191,14 +195,32 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     onStatusChange: deliver,
   });
   const ssmUrl = await fleet.listen(0, '127.0.0.1');
-  const ssm = new SsmNodeCommands(
-    DOCUMENT_NAME,
-    new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
-  );
-  const commands = options.wrapCommands?.(ssm) ?? ssm;
   const workflows = new RecordingWorkflows();
-  engine = createEngine({ store: engineStore, commands, workflows, clock: systemClock });
-  const service = createService({ store, commands: ssm, workflows, clock: systemClock, engine });
+  context = compose(
+    {
+      table: { name: tableName, client: dynamoClient },
+      ssm: {
+        documentName: DOCUMENT_NAME,
+        client: new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
+      },
+      // no state machine runs: tests play its part, and the recording port stands in for Step Functions
+      sfn: { stateMachineArn: 'unused', client: new SFNClient({ region: REGION, credentials }) },
+    },
+    { repos: options.wrapRepos, commands: options.wrapCommands, workflows: () => workflows },
+  );
+  const ctx = context;
+  const service = createService(ctx);
+  const engine: EngineSteps = {
+    plan: (input) => plan(ctx, input),
+    checkStop: (input) => checkStop(ctx, input),
+    dispatch: (input) => dispatch(ctx, input as StageInput),
+    recordResult: (input) =>
+      onCommandStatus({
+        detail: { 'command-id': input.commandId, 'instance-id': input.instanceId, status: input.status },
+      }),
+    finish: (input) => finish(ctx, input),
+    watchdog: () => watchdog(ctx),
+  };
 
   const must = <T>(value: T | null, what: string): T => {
     if (value === null) throw new Error(`${what} not found`);
@@ -206,12 +228,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 
   const harness: Harness = {
-    store,
+    context: ctx,
+    repos: ctx.repos,
     fleet,
     service,
     engine,
     workflows,
-    ssm,
     events,
     deliveryErrors,
 
@@ -243,17 +265,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
     async runStage(taskId, stage) {
       const token = newToken(stage);
-      await theEngine().dispatch({ taskId, stage, token });
+      await engine.dispatch({ taskId, stage, token });
       await harness.waitForCompletion(token);
       return token;
     },
 
     async runDeployment(taskId) {
-      const outline = await theEngine().plan({ taskId });
+      const outline = await engine.plan({ taskId });
       if (outline.provision.nodeCount > 0) await harness.runStage(taskId, 'provision');
       for (const layer of outline.layers) await harness.runStage(taskId, layer.stage);
       await harness.settle();
-      return theEngine().finish({ taskId, failure: null });
+      return engine.finish({ taskId, failure: null });
     },
 
     async settle(timeoutMs = 15_000) {
@@ -265,7 +287,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         await Promise.race([fleet.idle(), timeout]);
         await waitFor(
           'status deliveries',
-          () => inFlight.size,
+          () => delivery.inFlight,
           (n) => n === 0,
           timeoutMs,
         );
@@ -278,15 +300,24 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       for (const node of fleet.instances()) writeFileSync(join(node.workDir, `gate-${gate}`), '');
     },
 
-    rows: (taskId, prefix = ALL_ROWS_PREFIX) => store.queryRows(taskId, prefix),
+    rows: (taskId, scope = 'all') => ctx.repos.history.rows(taskId, scope),
     row: async (taskId, stage, taskName, nodeId) =>
-      must(await store.getRow(taskId, stage, taskName, nodeId), `row ${taskName}@${nodeId} (${stage})`),
-    node: async (id) => must(await store.getNode(id), `node ${id}`),
-    task: async (id) => must(await store.getTask(id), `task ${id}`),
+      must(
+        await ctx.repos.history.getRow({ deployTaskId: taskId, stage: stage as Stage, taskName, nodeId }),
+        `row ${taskName}@${nodeId} (${stage})`,
+      ),
+    node: async (id) => must(await ctx.repos.nodes.get(id), `node ${id}`),
+    task: async (id) => must(await ctx.repos.tasks.get(id), `task ${id}`),
+    run: async (id) => must(await ctx.repos.tasks.getRun(id), `deployment run ${id}`),
+    stageTask: async (id) => {
+      const task = await harness.task(id);
+      if (task.kind !== 'stage') throw new Error(`task ${id} is not a stage task`);
+      return task;
+    },
 
     async close() {
       await fleet.close();
-      await Promise.allSettled([...inFlight]);
+      await delivery.drained();
       await dynamo.close();
       dynamoClient.destroy();
       rmSync(baseDir, { recursive: true, force: true });

@@ -1,11 +1,11 @@
 /**
  * Helpers for the stop race tests: clusters of a few simulated nodes, a stop that records when the client got
  * its answer, the fleet's command log, the checks every stop must pass, and gates that hold the engine at a
- * chosen point (wrapping one method of the runtime's store) so that a race is reproduced deterministically.
+ * chosen point (wrapping one method of the runtime's task repository, a port) so that a race is reproduced deterministically.
  */
 import { expect } from 'vitest';
-import type { DynamoStore } from '../../lambdas/store/dynamo-store.js';
-import type { FleetCommandRecord } from '../../local/ssm-fleet.js';
+import type { TaskRepository } from '../../lambdas/app/ports.js';
+import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
 import {
   type Api,
   freeNodes,
@@ -271,7 +271,7 @@ function gateParts(): {
  * Holds, once, the dispatch of a batch just before it takes its send lease (after the stop flag was checked
  * and the batch's intent recorded), when `hold(deployTaskId)` says so.
  */
-export function holdDispatchLease(store: DynamoStore, hold: (deployTaskId: number) => boolean): Gate {
+export function holdDispatchLease(store: TaskRepository, hold: (deployTaskId: number) => boolean): Gate {
   const original = store.takeDispatchLease.bind(store);
   const parts = gateParts();
   let held = false;

@@ -1,55 +1,56 @@
 /**
  * Faults inside the engine's own steps: a result handler that dies half-way and is delivered again,
  * a lost response after the last instance of a stage was closed, failures ignored by `fail_on_error: false`,
- * and a stop before provisioning ran. Real dynalite, real fleet; faults injected at the store.
+ * and a stop before provisioning ran. Real dynalite, real fleet; faults injected at the repositories (the ports).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
-import type { StageState } from '../../lambdas/store/engine-codec.js';
+import type { Repositories } from '../../lambdas/app/ports.js';
 import { type Harness, newToken, shell, startHarness } from '../helpers/engine-harness.js';
 
-/** A store that fails chosen writes once, as a Lambda that dies there would. */
-class FaultyStore extends DynamoStore {
+/** Repositories that fail chosen writes once, as a Lambda that dies there would. */
+class FaultyWrites {
   failNextMarkFailed = false;
   loseNextLayerClose = false;
+  real: Repositories | null = null;
 
-  override async markFailed(
-    deployTaskId: number,
-    failure: { nodeId?: number; instanceKey?: string; reason: string },
-  ): Promise<void> {
-    if (this.failNextMarkFailed) {
-      this.failNextMarkFailed = false;
-      throw new Error('the Lambda died before recording the failure');
-    }
-    return super.markFailed(deployTaskId, failure);
+  wrap(real: Repositories): Repositories {
+    this.real = real;
+    const bookkeeping = Object.create(real.bookkeeping) as Repositories['bookkeeping'];
+    bookkeeping.markFailed = async (runId, failure, reason) => {
+      if (this.failNextMarkFailed) {
+        this.failNextMarkFailed = false;
+        throw new Error('the Lambda died before recording the failure');
+      }
+      return real.bookkeeping.markFailed(runId, failure, reason);
+    };
+    bookkeeping.closeInstance = async (runId, stage, key) => {
+      const closed = await real.bookkeeping.closeInstance(runId, stage, key);
+      if (this.loseNextLayerClose && stage.startsWith('layer-')) {
+        this.loseNextLayerClose = false;
+        throw new Error('the response of the last write was lost');
+      }
+      return closed;
+    };
+    return { ...real, bookkeeping };
   }
 
-  override async closeInstance(deployTaskId: number, stage: string, key: string): Promise<StageState | null> {
-    const closed = await super.closeInstance(deployTaskId, stage, key);
-    if (this.loseNextLayerClose && stage.startsWith('layer-')) {
-      this.loseNextLayerClose = false;
-      throw new Error('the response of the last write was lost');
-    }
-    return closed;
+  getStage(...args: Parameters<Repositories['bookkeeping']['getStage']>) {
+    if (!this.real) throw new Error('not wrapped');
+    return this.real.bookkeeping.getStage(...args);
   }
 }
 
 let harness: Harness | undefined;
-let faulty: FaultyStore | undefined;
+let faulty: FaultyWrites | undefined;
 
 async function start(nodeCount = 1): Promise<Harness> {
-  harness = await startHarness({
-    nodeCount,
-    makeEngineStore: (table: string, client: DynamoDBClient) => {
-      faulty = new FaultyStore(table, client);
-      return faulty;
-    },
-  });
+  const writes = new FaultyWrites();
+  faulty = writes;
+  harness = await startHarness({ nodeCount, wrapRepos: (real) => writes.wrap(real) });
   return harness;
 }
 
-function store(): FaultyStore {
+function store(): FaultyWrites {
   if (!faulty) throw new Error('harness not started');
   return faulty;
 }
@@ -78,7 +79,7 @@ describe('a result handler that dies and is delivered again', () => {
     expect(rows.find((r) => r.taskName === 'a')?.status).toBe('error');
     const b = rows.find((r) => r.taskName === 'b');
     expect(b?.status).toBe('skipped');
-    expect(String(b?.custom.reason)).toMatch(/a failed/);
+    expect(String(b?.reason)).toMatch(/a failed/);
     expect(h.fleet.commandLog().some((c) => c.parameters.command?.[0] === 'echo b-ran')).toBe(false);
     expect(h.deliveryErrors).toEqual([]);
   });
@@ -115,9 +116,9 @@ describe('fail_on_error: false', () => {
     const rows = await h.rows(deployTask.id);
     const optional = rows.find((r) => r.taskName === 'optional');
     expect(optional?.status).toBe('skipped');
-    expect(optional?.custom.skip_reason).toBe('fail_on_error');
-    expect(optional?.custom.exit_code).toBe(3);
-    expect(String(optional?.custom.reason)).toContain('fail_on_error');
+    expect(optional?.skipReason).toBe('fail_on_error');
+    expect(optional?.command?.exitCode).toBe(3);
+    expect(String(optional?.reason)).toContain('fail_on_error');
     expect(rows.find((r) => r.taskName === 'after')?.status).toBe('ready');
     expect((await h.node(nodes[0]?.id ?? 0)).status).toBe('ready');
     expect((await h.service.cluster(clusterId)).status).toBe('operational');
@@ -134,7 +135,7 @@ describe('provisioning that never ran', () => {
     const nodeId = nodes[0]?.id ?? 0;
     await h.engine.plan({ taskId: deployTask.id });
     // an earlier failed provisioning, then the deployment fails before its provisioning stage ran
-    await h.store.updateNode(nodeId, { status: 'error', errorType: 'provision' });
+    await h.repos.nodes.update(nodeId, { status: 'error', errorType: 'provision' });
     await h.engine.finish({ taskId: deployTask.id, failure: { Error: 'States.Runtime', Cause: 'aborted' } });
     const node = await h.node(nodeId);
     expect(node.status).toBe('discover');
@@ -173,13 +174,14 @@ describe('a deployment whose execution never started', () => {
 
     // as if the API died between taking the lock and StartExecution, three minutes ago
     const lockedAt = new Date(Date.now() - 180_000).toISOString();
+    const run = await h.run(first.id);
     const orphan = {
-      ...first,
-      id: await h.store.nextId('task'),
+      ...run,
+      id: await h.repos.tasks.nextId(),
       uuid: 'never-started',
       status: 'running' as const,
     };
-    await h.store.putTask({
+    await h.repos.tasks.put({
       ...orphan,
       timeStart: lockedAt,
       timeEnd: null,
@@ -187,14 +189,14 @@ describe('a deployment whose execution never started', () => {
       plan: null,
       progress: 0,
       message: null,
-      result: {},
+      outcome: null,
       finishingAt: null,
       nodesBefore: null,
     });
-    await h.store.lockForDeployment(clusterId, orphan.id);
+    await h.repos.clusters.lock(clusterId, orphan.id);
     expect((await h.service.cluster(clusterId)).deploymentTaskId).toBe(orphan.id);
 
-    await h.engine.superviseStops();
+    await h.engine.watchdog();
     const ended = await h.task(orphan.id);
     expect(ended.status).toBe('error');
     expect(ended.message).toContain('never started');
@@ -210,11 +212,11 @@ describe('a deployment whose execution never started', () => {
       graph: [shell('a', '*', 'true')],
       roles: [['controller']],
     });
-    await h.store.updateTask(deployTask.id, { executionArn: null });
-    await h.engine.superviseStops();
+    await h.repos.tasks.update(deployTask.id, { executionArn: null });
+    await h.engine.watchdog();
     expect((await h.task(deployTask.id)).status).toBe('running');
-    await h.store.updateTask(deployTask.id, { timeStart: new Date(Date.now() - 180_000).toISOString() });
-    await h.engine.superviseStops();
+    await h.repos.tasks.update(deployTask.id, { timeStart: new Date(Date.now() - 180_000).toISOString() });
+    await h.engine.watchdog();
     // the recording Step Functions port knows this execution: it runs, so nothing is touched
     expect((await h.task(deployTask.id)).status).toBe('running');
     expect((await h.service.cluster(clusterId)).deploymentTaskId).toBe(deployTask.id);

@@ -1,23 +1,21 @@
 /**
  * The deployment engine driven step by step, as the state machine drives it, against real parts:
- * dynalite, the local SSM fleet running real shell commands, DynamoStore, SsmNodeCommands, the service.
+ * dynalite, the local SSM fleet running real shell commands, the DynamoDB repositories, the SSM adapter, the service.
  * Only the Step Functions port is a recording fake.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type {
-  InvocationResult,
   ManagedInstance,
   NodeCommands,
+  Repositories,
   SendCommandInput,
-} from '../../lambdas/adapters/ports.js';
-import { parseComment } from '../../lambdas/app/engine.js';
+} from '../../lambdas/app/ports.js';
 import { DEFAULT_PROVISION_CMD } from '../../lambdas/domain/attributes.js';
+import { type CommandIntent, parseComment } from '../../lambdas/domain/bookkeeping.js';
+import type { InvocationResult } from '../../lambdas/domain/command-result.js';
 import type { GraphTask } from '../../lambdas/domain/graph.js';
-import type { HistoryRow, Node } from '../../lambdas/domain/model.js';
-import { DynamoStore } from '../../lambdas/store/dynamo-store.js';
-import type { CommandIntent } from '../../lambdas/store/engine-codec.js';
-import { LAYER_ROWS_PREFIX, PROVISION_ROWS_PREFIX } from '../../lambdas/store/history-codec.js';
+import type { HistoryRow } from '../../lambdas/domain/history.js';
+import type { Node } from '../../lambdas/domain/model.js';
 import {
   type ClusterSetup,
   gated,
@@ -91,7 +89,7 @@ describe('plan', () => {
     expect(first.layers.map((l) => l.stage)).toEqual(['layer-0', 'layer-1']);
     const rowsAfterFirst = await h.rows(taskId);
     expect(rowsAfterFirst).toHaveLength(6);
-    expect((await h.task(taskId)).total).toBe(6);
+    expect((await h.run(taskId)).total).toBe(6);
 
     const second = await h.engine.plan({ taskId });
     expect(second).toEqual(first);
@@ -105,7 +103,7 @@ describe('plan', () => {
     const rows = await h.rows(taskId);
     expect(rows).toHaveLength(6);
     expect(rows.filter((r) => r.stage === 'provision').map((r) => r.status)).toEqual(['ready', 'ready']);
-    expect((await h.task(taskId)).total).toBe(6);
+    expect((await h.run(taskId)).total).toBe(6);
     expect(await nodeStatuses(h, nodes)).toEqual(['provisioned', 'provisioned']);
   });
 });
@@ -130,7 +128,7 @@ describe('dispatch of the provision stage', () => {
 
     // While the command runs (held by its gate): nodes provisioning, rows running, token not completed.
     expect(await nodeStatuses(h, nodes)).toEqual(['provisioning', 'provisioning', 'provisioning']);
-    const running = await h.rows(taskId, PROVISION_ROWS_PREFIX);
+    const running = await h.rows(taskId, 'provision');
     expect(running.map((r) => r.status)).toEqual(['running', 'running', 'running']);
     expect(running.every((r) => r.timeStart !== null)).toBe(true);
     expect(h.workflows.completionsOf(token)).toEqual([]);
@@ -152,15 +150,15 @@ describe('dispatch of the provision stage', () => {
     expect(h.workflows.completionsOf(token)).toEqual([{ token, output: { stage: 'provision' } }]);
     expect(h.workflows.completions).toHaveLength(1);
     expect(await nodeStatuses(h, nodes)).toEqual(['provisioned', 'provisioned', 'provisioned']);
-    const rows = await h.rows(taskId, PROVISION_ROWS_PREFIX);
+    const rows = await h.rows(taskId, 'provision');
     expect(rows.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
     for (const row of rows) {
-      expect(row.custom.exit_code).toBe(0);
-      expect(String(row.custom.output_tail)).toContain('provisioned node-');
+      expect(row.command?.exitCode).toBe(0);
+      expect(String(row.command?.outputTail)).toContain('provisioned node-');
     }
-    const deploy = await h.task(taskId);
+    const deploy = await h.run(taskId);
     expect(deploy.done).toBe(3);
-    const provisionTask = await h.task(deploy.provisionTaskId ?? -1);
+    const provisionTask = await h.stageTask(deploy.children.provision ?? -1);
     expect(provisionTask.status).toBe('ready');
     expect(provisionTask.done).toBe(3);
     expect(received(h, graph, nodes, provisionCmd)).toHaveLength(3);
@@ -194,9 +192,9 @@ describe('dispatch retried by Step Functions', () => {
     const [n1, n2] = nodes.map((n) => n.id);
     expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
     expect(h.workflows.completionsOf(second)).toHaveLength(1);
-    const rows = await h.rows(taskId, LAYER_ROWS_PREFIX);
+    const rows = await h.rows(taskId, 'layers');
     expect(rows.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
-    expect((await h.task(taskId)).done).toBe(5);
+    expect((await h.run(taskId)).done).toBe(5);
   });
 
   it('a retry after the stage already finished completes the new token at once and keeps nodes provisioned', async () => {
@@ -213,7 +211,7 @@ describe('dispatch retried by Step Functions', () => {
     expect((await h.engine.dispatch({ taskId, stage: 'provision', token: retry })).sent).toBe(0);
     expect(h.workflows.completionsOf(retry)).toHaveLength(1);
     expect(received(h, graph, nodes)).toHaveLength(2);
-    expect((await h.task(taskId)).done).toBe(2);
+    expect((await h.run(taskId)).done).toBe(2);
     // The nodes were provisioned and nothing runs on them: a retried dispatch must not say otherwise.
     expect(await nodeStatuses(h, nodes)).toEqual(['provisioned', 'provisioned']);
   });
@@ -271,7 +269,7 @@ describe('crash between SendCommand and recording the command id', () => {
     await expect(h.engine.dispatch({ taskId, stage: 'layer-0', token: first })).rejects.toThrow(
       'Lambda crashed after SendCommand',
     );
-    const before = await h.store.queryIntents(taskId, 'layer-0');
+    const before = await h.repos.bookkeeping.intents(taskId, 'layer-0');
     expect(before.map((i: CommandIntent) => i.commandId)).toEqual([null, null]);
 
     const second = newToken('layer-0-retry');
@@ -283,7 +281,7 @@ describe('crash between SendCommand and recording the command id', () => {
     const layer = received(h, graph, nodes).filter((k) => !k.startsWith('provision@'));
     expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
 
-    const intents = await h.store.queryIntents(taskId, 'layer-0');
+    const intents = await h.repos.bookkeeping.intents(taskId, 'layer-0');
     const log = h.fleet.commandLog();
     for (const intent of intents) {
       const ran = log.filter((r) => r.comment === intent.comment);
@@ -292,55 +290,44 @@ describe('crash between SendCommand and recording the command id', () => {
       expect(parseComment(intent.comment)?.stage).toBe('layer-0');
     }
     expect(h.workflows.completionsOf(second)).toHaveLength(1);
-    const rows = await h.rows(taskId, LAYER_ROWS_PREFIX);
+    const rows = await h.rows(taskId, 'layers');
     expect(rows.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
-    expect((await h.task(taskId)).done).toBe(5);
+    expect((await h.run(taskId)).done).toBe(5);
   });
 });
 
-/** A store whose chosen write fails once, after `skip` successful calls, as a Lambda crash there would. */
-class CrashingStore extends DynamoStore {
+/** Repositories whose chosen write fails once, after `skip` successful calls, as a Lambda crash there would. */
+class CrashingWrites {
   crashRecordIntentAfter: number | null = null;
   crashReleaseDeployment = false;
 
-  override async recordIntent(intent: CommandIntent) {
-    if (this.crashRecordIntentAfter !== null) {
-      if (this.crashRecordIntentAfter === 0) {
-        this.crashRecordIntentAfter = null;
-        throw new Error('Lambda crashed while recording intents');
+  wrap(real: Repositories): Repositories {
+    const bookkeeping = Object.create(real.bookkeeping) as Repositories['bookkeeping'];
+    bookkeeping.recordIntent = async (intent: CommandIntent) => {
+      if (this.crashRecordIntentAfter !== null) {
+        if (this.crashRecordIntentAfter === 0) {
+          this.crashRecordIntentAfter = null;
+          throw new Error('Lambda crashed while recording intents');
+        }
+        this.crashRecordIntentAfter--;
       }
-      this.crashRecordIntentAfter--;
-    }
-    return super.recordIntent(intent);
-  }
-
-  override async releaseDeployment(
-    clusterId: number,
-    deployTaskId: number,
-    patch: Parameters<DynamoStore['releaseDeployment']>[2],
-  ) {
-    if (this.crashReleaseDeployment) {
-      this.crashReleaseDeployment = false;
-      throw new Error('Lambda crashed before releasing the cluster');
-    }
-    return super.releaseDeployment(clusterId, deployTaskId, patch);
+      return real.bookkeeping.recordIntent(intent);
+    };
+    const clusters = Object.create(real.clusters) as Repositories['clusters'];
+    clusters.release = async (clusterId, runId, patch) => {
+      if (this.crashReleaseDeployment) {
+        this.crashReleaseDeployment = false;
+        throw new Error('Lambda crashed before releasing the cluster');
+      }
+      return real.clusters.release(clusterId, runId, patch);
+    };
+    return { ...real, bookkeeping, clusters };
   }
 }
 
-function crashingHarness(): Promise<{ h: Harness; store: () => CrashingStore }> {
-  let made: CrashingStore | null = null;
-  return harness({
-    makeEngineStore: (table: string, client: DynamoDBClient) => {
-      made = new CrashingStore(table, client);
-      return made;
-    },
-  }).then((h) => ({
-    h,
-    store: () => {
-      if (!made) throw new Error('no store');
-      return made;
-    },
-  }));
+function crashingHarness(): Promise<{ h: Harness; store: () => CrashingWrites }> {
+  const crashing = new CrashingWrites();
+  return harness({ wrapRepos: (real) => crashing.wrap(real) }).then((h) => ({ h, store: () => crashing }));
 }
 
 describe('crash while recording the intents of a stage', () => {
@@ -365,7 +352,7 @@ describe('crash while recording the intents of a stage', () => {
     const [n1, n2] = nodes.map((n) => n.id);
     const layer = received(h, graph, nodes).filter((k) => !k.startsWith('provision@'));
     expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
-    const rows = await h.rows(taskId, LAYER_ROWS_PREFIX);
+    const rows = await h.rows(taskId, 'layers');
     expect(statusesOf(rows)).toEqual({
       [`layer-0:a@${n1}`]: 'ready',
       [`layer-0:a@${n2}`]: 'ready',
@@ -388,22 +375,22 @@ describe('duplicate status events', () => {
     const row = await h.row(taskId, 'layer-0', 'a', nodes[0]?.id ?? -1);
     expect(row.status).toBe('ready');
     const event = {
-      commandId: String(row.custom.command_id),
-      instanceId: String(row.custom.instance_id),
+      commandId: String(row.command?.commandId),
+      instanceId: String(row.command?.instanceId),
       status: 'Success',
     };
-    const task = await h.task(taskId);
-    const child = await h.task(task.deploymentTaskId ?? -1);
+    const task = await h.run(taskId);
+    const child = await h.stageTask(task.children.deployment ?? -1);
     const rows = await h.rows(taskId);
     const completions = h.workflows.completions.length;
     expect(h.workflows.completionsOf(token)).toHaveLength(1);
 
-    await h.engine.onCommandStatus(event);
-    await h.engine.onCommandStatus(event);
-    await Promise.all([h.engine.onCommandStatus(event), h.engine.onCommandStatus(event)]);
+    await h.engine.recordResult(event);
+    await h.engine.recordResult(event);
+    await Promise.all([h.engine.recordResult(event), h.engine.recordResult(event)]);
 
-    expect((await h.task(taskId)).done).toBe(task.done);
-    expect((await h.task(child.id)).done).toBe(child.done);
+    expect((await h.run(taskId)).done).toBe(task.done);
+    expect((await h.stageTask(child.id)).done).toBe(child.done);
     expect(await h.rows(taskId)).toEqual(rows);
     expect(h.workflows.completions).toHaveLength(completions);
     expect(h.workflows.completionsOf(token)).toHaveLength(1);
@@ -423,11 +410,11 @@ describe('duplicate status events', () => {
     const tokens = new Set(h.workflows.completions.map((c) => c.token));
     expect(tokens.size).toBe(3);
     expect(h.workflows.completions).toHaveLength(3);
-    const deploy = await h.task(taskId);
+    const deploy = await h.run(taskId);
     expect(deploy.done).toBe(9);
     expect(deploy.total).toBe(9);
-    expect((await h.task(deploy.provisionTaskId ?? -1)).done).toBe(3);
-    expect((await h.task(deploy.deploymentTaskId ?? -1)).done).toBe(6);
+    expect((await h.stageTask(deploy.children.provision ?? -1)).done).toBe(3);
+    expect((await h.stageTask(deploy.children.deployment ?? -1)).done).toBe(6);
     expect(Object.values(statusesOf(await h.rows(taskId))).every((s) => s === 'ready')).toBe(true);
     expect(received(h, graph, nodes)).toHaveLength(9);
     expect(await nodeStatuses(h, nodes)).toEqual(['ready', 'ready', 'ready']);
@@ -466,10 +453,10 @@ describe('a failing task', () => {
 
     const bad = await h.row(taskId, 'layer-0', 'bad', ctl);
     expect(bad.status).toBe('error');
-    expect(bad.custom.exit_code).toBe(3);
-    expect(bad.custom.ssm_status).toBe('Failed');
-    expect(String(bad.custom.output_tail)).toContain('configuring bad');
-    expect(String(bad.custom.error_tail)).toContain('boom');
+    expect(bad.command?.exitCode).toBe(3);
+    expect(bad.command?.ssmStatus).toBe('Failed');
+    expect(String(bad.command?.outputTail)).toContain('configuring bad');
+    expect(String(bad.command?.errorTail)).toContain('boom');
     expect(bad.timeEnd).not.toBeNull();
     const failedNode = await h.node(ctl);
     expect(failedNode.status).toBe('error');
@@ -483,8 +470,8 @@ describe('a failing task', () => {
     const skipped = async (stage: string, task: string, node: number) => {
       const row = await h.row(taskId, stage, task, node);
       expect(row.status, `${task}@${node}`).toBe('skipped');
-      expect(row.custom.skip_reason).toBe('blocked');
-      return String(row.custom.reason);
+      expect(row.skipReason).toBe('blocked');
+      return String(row.reason);
     };
     expect(await skipped('layer-1', 'ctl-later', ctl)).toContain('bad');
     expect(await skipped('layer-1', 'ctl-after-bad', ctl)).toContain('bad');
@@ -520,11 +507,11 @@ describe('a failing task', () => {
     expect(await h.node(cnd)).toMatchObject({ status: 'ready', errorType: null, progress: 100 });
     // The compute node ran `prep` only: its work was left undone, it did not fail.
     expect(await h.node(cmp)).toMatchObject({ status: 'stopped', errorType: null });
-    const deploy = await h.task(taskId);
+    const deploy = await h.run(taskId);
     expect(deploy.status).toBe('error');
     expect(deploy.message).toContain(`bad on node ${ctl}`);
-    expect((await h.task(deploy.deploymentTaskId ?? -1)).status).toBe('error');
-    expect((await h.task(deploy.provisionTaskId ?? -1)).status).toBe('ready');
+    expect((await h.stageTask(deploy.children.deployment ?? -1)).status).toBe('error');
+    expect((await h.stageTask(deploy.children.provision ?? -1)).status).toBe('ready');
   });
 });
 
@@ -542,9 +529,9 @@ describe('retries', () => {
     const row = await h.row(taskId, 'layer-0', 'flaky', node);
     expect(row.retries).toBe(1);
     expect(row.status).toBe('ready');
-    expect(row.custom.exit_code).toBe(0);
-    expect(String(row.custom.output_tail)).toContain('second attempt ok');
-    expect(String(row.custom.error_tail)).toContain('attempt 1 failed with exit code 1, retrying');
+    expect(row.command?.exitCode).toBe(0);
+    expect(String(row.command?.outputTail)).toContain('second attempt ok');
+    expect(String(row.command?.errorTail)).toContain('attempt 1 failed with exit code 1, retrying');
     const flakyCommands = h.fleet.commandLog().filter((r) => r.parameters.command?.[0] === flaky);
     expect(flakyCommands).toHaveLength(1);
     expect(flakyCommands[0]?.parameters.retries).toEqual(['1']);
@@ -581,7 +568,10 @@ describe('a node offline at dispatch time', () => {
 
     const downRow = await h.row(taskId, 'provision', 'provision', down.id);
     expect(downRow.status).toBe('running');
-    const invocation = await h.ssm.invocation(String(h.fleet.commandLog()[0]?.commandId), down.instanceId);
+    const invocation = await h.context.commands.invocation(
+      String(h.fleet.commandLog()[0]?.commandId),
+      down.instanceId,
+    );
     expect(invocation?.status).toBe('Pending');
     expect(h.fleet.commandLog().map((r) => r.instanceId)).toEqual([up.instanceId]);
     expect((await h.node(down.id)).status).toBe('provisioning');
@@ -609,12 +599,12 @@ describe('a node offline at dispatch time', () => {
 
 describe('finish', () => {
   async function snapshot(h: Harness, setup: ClusterSetup) {
-    const deploy = await h.task(setup.deployTask.id);
+    const deploy = await h.run(setup.deployTask.id);
     return {
       cluster: await h.service.cluster(setup.clusterId),
       nodes: await Promise.all(setup.nodes.map((n) => h.node(n.id))),
       tasks: await Promise.all(
-        [deploy.id, deploy.provisionTaskId, deploy.deploymentTaskId].map((id) => h.task(id ?? -1)),
+        [deploy.id, deploy.children.provision, deploy.children.deployment].map((id) => h.task(id ?? -1)),
       ),
       rows: await h.rows(deploy.id),
     };
@@ -639,7 +629,7 @@ describe('finish', () => {
 
     const next = await h.service.deployChanges(setup.clusterId);
     expect(next.id).not.toBe(taskId);
-    expect(next.provisionTaskId).toBeNull();
+    expect(next.children.provision).toBeNull();
     const locked = await h.service.cluster(setup.clusterId);
     expect(locked.deploymentTaskId).toBe(next.id);
     expect(locked.status).toBe('deployment');

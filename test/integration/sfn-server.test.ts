@@ -14,7 +14,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalFunction, LocalStepFunctions } from '../../local/sfn-server.js';
+import { type LocalFunction, LocalStepFunctions } from '../../local/sfn/step-functions.js';
 
 const fixture = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`../fixtures/sfn/${name}`, import.meta.url)), 'utf8');

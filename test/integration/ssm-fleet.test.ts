@@ -12,7 +12,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm-fleet.js';
+import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 
 const RUN_TASK = 'fuel-run-task';
 const runTaskDocument = JSON.parse(

@@ -6,7 +6,7 @@
  * no row or task running, unlocks the cluster, and is followed at once by a restart that ends `operational`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Task } from '../../lambdas/domain/model.js';
+import type { Task } from '../../lambdas/domain/task.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import {
   type ClusterJson,
@@ -221,7 +221,7 @@ describe('stop deployment: races and faults', () => {
     // hold the dispatch of the layer after the first one just before it sends
     let deployId = -1;
     const gate = holdDispatchLease(
-      runtime.store,
+      runtime.repos.tasks,
       (id) => id === deployId && commandsOf(runtime.fleet.commandLog(), id, 'layer-0').length > 0,
     );
     cleanups.push(gate.restore);
@@ -273,7 +273,7 @@ describe('stop deployment: races and faults', () => {
     const [controller, ...computes] = nodes;
     let deployId = -1;
     const gate = holdDispatchLease(
-      runtime.store,
+      runtime.repos.tasks,
       (id) => id === deployId && commandsOf(runtime.fleet.commandLog(), id, 'layer-1').length > 0,
     );
     cleanups.push(gate.restore);
@@ -594,10 +594,10 @@ describe('stop deployment: finishing races', () => {
     );
     // "Finish deployment" dies once right after it has ended the tasks, before it unlocks the cluster
     // (a Lambda time-out or crash); Step Functions retries it 2 s later.
-    const store = runtime.store;
-    const original = store.releaseDeployment.bind(store);
+    const store = runtime.repos.clusters;
+    const original = store.release.bind(store);
     let crashed = false;
-    store.releaseDeployment = async (clusterId, deployTaskId, patch) => {
+    store.release = async (clusterId, deployTaskId, patch) => {
       if (clusterId === cluster.id && !crashed) {
         crashed = true;
         throw new Error('simulated crash of the finish Lambda before it unlocked the cluster');
@@ -605,7 +605,7 @@ describe('stop deployment: finishing races', () => {
       return original(clusterId, deployTaskId, patch);
     };
     cleanups.push(() => {
-      store.releaseDeployment = original;
+      store.release = original;
     });
     const started = await deploy(cluster.id);
     await waitForRunning(api, started.id, 'sleep 1', nodes);
@@ -636,9 +636,9 @@ describe('stop deployment: finishing races', () => {
     // The API Lambda is slow between setting the stop flag and writing the stop task (one more DynamoDB call):
     // meanwhile the last layer ends and "Finish deployment" runs, sees the flag, and ends a stop task that does
     // not exist yet.
-    const store = runtime.store;
-    const original = store.putTask.bind(store);
-    store.putTask = async (task: Task) => {
+    const store = runtime.repos.tasks;
+    const original = store.put.bind(store);
+    store.put = async (task: Task) => {
       if (task.name === 'stop_deployment' && task.clusterId === cluster.id) {
         await until(
           'the deployment to finish',
@@ -649,7 +649,7 @@ describe('stop deployment: finishing races', () => {
       return original(task);
     };
     cleanups.push(() => {
-      store.putTask = original;
+      store.put = original;
     });
     const started = await deploy(cluster.id);
     await waitForRunning(api, started.id, 'sleep 0.5', nodes);

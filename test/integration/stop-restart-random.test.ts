@@ -11,10 +11,10 @@
  * FUEL_RANDOM_CYCLES=<n> sets the cycles per cluster, FUEL_RANDOM_CLUSTERS=1|2 the clusters run side by side.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseComment } from '../../lambdas/app/engine.js';
+import { parseComment } from '../../lambdas/domain/bookkeeping.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus } from '../../lambdas/domain/status.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import type { FleetCommandRecord } from '../../local/ssm-fleet.js';
+import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
 import { intFromEnv, Random, seedFromEnv } from '../helpers/random.js';
 import { Api, freeNodes, type HistoryJson, type NodeJson, type TaskJson } from '../helpers/target.js';
 
@@ -456,7 +456,7 @@ async function checkEndedDeployment(
 
 /** What a stuck deployment looks like: its task as stored, its rows, the commands it sent, the runtime's log. */
 async function diagnose(deployId: number): Promise<string> {
-  const task = await runtime.store.getTask(deployId);
+  const task = await runtime.repos.tasks.get(deployId);
   const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${deployId}/deployment_history/`);
   const sent = logOf(deployId).map(
     (c) =>
@@ -724,14 +724,14 @@ describe('a stop requested while the deployment finishes', () => {
       { id: 'quick', type: 'shell', roles: '*', parameters: { cmd: 'true', timeout: 30 } },
     ]);
 
-    const store = runtime.store;
-    const finishTask = store.finishTask.bind(store);
+    const store = runtime.repos.tasks;
+    const finishTask = store.finish.bind(store);
     let deploymentChild: number | null = null;
     let finishing: () => void = () => {};
     const finishStarted = new Promise<void>((resolve) => {
       finishing = resolve;
     });
-    store.finishTask = async (...args: Parameters<typeof finishTask>) => {
+    store.finish = async (...args: Parameters<typeof finishTask>) => {
       if (args[0] === deploymentChild) {
         finishing();
         await sleep(500);
@@ -742,7 +742,7 @@ describe('a stop requested while the deployment finishes', () => {
     let deployTask: TaskJson | null = null;
     try {
       const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
-      deploymentChild = (await store.getTask(deploy.id))?.deploymentTaskId ?? null;
+      deploymentChild = (await store.getRun(deploy.id))?.children.deployment ?? null;
       await Promise.race([finishStarted, sleep(30_000)]);
       stop = await api.call<TaskJson & { message?: string }>(
         'PUT',
@@ -751,7 +751,7 @@ describe('a stop requested while the deployment finishes', () => {
       );
       deployTask = await waitEnded(deploy.id);
     } finally {
-      store.finishTask = finishTask;
+      store.finish = finishTask;
     }
     // a stop refused as "Nothing to stop" would be truthful too; an accepted one must end
     const stopTask =

@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import type { Failures } from '../../lambdas/domain/bookkeeping.js';
+import { historyStatusOfInvocation } from '../../lambdas/domain/command-result.js';
 import {
   batchRows,
   decideLayer,
   executionTimeout,
-  type Failures,
-  historyStatusOfInvocation,
   MAX_INSTANCES_PER_COMMAND,
-  rowFate,
-  rowKey,
+} from '../../lambdas/domain/dispatch.js';
+import {
+  type HistoryRow,
+  NO_OUTCOME,
   type SkipReason,
-  settleCluster,
-  settleNode,
   skipCountsAsSuccess,
-} from '../../lambdas/domain/engine.js';
-import type { HistoryRow } from '../../lambdas/domain/model.js';
+} from '../../lambdas/domain/history.js';
+import { rowFate, settleCluster, settleNode } from '../../lambdas/domain/settlement.js';
+import { rowKey } from '../../lambdas/domain/stage.js';
 import {
   CLUSTER_STATUSES,
   canMoveHistory,
@@ -40,7 +41,7 @@ function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}):
     timeEnd: null,
     fingerprint: null,
     unchanged: false,
-    custom: {},
+    ...NO_OUTCOME,
     cmd: `run ${taskName}`,
     timeout: 300,
     retries: 0,

@@ -12,7 +12,7 @@ import {
 } from '../../lambdas/domain/graph';
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/reference-graph.json', import.meta.url), 'utf8'),
 ) as {
   tasks: unknown[];
 };

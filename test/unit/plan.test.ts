@@ -13,7 +13,7 @@ import {
 } from '../../lambdas/domain/plan';
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/reference-graph.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/reference-graph.json', import.meta.url), 'utf8'),
 ) as {
   tasks: unknown[];
   clusters: Record<string, Record<string, number>>;

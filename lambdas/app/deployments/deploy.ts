@@ -1,0 +1,178 @@
+/**
+ * "Deploy changes" and its relatives: provision and deploy selected nodes, redeploy. Takes the cluster's
+ * deployment lock, writes the run and its stage tasks, and starts the state machine's execution (named by
+ * the run's uuid). Once the execution runs it owns the lock; a start that failed is undone here.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, ValidationError, WriteConflictError } from '../../domain/errors.js';
+import type { GraphTask } from '../../domain/graph.js';
+import {
+  deployWhileStoppingMessage,
+  runNotStartedMessage,
+  runStartedMessage,
+} from '../../domain/messages.js';
+import type { Cluster, Node } from '../../domain/model.js';
+import { PlanError, planDeployment } from '../../domain/plan.js';
+import { needsProvisioning } from '../../domain/status.js';
+import { isStopping } from '../../domain/stop.js';
+import {
+  type DeployMode,
+  type DeploymentRun,
+  type DeployScope,
+  newRun,
+  newStageTask,
+} from '../../domain/task.js';
+import { assertUnlocked, getCluster } from '../inventory/clusters.js';
+import { graphOf } from '../inventory/config.js';
+import { type Context, nowIso } from '../ports.js';
+
+/** Step Functions keeps at most 25,000 events per execution; about 15 per layer leaves room for 1,000 layers. */
+export const MAX_LAYERS = 1000;
+
+/** The graph must expand on these nodes within the limits of one execution. */
+function checkPlan(graph: GraphTask[], nodes: Node[]): void {
+  try {
+    const planned = planDeployment(
+      graph,
+      nodes.map((n) => ({ id: n.id, roles: [...new Set([...n.roles, ...n.pendingRoles])] })),
+    );
+    if (planned.layers.length > MAX_LAYERS) {
+      throw new ValidationError(
+        `The deployment would need ${planned.layers.length} layers, at most ${MAX_LAYERS}: ` +
+          'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes',
+      );
+    }
+  } catch (err) {
+    if (err instanceof PlanError)
+      throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * The nodes a run acts on: every node of the cluster not pending deletion, or the selected ones, which must
+ * belong to it. Provisioning selected nodes needs nodes not provisioned yet; deploying selected nodes needs
+ * provisioned ones.
+ */
+function selectNodes(c: Cluster, members: Node[], selection: number[] | null, scope: DeployScope): Node[] {
+  const active = members.filter((n) => !n.pendingDeletion);
+  if (selection === null) {
+    if (active.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
+    return active;
+  }
+  const byId = new Map(active.map((n) => [n.id, n]));
+  const problems: { field: string; message: string }[] = [];
+  const chosen: Node[] = [];
+  for (const id of new Set(selection)) {
+    const node = byId.get(id);
+    if (!node) {
+      problems.push({ field: 'nodes', message: `node ${id} is not in environment ${c.id}` });
+    } else if (scope === 'provision' && !needsProvisioning(node.status, node.errorType)) {
+      problems.push({
+        field: 'nodes',
+        message: `node ${id} is already provisioned (status '${node.status}')`,
+      });
+    } else if (scope === 'deploy' && needsProvisioning(node.status, node.errorType)) {
+      problems.push({
+        field: 'nodes',
+        message: `node ${id} is not provisioned (status '${node.status}'): provision it first`,
+      });
+    } else {
+      chosen.push(node);
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems.map((p) => p.message).join('; '), problems);
+  return chosen;
+}
+
+export type DeployRequest = Pick<DeployMode, 'force' | 'resume'> &
+  Partial<Pick<DeployMode, 'scope' | 'nodes'>>;
+
+/** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
+export async function deployChanges(
+  ctx: Context,
+  clusterId: number,
+  request: DeployRequest = { force: false, resume: false },
+): Promise<DeploymentRun> {
+  const mode: DeployMode = { ...request, scope: request.scope ?? 'all', nodes: request.nodes ?? null };
+  const c = await getCluster(ctx, clusterId);
+  const running = c.deploymentTaskId === null ? null : await ctx.repos.tasks.getRun(c.deploymentTaskId);
+  if (running && isStopping(running.stop) && running.status === 'running') {
+    throw new ConflictError(deployWhileStoppingMessage(c.name, running.id));
+  }
+  assertUnlocked(c, mode.scope === 'provision' ? 'provision' : 'deploy');
+  const nodes = selectNodes(c, await ctx.repos.nodes.listOfCluster(clusterId), mode.nodes, mode.scope);
+  if (mode.scope !== 'provision') checkPlan(await graphOf(ctx, clusterId), nodes);
+  const offline = nodes.filter((n) => !n.online);
+  if (offline.length > 0) {
+    throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
+  }
+
+  const runId = await ctx.repos.tasks.nextId();
+  try {
+    await ctx.repos.clusters.lock(clusterId, runId);
+  } catch (err) {
+    if (err instanceof WriteConflictError) {
+      throw new ConflictError(`Environment '${c.name}' is already being deployed or is locked`);
+    }
+    throw err;
+  }
+  return startRun(ctx, c, runId, mode, nodes);
+}
+
+/** Writes the run (and its stage tasks) and starts its execution; a failed start ends them and unlocks. */
+async function startRun(
+  ctx: Context,
+  c: Cluster,
+  runId: number,
+  mode: DeployMode,
+  nodes: Node[],
+): Promise<DeploymentRun> {
+  const at = nowIso(ctx);
+  let started = false;
+  const written: number[] = [];
+  try {
+    // "Deploy changes" is a `deploy` run with `provision` and `deployment` stage tasks; provisioning or
+    // deploying selected nodes is one top-level `provision` or `deployment` run.
+    const stageTask = async (name: 'provision' | 'deployment') =>
+      newStageTask(
+        { id: await ctx.repos.tasks.nextId(), uuid: randomUUID(), clusterId: c.id, parentId: runId, at },
+        name,
+      );
+    const needsProvision = nodes.some((n) => needsProvisioning(n.status, n.errorType));
+    const provision = mode.scope === 'all' && needsProvision ? await stageTask('provision') : null;
+    const deployment = mode.scope === 'all' ? await stageTask('deployment') : null;
+    const run = newRun({
+      id: runId,
+      uuid: randomUUID(),
+      clusterId: c.id,
+      mode,
+      children: { provision: provision?.id ?? null, deployment: deployment?.id ?? null },
+      message: runStartedMessage(mode.scope, c.name, mode.nodes ? nodes.map((n) => n.id) : null),
+      at,
+    });
+    for (const task of [run, provision, deployment]) {
+      if (!task) continue;
+      await ctx.repos.tasks.put(task);
+      written.push(task.id);
+    }
+    const executionArn = await ctx.workflows.start(run.uuid, { taskId: run.id, failure: null });
+    started = true;
+    for (const id of written) await ctx.repos.tasks.update(id, { executionArn });
+    return { ...run, executionArn };
+  } catch (err) {
+    // Once the execution runs, it owns the lock and will settle everything; only a start that failed is undone.
+    if (started) throw err;
+    const message = runNotStartedMessage(err instanceof Error ? err.message : String(err));
+    const stored = await ctx.repos.tasks.getRun(runId);
+    const stopTaskId = stored && isStopping(stored.stop) ? stored.stop.request.stopTaskId : null;
+    for (const id of [...written, stopTaskId]) {
+      if (id === null) continue;
+      await ctx.repos.tasks
+        .finish(id, { status: 'error', message, timeEnd: nowIso(ctx), progress: 100 })
+        .catch(() => false);
+    }
+    await ctx.repos.clusters.release(c.id, runId, { status: c.status });
+    throw err;
+  }
+}

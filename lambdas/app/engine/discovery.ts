@@ -1,0 +1,46 @@
+/** Discovery: SSM managed instances become nodes (new ones appear as `discover`), and `online` follows them. */
+import type { Context } from '../ports.js';
+import { nowIso } from '../ports.js';
+
+export async function discoverNodes(ctx: Context): Promise<{ added: number; updated: number }> {
+  const { nodes } = ctx.repos;
+  let added = 0;
+  let updated = 0;
+  for (const instance of await ctx.commands.instances()) {
+    const known = await nodes.idOfInstance(instance.instanceId);
+    if (known !== null) {
+      const current = await nodes.get(known);
+      if (current && (current.online !== instance.online || current.ip !== instance.ip)) {
+        await nodes.update(known, { online: instance.online, ip: instance.ip });
+        updated++;
+      }
+      if (current) continue;
+    }
+    const id = known ?? (await nodes.claimInstance(instance.instanceId, await nodes.nextId()));
+    if (await nodes.get(id)) continue;
+    const mac = `52:54:00:${[id >> 16, id >> 8, id].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`;
+    await nodes.put({
+      id,
+      instanceId: instance.instanceId,
+      name: instance.name,
+      hostname: instance.name,
+      ip: instance.ip,
+      mac,
+      platformName: instance.platformName,
+      osPlatform: instance.platformType.toLowerCase(),
+      status: 'discover',
+      errorType: null,
+      errorMsg: null,
+      progress: 0,
+      roles: [],
+      pendingRoles: [],
+      pendingAddition: false,
+      pendingDeletion: false,
+      online: instance.online,
+      clusterId: null,
+      discoveredAt: nowIso(ctx),
+    });
+    added++;
+  }
+  return { added, updated };
+}

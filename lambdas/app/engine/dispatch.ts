@@ -1,0 +1,161 @@
+/**
+ * "Dispatch layer" (and provisioning): sends a stage's commands (SSM SendCommand) and arranges for the stage's
+ * callback token to be completed when every node has reported back. Safe to run again after a crash: the
+ * intents of every batch are recorded before anything is sent, and a batch whose intent already has a
+ * command (or a command with its comment) is not sent again.
+ */
+import { type CommandIntent, commandComment } from '../../domain/bookkeeping.js';
+import {
+  batchRows,
+  commandParameters,
+  DELIVERY_TIMEOUT_S,
+  decideLayer,
+  unfinishedOf,
+} from '../../domain/dispatch.js';
+import type { HistoryRow } from '../../domain/history.js';
+import { instanceKey, isProvisionStage, rowKey, type Stage } from '../../domain/stage.js';
+import { type Context, nowIso } from '../ports.js';
+import { sendUnderLease } from '../stop/dispatch-lease.js';
+import { countDone } from './run.js';
+import { completeStage } from './stage.js';
+
+export interface StageInput {
+  taskId: number;
+  stage: Stage;
+  token: string;
+}
+
+export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent: number }> {
+  const { taskId, stage, token } = input;
+  const { bookkeeping, history } = ctx.repos;
+  const { intents, fresh } = await stageIntents(ctx, taskId, stage);
+
+  const keys = new Set(
+    intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId))),
+  );
+  await bookkeeping.openStage(taskId, stage, token, [...keys]);
+  await markNodesBusy(ctx, stage, unfinishedOf(await history.rows(taskId, stage), keys));
+
+  let sent = 0;
+  for (const intent of intents) {
+    if (intent.commandId !== null) continue;
+    const since = new Date(Date.parse(intent.createdAt) - 60_000);
+    // An intent recorded by an earlier attempt may have been sent already (crash between SendCommand and its record)
+    const earlier = fresh.has(intent.batch) ? null : await ctx.commands.findByComment(intent.comment, since);
+    if (earlier !== null) {
+      await bookkeeping.setIntentCommand(taskId, stage, intent.batch, earlier);
+      continue;
+    }
+    sent += await sendUnderLease(ctx, taskId, stage, intent, () => sendBatch(ctx, taskId, stage, intent));
+  }
+
+  // A node may have reported before its key was added to the outstanding set: close those now.
+  const finished = (await history.rows(taskId, stage)).filter(
+    (r) => r.status !== 'pending' && r.status !== 'running',
+  );
+  for (const row of finished) await bookkeeping.closeInstance(taskId, stage, rowKey(row));
+  const state = await bookkeeping.getStage(taskId, stage);
+  if (state.outstanding.length === 0) await completeStage(ctx, taskId, stage, token);
+  ctx.log('dispatched stage', {
+    taskId,
+    stage,
+    commands: intents.length,
+    sent,
+    outstanding: state.outstanding.length,
+  });
+  return { sent };
+}
+
+/**
+ * The stage is planned once: the intents of every batch are recorded before anything is sent. A dispatch that
+ * crashed while recording them computes the same batches again (same rows, same failures).
+ */
+async function stageIntents(
+  ctx: Context,
+  taskId: number,
+  stage: Stage,
+): Promise<{ intents: CommandIntent[]; fresh: Set<number> }> {
+  const { bookkeeping } = ctx.repos;
+  const fresh = new Set<number>();
+  if ((await bookkeeping.getStage(taskId, stage)).planned) {
+    return { intents: await bookkeeping.intents(taskId, stage), fresh };
+  }
+  const intents: CommandIntent[] = [];
+  for (const intent of await planStage(ctx, taskId, stage)) {
+    const recorded = await bookkeeping.recordIntent(intent);
+    intents.push(recorded.intent);
+    if (recorded.created) fresh.add(intent.batch);
+  }
+  return { intents, fresh };
+}
+
+/** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
+async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<CommandIntent[]> {
+  const { bookkeeping, history } = ctx.repos;
+  const rows = await history.rows(taskId, stage);
+  const decision = decideLayer(rows, await bookkeeping.failures(taskId));
+  for (const { row, reason, kind } of decision.skip) {
+    // the marker first: dependents in later layers must see it even if this Lambda dies right after
+    if (kind === 'blocked') await bookkeeping.markFailed(taskId, { instanceKey: rowKey(row) }, 'blocked');
+    if (await history.moveRow(row, 'skipped', { reason, skipReason: kind }))
+      await countDone(ctx, taskId, row.stage);
+  }
+  const batches = batchRows(decision.send);
+  const nodes = await ctx.repos.nodes.getMany(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
+  const instanceOf = new Map(nodes.map((n) => [n.id, n.instanceId]));
+  return batches.map((batch, index) => ({
+    deployTaskId: taskId,
+    stage,
+    batch: index,
+    comment: commandComment(taskId, stage, index),
+    commandId: null,
+    targets: Object.fromEntries(
+      batch.rows.map((r) => [
+        instanceOf.get(r.nodeId) ?? `missing-${r.nodeId}`,
+        { taskName: r.taskName, nodeId: r.nodeId },
+      ]),
+    ),
+    createdAt: nowIso(ctx),
+  }));
+}
+
+async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: CommandIntent): Promise<number> {
+  const targets = Object.entries(intent.targets);
+  for (const [, t] of targets) {
+    const row = {
+      deployTaskId: taskId,
+      stage,
+      taskName: t.taskName,
+      nodeId: t.nodeId,
+      status: 'pending' as const,
+    };
+    await ctx.repos.history.moveRow(row, 'running', { timeStart: nowIso(ctx) });
+  }
+  const first = targets[0];
+  const row = first
+    ? await ctx.repos.history.getRow({
+        deployTaskId: taskId,
+        stage,
+        taskName: first[1].taskName,
+        nodeId: first[1].nodeId,
+      })
+    : null;
+  if (!row) return 0;
+  const commandId = await ctx.commands.send({
+    instanceIds: targets.map(([instanceId]) => instanceId),
+    parameters: commandParameters(row),
+    comment: intent.comment,
+    deliveryTimeoutSeconds: DELIVERY_TIMEOUT_S,
+  });
+  await ctx.repos.bookkeeping.setIntentCommand(taskId, stage, intent.batch, commandId);
+  return targets.length;
+}
+
+/** Nodes with work in flight in this stage show it: `provisioning` or `deploying`. */
+async function markNodesBusy(ctx: Context, stage: Stage, unfinished: HistoryRow[]): Promise<void> {
+  const status = isProvisionStage(stage) ? 'provisioning' : 'deploying';
+  for (const node of await ctx.repos.nodes.getMany(unfinished.map((r) => r.nodeId))) {
+    if (node.status === status || node.status === 'error') continue;
+    await ctx.repos.nodes.update(node.id, { status, errorType: null, errorMsg: null, progress: 0 });
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * "Finish deployment": settles every row left, every node, the run's tasks, the operator's stop task and the
+ * cluster, and releases the cluster's deployment lock. Idempotent: a retry after a crash redoes only what is
+ * missing. Decisions come from domain/settlement.ts; this step reads, asks and writes.
+ */
+import type { Failures } from '../../domain/bookkeeping.js';
+import type { HistoryRow } from '../../domain/history.js';
+import { deploymentMessage, NO_RESULT_REASON, stopMessage } from '../../domain/messages.js';
+import type { Cluster, Node } from '../../domain/model.js';
+import { settleDeployment, settleNodeRows, stageTaskStatus } from '../../domain/settlement.js';
+import { isTaskFinished, type NodeStatus } from '../../domain/status.js';
+import { endReasonOf } from '../../domain/stop.js';
+import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
+import { type Context, nowIso } from '../ports.js';
+import { endStopTask } from '../stop/settlement.js';
+import { loadRun } from './run.js';
+
+export interface FinishInput {
+  taskId: number;
+  failure: { Error?: string; Cause?: string } | null;
+}
+
+/** Settles node, task and cluster statuses and releases the cluster's deployment lock. Idempotent. */
+export async function finish(ctx: Context, input: FinishInput): Promise<{ status: string }> {
+  const { repos } = ctx;
+  const found = await loadRun(ctx, input.taskId);
+  // From here no stop can be requested, so the stop state of `run` is final.
+  const run = isTaskFinished(found.status) ? found : await repos.tasks.beginFinish(found.id, nowIso(ctx));
+  const cluster = await repos.clusters.get(run.clusterId);
+  // Order of the writes: nodes, the cluster (unlocked), the run, the stop task. Whoever sees a task
+  // ended can act on the cluster at once.
+  const lockHeld = cluster?.deploymentTaskId === run.id;
+  if (isTaskFinished(run.status)) {
+    const settled = run.outcome?.clusterStatus ?? null;
+    if (lockHeld && cluster && settled !== null)
+      await repos.clusters.release(cluster.id, run.id, { status: settled });
+    await endStopTask(ctx, run, run.outcome);
+    return { status: run.status };
+  }
+  const rows = await repos.history.rows(run.id, 'all');
+  const failures = await repos.bookkeeping.failures(run.id);
+  const orchestrationFailed = input.failure !== null && input.failure !== undefined;
+  await settleUnfinishedRows(ctx, run, rows, failures, orchestrationFailed);
+
+  // After a crash that followed the unlock, the nodes were settled already and may belong to a new run.
+  // A run that was never planned never touched its nodes: their statuses stay as they are.
+  const clusterNodes =
+    lockHeld && run.plan !== null
+      ? (await repos.nodes.listOfCluster(run.clusterId)).filter((n) => !n.pendingDeletion)
+      : [];
+  const finalStatuses = await settleNodes(ctx, run, clusterNodes, rows, failures);
+
+  const settlement = settleDeployment({
+    orchestrationFailed,
+    anyError: rows.some((r) => r.status === 'error'),
+    stop: run.stop,
+    nodes: finalStatuses,
+  });
+  const name = cluster?.name ?? String(run.clusterId);
+  const message = deploymentMessage(name, settlement.outcome, run, rows, input.failure);
+  const end = nowIso(ctx);
+  if (run.children.provision !== null) {
+    await repos.tasks.finish(run.children.provision, {
+      status: stageTaskStatus(rows, true, settlement.deployTask),
+      progress: 100,
+      timeEnd: end,
+    });
+  }
+  if (run.children.deployment !== null) {
+    await repos.tasks.finish(run.children.deployment, {
+      status: stageTaskStatus(rows, false, settlement.deployTask),
+      progress: 100,
+      timeEnd: end,
+      message,
+    });
+  }
+  const outcome: RunOutcome = {
+    clusterStatus: lockHeld ? settlement.cluster : (run.outcome?.clusterStatus ?? null),
+    stopTaskStatus: settlement.stopTask,
+    stopMessage: settlement.stopTask === null ? null : stopMessage(name, run, rows),
+  };
+  if (lockHeld && cluster) await release(ctx, run, cluster, outcome, settlement.cluster);
+  await repos.tasks.finish(run.id, {
+    status: settlement.deployTask,
+    progress: 100,
+    timeEnd: end,
+    message,
+    outcome,
+  });
+  await endStopTask(ctx, run, outcome);
+  ctx.log('finished deployment', {
+    taskId: run.id,
+    outcome: settlement.outcome,
+    clusterStatus: settlement.cluster,
+  });
+  return { status: settlement.deployTask };
+}
+
+async function release(
+  ctx: Context,
+  run: DeploymentRun,
+  cluster: Cluster,
+  outcome: RunOutcome,
+  status: Cluster['status'],
+): Promise<void> {
+  // the outcome first: a finish retried after the unlock still knows the cluster's status
+  await ctx.repos.tasks.update(run.id, { outcome });
+  await ctx.repos.clusters.release(cluster.id, run.id, { status });
+}
+
+/** Rows never started end skipped (with why); rows whose result never came end in error. */
+async function settleUnfinishedRows(
+  ctx: Context,
+  run: DeploymentRun,
+  rows: HistoryRow[],
+  failures: Failures,
+  orchestrationFailed: boolean,
+): Promise<void> {
+  const end = endReasonOf(run.stop, orchestrationFailed);
+  for (const row of rows) {
+    if (row.status === 'pending') {
+      if (
+        await ctx.repos.history.moveRow(row, 'skipped', { reason: end.reason, skipReason: end.skipReason })
+      ) {
+        Object.assign(row, { status: 'skipped', reason: end.reason, skipReason: end.skipReason });
+      }
+    } else if (row.status === 'running') {
+      const timeEnd = nowIso(ctx);
+      if (await ctx.repos.history.moveRow(row, 'error', { timeEnd, reason: NO_RESULT_REASON })) {
+        Object.assign(row, { status: 'error', timeEnd, reason: NO_RESULT_REASON });
+        failures.nodes.set(row.nodeId, NO_RESULT_REASON);
+      }
+    }
+  }
+}
+
+/** Each node the run planned gets its truthful final status; returns every cluster node's final status. */
+async function settleNodes(
+  ctx: Context,
+  run: DeploymentRun,
+  clusterNodes: Node[],
+  rows: HistoryRow[],
+  failures: Failures,
+): Promise<NodeStatus[]> {
+  const rowsByNode = new Map<number, HistoryRow[]>();
+  for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
+  // Only the nodes it planned are settled (a run of selected nodes leaves the others alone).
+  const planned = (n: Node) => run.nodesBefore === null || String(n.id) in run.nodesBefore;
+  const finalStatuses: NodeStatus[] = clusterNodes.filter((n) => !planned(n)).map((n) => n.status);
+  for (const node of clusterNodes.filter(planned)) {
+    const settled = settleNodeRows(node, rowsByNode.get(node.id) ?? [], {
+      before: run.nodesBefore?.[String(node.id)],
+      failed: failures.nodes.has(node.id),
+      deploys: run.mode.scope !== 'provision',
+    });
+    finalStatuses.push(settled.status);
+    await ctx.repos.nodes.update(node.id, {
+      status: settled.status,
+      errorType: settled.errorType,
+      progress: settled.progress,
+      ...(settled.errorType === null ? { errorMsg: null } : {}),
+    });
+  }
+  return finalStatuses;
+}

@@ -1,0 +1,184 @@
+/**
+ * The ports of the application: the repositories it keeps its state in, SSM Run Command, Step Functions,
+ * the clock and the log. Adapters implement them (store/ for DynamoDB, adapters/ for AWS); the composition
+ * root (handlers/compose.ts) wires them into the `Context` every use case and engine step receives.
+ * Every conditional write that loses raises `WriteConflictError` (domain/errors.ts).
+ */
+import type { Editable } from '../domain/attributes.js';
+import type { CommandIntent, Failures, StageState } from '../domain/bookkeeping.js';
+import type { InvocationResult } from '../domain/command-result.js';
+import type { GraphTask } from '../domain/graph.js';
+import type { HistoryRow, RowOutcome, RowRef } from '../domain/history.js';
+import type { Cluster, LastRun, Node } from '../domain/model.js';
+import type { RowScope, Stage } from '../domain/stage.js';
+import type { HistoryStatus } from '../domain/status.js';
+import type { ForcedStop, RequestedStop } from '../domain/stop.js';
+import type { DeploymentRun, Task } from '../domain/task.js';
+
+export interface ClusterRepository {
+  nextId(): Promise<number>;
+  create(cluster: Cluster): Promise<void>;
+  get(id: number): Promise<Cluster | null>;
+  list(): Promise<Cluster[]>;
+  update(id: number, patch: Partial<Cluster>): Promise<Cluster>;
+  /** Only while no deployment holds the cluster's lock. */
+  updateUnlocked(id: number, patch: Partial<Cluster>): Promise<Cluster>;
+  /** Takes the deployment lock for a run: one run per cluster, none while the cluster is locked. */
+  lock(clusterId: number, runId: number): Promise<Cluster>;
+  /** Releases the lock held by this run, setting the cluster's final status. */
+  release(clusterId: number, runId: number, patch: Partial<Cluster>): Promise<void>;
+  /** Deletes an unlocked cluster with its graph and attributes. */
+  delete(id: number): Promise<void>;
+  getGraph(clusterId: number): Promise<GraphTask[] | null>;
+  putGraph(clusterId: number, tasks: GraphTask[]): Promise<void>;
+  getAttributes(clusterId: number): Promise<Editable | null>;
+  putAttributes(clusterId: number, editable: Editable): Promise<void>;
+}
+
+export interface NodeRepository {
+  nextId(): Promise<number>;
+  get(id: number): Promise<Node | null>;
+  list(): Promise<Node[]>;
+  listOfCluster(clusterId: number): Promise<Node[]>;
+  getMany(ids: number[]): Promise<Node[]>;
+  idOfInstance(instanceId: string): Promise<number | null>;
+  /** Claims an instance for a node id; returns the id that owns it (this one, or an earlier one). */
+  claimInstance(instanceId: string, nodeId: number): Promise<number>;
+  put(node: Node): Promise<void>;
+  /** `expectClusterId` guards against a concurrent (un)assignment. */
+  update(id: number, patch: Partial<Node>, expectClusterId?: number | null): Promise<Node>;
+  lastRuns(nodeId: number): Promise<LastRun[]>;
+  recordLastRun(run: LastRun): Promise<void>;
+}
+
+export type TaskPatch = Partial<
+  Pick<
+    DeploymentRun,
+    | 'status'
+    | 'progress'
+    | 'message'
+    | 'timeStart'
+    | 'timeEnd'
+    | 'executionArn'
+    | 'deletedAt'
+    | 'total'
+    | 'plan'
+    | 'nodesBefore'
+    | 'outcome'
+  >
+>;
+
+export interface TaskRepository {
+  nextId(): Promise<number>;
+  put(task: Task): Promise<void>;
+  get(id: number): Promise<Task | null>;
+  getRun(id: number): Promise<DeploymentRun | null>;
+  list(): Promise<Task[]>;
+  update(id: number, patch: TaskPatch): Promise<Task>;
+  /** Ends a pending or running task; false when it had ended already. */
+  finish(id: number, patch: TaskPatch): Promise<boolean>;
+  addDone(id: number, done: number): Promise<void>;
+  /** Records the stop of a running run, once, unless it is settling. */
+  requestStop(runId: number, stop: RequestedStop): Promise<DeploymentRun>;
+  /** Escalates a requested stop, once. */
+  escalateStop(runId: number, forced: ForcedStop['forced']): Promise<DeploymentRun>;
+  /** Marks the run as settling: from then on its stop state is final. */
+  beginFinish(runId: number, at: string): Promise<DeploymentRun>;
+  /** The right to send commands until `until`; false once a stop was requested. */
+  takeDispatchLease(runId: number, until: string): Promise<boolean>;
+  releaseDispatchLease(runId: number): Promise<void>;
+}
+
+export type RowMove = Partial<RowOutcome> & { timeStart?: string | null; timeEnd?: string | null };
+
+export interface HistoryRepository {
+  putRows(rows: HistoryRow[]): Promise<void>;
+  rows(runId: number, scope: RowScope): Promise<HistoryRow[]>;
+  getRow(ref: RowRef): Promise<HistoryRow | null>;
+  /** Moves a row from the status it was read in to `to` (a legal transition); false if it had moved. */
+  moveRow(row: RowRef & { status: HistoryStatus }, to: HistoryStatus, patch?: RowMove): Promise<boolean>;
+}
+
+export interface BookkeepingRepository {
+  markFailed(
+    runId: number,
+    failure: { nodeId: number } | { instanceKey: string },
+    reason: string,
+  ): Promise<void>;
+  failures(runId: number): Promise<Failures>;
+  openStage(runId: number, stage: Stage, token: string, keys: string[]): Promise<void>;
+  getStage(runId: number, stage: Stage): Promise<StageState>;
+  markStageCompleted(runId: number, stage: Stage, token: string): Promise<void>;
+  /** Removes an outstanding instance; the stage after it, or null if it was not outstanding. */
+  closeInstance(runId: number, stage: Stage, key: string): Promise<StageState | null>;
+  recordIntent(intent: CommandIntent): Promise<{ intent: CommandIntent; created: boolean }>;
+  intents(runId: number, stage: Stage): Promise<CommandIntent[]>;
+  getIntent(runId: number, stage: Stage, batch: number): Promise<CommandIntent | null>;
+  setIntentCommand(runId: number, stage: Stage, batch: number, commandId: string): Promise<void>;
+}
+
+export interface Repositories {
+  clusters: ClusterRepository;
+  nodes: NodeRepository;
+  tasks: TaskRepository;
+  history: HistoryRepository;
+  bookkeeping: BookkeepingRepository;
+}
+
+export interface SendCommandInput {
+  instanceIds: string[];
+  parameters: Record<string, string[]>;
+  comment: string;
+  /** Seconds SSM keeps trying to deliver the command to an unreachable node. */
+  deliveryTimeoutSeconds: number;
+}
+
+export interface ManagedInstance {
+  instanceId: string;
+  name: string;
+  ip: string;
+  online: boolean;
+  platformName: string;
+  platformType: string;
+}
+
+/** SSM Run Command with the project's task document. */
+export interface NodeCommands {
+  send(input: SendCommandInput): Promise<string>;
+  /** The id of a command sent with this comment since `since`, if any (reconciles a crash after sending). */
+  findByComment(comment: string, since: Date): Promise<string | null>;
+  invocation(commandId: string, instanceId: string): Promise<InvocationResult | null>;
+  cancel(commandId: string, instanceIds?: string[]): Promise<void>;
+  instances(): Promise<ManagedInstance[]>;
+}
+
+/** Step Functions: start a deployment, complete a waiting state. */
+export interface Workflows {
+  start(name: string, input: Record<string, unknown>): Promise<string>;
+  /** Completes a `.waitForTaskToken` state; false when the token is no longer valid (already used, timed out). */
+  complete(token: string, output: Record<string, unknown>): Promise<boolean>;
+  consoleUrl(executionArn: string): string;
+  /** The status of the execution with this name, or null when there is none. */
+  status(name: string): Promise<string | null>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export type Log = (message: string, data?: Record<string, unknown>) => void;
+
+/** What every use case and engine step is given: the ports, the clock and the log. */
+export interface Context {
+  repos: Repositories;
+  commands: NodeCommands;
+  workflows: Workflows;
+  clock: Clock;
+  log: Log;
+}
+
+export function nowIso(ctx: Pick<Context, 'clock'>): string {
+  return ctx.clock.now().toISOString();
+}

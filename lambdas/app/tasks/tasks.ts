@@ -1,0 +1,83 @@
+/**
+ * Tasks (Nailgun's transactions) as the API shows them, and `DELETE tasks/{id}`: a finished task (with the
+ * stage tasks of a run) is hidden; its history stays for the engine's records. A running task is deleted
+ * only with `force`, which forces the stop of the run it belongs to; the engine still settles everything.
+ */
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { forcedDeleteReason } from '../../domain/messages.js';
+import { isTaskFinished, type TaskName, type TaskStatus } from '../../domain/status.js';
+import { isForced, isStopping } from '../../domain/stop.js';
+import type { DeploymentRun, Task } from '../../domain/task.js';
+import { type Context, nowIso } from '../ports.js';
+import { forceStop } from '../stop/escalation.js';
+import { stopDeployment } from '../stop/request.js';
+
+export interface TaskFilter {
+  clusterId?: number;
+  statuses?: TaskStatus[];
+  names?: TaskName[];
+}
+
+export async function getTask(ctx: Context, id: number): Promise<Task> {
+  const found = await ctx.repos.tasks.get(id);
+  if (!found || found.deletedAt) throw new NotFoundError(`Task ${id} not found`);
+  return found;
+}
+
+export async function listTasks(ctx: Context, filter: TaskFilter): Promise<Task[]> {
+  return (await ctx.repos.tasks.list()).filter(
+    (t) =>
+      !t.deletedAt &&
+      (filter.clusterId === undefined || t.clusterId === filter.clusterId) &&
+      (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
+      (filter.names === undefined || filter.names.includes(t.name)),
+  );
+}
+
+/** The run a task belongs to: itself, its parent, or the run its stop stops. */
+function runIdOf(task: Task): number {
+  if (task.kind === 'run') return task.id;
+  if (task.kind === 'stop') return task.deployTaskId;
+  if (task.kind === 'stage') return task.parentId;
+  return Number.NaN;
+}
+
+export async function deleteTask(
+  ctx: Context,
+  id: number,
+  input: { force: boolean; requestedBy: string },
+): Promise<void> {
+  const t = await getTask(ctx, id);
+  if (!isTaskFinished(t.status)) {
+    if (!input.force) {
+      throw new ConflictError(
+        `Task ${id} (${t.name}) is running: stop the deployment first, or delete with ?force=1 ` +
+          'to force the stop (running commands are cancelled)',
+      );
+    }
+    const runId = runIdOf(t);
+    const run = Number.isNaN(runId) ? null : await ctx.repos.tasks.getRun(runId);
+    if (run && !isTaskFinished(run.status)) await forceStopOf(ctx, run, id, input.requestedBy);
+  }
+  const at = nowIso(ctx);
+  const ids = [t.id, ...(t.kind === 'run' ? [t.children.provision, t.children.deployment] : [])];
+  for (const each of ids) if (each !== null) await ctx.repos.tasks.update(each, { deletedAt: at });
+}
+
+/** Forces the stop of exactly `run` (never of a run started after it ended). */
+async function forceStopOf(ctx: Context, run: DeploymentRun, deletedTaskId: number, requestedBy: string) {
+  if (isStopping(run.stop)) {
+    if (!isForced(run.stop)) await forceStop(ctx, run.id, 'forced_delete');
+    return;
+  }
+  await stopDeployment(ctx, run.clusterId, {
+    requestedBy,
+    message: forcedDeleteReason(deletedTaskId),
+    force: true,
+    cause: 'forced_delete',
+    deployTaskId: run.id,
+  }).catch((err: unknown) => {
+    // the run ended meanwhile: nothing left to force
+    if (!(err instanceof ValidationError)) throw err;
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * Pure decisions of a stage's dispatch: which pending rows are sent or skipped, how they are batched into
+ * SendCommand calls, and the time limits of commands and stages.
+ */
+import type { Failures } from './bookkeeping.js';
+import type { HistoryRow, SkipReason } from './history.js';
+import { rowKey } from './stage.js';
+
+/** SSM SendCommand takes at most 50 instance ids per call; Astute sent at most 50 nodes per call too. */
+export const MAX_INSTANCES_PER_COMMAND = 50;
+/** SSM keeps trying to deliver a command to an unreachable node for this long. */
+export const DELIVERY_TIMEOUT_S = 600;
+/** aws:runShellScript accepts at most 172,800 s (48 h) for a step. */
+export const MAX_EXECUTION_TIMEOUT_S = 172_800;
+
+export interface LayerDecision {
+  send: HistoryRow[];
+  /** `blocked`: cannot run (its node or a requirement failed); `unchanged`: need not run (counts as success). */
+  skip: { row: HistoryRow; reason: string; kind: Extract<SkipReason, 'blocked' | 'unchanged'> }[];
+}
+
+/**
+ * Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed
+ * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged).
+ */
+export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecision {
+  const decision: LayerDecision = { send: [], skip: [] };
+  for (const row of rows) {
+    if (row.status !== 'pending') continue;
+    const nodeFailure = failures.nodes.get(row.nodeId);
+    if (nodeFailure !== undefined) {
+      decision.skip.push({
+        row,
+        kind: 'blocked',
+        reason: `not run: node ${row.nodeId} failed earlier (${nodeFailure})`,
+      });
+      continue;
+    }
+    const failedRequirement = row.requires.find((key) => failures.instances.has(key));
+    if (failedRequirement !== undefined) {
+      decision.skip.push({
+        row,
+        kind: 'blocked',
+        reason: `not run: requirement ${failedRequirement} did not succeed`,
+      });
+      continue;
+    }
+    if (row.unchanged) {
+      decision.skip.push({
+        row,
+        kind: 'unchanged',
+        reason: 'not run: its inputs are unchanged since its last successful run on this node',
+      });
+      continue;
+    }
+    decision.send.push(row);
+  }
+  return decision;
+}
+
+export interface Batch {
+  taskName: string;
+  cmd: string;
+  timeout: number;
+  retries: number;
+  rows: HistoryRow[];
+}
+
+/** Rows with the same command and parameters go in one SendCommand, at most 50 nodes each. Deterministic. */
+export function batchRows(rows: HistoryRow[]): Batch[] {
+  const groups = new Map<string, HistoryRow[]>();
+  for (const row of rows) {
+    const id = JSON.stringify([row.taskName, row.cmd, row.timeout, row.retries]);
+    const group = groups.get(id);
+    if (group) group.push(row);
+    else groups.set(id, [row]);
+  }
+  const batches: Batch[] = [];
+  for (const id of [...groups.keys()].sort()) {
+    const group = (groups.get(id) ?? []).sort((a, b) => a.nodeId - b.nodeId);
+    for (let i = 0; i < group.length; i += MAX_INSTANCES_PER_COMMAND) {
+      const chunk = group.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+      const first = chunk[0];
+      if (!first) continue;
+      batches.push({
+        taskName: first.taskName,
+        cmd: first.cmd,
+        timeout: first.timeout,
+        retries: first.retries,
+        rows: chunk,
+      });
+    }
+  }
+  return batches;
+}
+
+/** Seconds the whole SSM step may run: every attempt, plus a little room, within SSM's limit. */
+export function executionTimeout(timeout: number, retries: number): number {
+  return Math.min(timeout * (retries + 1) + 30, MAX_EXECUTION_TIMEOUT_S);
+}
+
+/** The parameters of the task document for a batch's command. */
+export function commandParameters(
+  row: Pick<HistoryRow, 'cmd' | 'timeout' | 'retries'>,
+): Record<string, string[]> {
+  return {
+    command: [row.cmd],
+    timeout: [String(row.timeout)],
+    retries: [String(row.retries)],
+    executionTimeout: [String(executionTimeout(row.timeout, row.retries))],
+  };
+}
+
+/**
+ * How long a stage may wait for its nodes: the longest command, plus the time SSM keeps trying to
+ * deliver to an unreachable node (which then reports DeliveryTimedOut), plus room for the dispatch itself.
+ */
+export function stageTimeLimit(longestCommandSeconds: number): number {
+  return longestCommandSeconds + DELIVERY_TIMEOUT_S + 120;
+}
+
+/** Which rows of a layer were sent (and not yet finished): their nodes show they are busy. */
+export function unfinishedOf(rows: HistoryRow[], keys: Set<string>): HistoryRow[] {
+  return rows.filter((r) => keys.has(rowKey(r)) && (r.status === 'pending' || r.status === 'running'));
+}

@@ -1,0 +1,75 @@
+/**
+ * Deployment history: one row per task of the graph on one node, within one run (Fuel's deployment history).
+ * A row holds what was planned (the command, its limits, its requirements) and what became of it, in typed
+ * fields; the API maps them to Nailgun's free-form `custom` when it serializes a row.
+ */
+import type { CommandStatus } from './command-status.js';
+import type { Stage } from './stage.js';
+import type { HistoryStatus, NodeErrorType } from './status.js';
+
+/** Why a row was skipped; only some reasons count as success for dependents and for the node. */
+export type SkipReason = 'unchanged' | 'fail_on_error' | 'blocked' | 'stopped' | 'aborted';
+
+export function skipCountsAsSuccess(reason: SkipReason): boolean {
+  return reason === 'unchanged' || reason === 'fail_on_error';
+}
+
+/** What SSM reported of the row's command on its node. */
+export interface CommandRecord {
+  commandId: string;
+  instanceId: string;
+  ssmStatus: CommandStatus;
+  statusDetails: string;
+  exitCode: number | null;
+  outputTail: string;
+  errorTail: string;
+}
+
+/** What became of a row: its command's result, why it was skipped or failed. */
+export interface RowOutcome {
+  command: CommandRecord | null;
+  skipReason: SkipReason | null;
+  reason: string | null;
+  /** How its node failed, when the row's failure failed the node. */
+  errorType: NodeErrorType | null;
+  /** The row's command was cancelled by a forced stop. */
+  cancelledByStop: boolean;
+}
+
+export interface HistoryRow extends RowOutcome {
+  deployTaskId: number;
+  stage: Stage;
+  taskName: string;
+  nodeId: number;
+  status: HistoryStatus;
+  timeStart: string | null;
+  timeEnd: string | null;
+  cmd: string;
+  timeout: number;
+  retries: number;
+  failOnError: boolean;
+  requires: string[];
+  layer: number | null;
+  /** Fingerprint of the task's inputs (definition and cluster settings) in this run. */
+  fingerprint: string | null;
+  /** Planned as not needing to run: unchanged since its last successful run on this node. */
+  unchanged: boolean;
+}
+
+/** Where a row is: its run, stage, task and node. */
+export type RowRef = Pick<HistoryRow, 'deployTaskId' | 'stage' | 'taskName' | 'nodeId'>;
+
+export const NO_OUTCOME: RowOutcome = {
+  command: null,
+  skipReason: null,
+  reason: null,
+  errorType: null,
+  cancelledByStop: false,
+};
+
+/** A planned row, not yet run. */
+export function pendingRow(
+  planned: Omit<HistoryRow, keyof RowOutcome | 'status' | 'timeStart' | 'timeEnd'>,
+): HistoryRow {
+  return { ...planned, ...NO_OUTCOME, status: 'pending', timeStart: null, timeEnd: null };
+}

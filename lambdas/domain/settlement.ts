@@ -1,0 +1,176 @@
+/**
+ * How a run ends: the truthful final status of each node, of the cluster, of the run's tasks and of the
+ * operator's stop task. Pure: the finish step reads the state, asks these functions, and writes.
+ */
+import { type HistoryRow, type SkipReason, skipCountsAsSuccess } from './history.js';
+import { isProvisionStage } from './stage.js';
+import type { ClusterStatus, HistoryStatus, NodeErrorType, NodeStatus } from './status.js';
+import { isFaultToleranceStop, isForced, isOperatorStop, type StopState } from './stop.js';
+
+export type Outcome = 'completed' | 'stopped' | 'failed';
+
+/** What became of one history row, for settling its node: succeeded, failed, or left undone. */
+export type RowFate = 'done' | 'failed' | 'left';
+
+export function rowFate(status: HistoryStatus, skipReason: SkipReason | null): RowFate {
+  if (status === 'ready') return 'done';
+  if (status === 'error') return 'failed';
+  if (status === 'skipped' && skipReason !== null && skipCountsAsSuccess(skipReason)) return 'done';
+  return 'left';
+}
+
+export interface NodeSettlementInput {
+  status: NodeStatus;
+  /** the node's status when the deployment was planned (defaults to `status`) */
+  before?: NodeStatus;
+  /** this deployment's provisioning of the node: done, never ran, or not needed (null) */
+  provisioning: 'done' | 'not_run' | null;
+  /** fates of this deployment's rows on the node */
+  rows: RowFate[];
+  /** the node failed in this deployment (provisioning or a task) */
+  failedAs: NodeErrorType | null;
+  /** false when the deployment only provisions the node (`provision/?nodes=`); defaults to true */
+  deploys?: boolean;
+}
+
+export interface NodeSettlement {
+  status: NodeStatus;
+  errorType: NodeErrorType | null;
+  progress: number;
+}
+
+/**
+ * The truthful final status of a node at the end of a deployment:
+ * failed -> error; never provisioned -> discover; every task done -> ready;
+ * freshly provisioned and no task ran -> provisioned; otherwise work is left -> stopped.
+ * A run that only provisions leaves a provisioned node `provisioned`.
+ */
+export function settleNode(input: NodeSettlementInput): NodeSettlement {
+  if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
+  if (
+    input.provisioning === 'not_run' ||
+    (input.provisioning === null && (input.status === 'discover' || input.status === 'provisioning'))
+  ) {
+    return { status: 'discover', errorType: null, progress: 0 };
+  }
+  if (input.deploys === false) {
+    return input.provisioning === 'done'
+      ? { status: 'provisioned', errorType: null, progress: 0 }
+      : { status: input.before ?? input.status, errorType: null, progress: 0 };
+  }
+  const done = input.rows.filter((f) => f === 'done').length;
+  if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
+  // Nothing ran: a freshly provisioned node (this run or before) is `provisioned`; a deployed one has work left.
+  const before = input.before ?? input.status;
+  if (
+    done === 0 &&
+    !input.rows.includes('failed') &&
+    (input.provisioning === 'done' || before === 'provisioned')
+  ) {
+    return { status: 'provisioned', errorType: null, progress: 0 };
+  }
+  return {
+    status: 'stopped',
+    errorType: null,
+    progress: Math.min(99, Math.floor((100 * done) / input.rows.length)),
+  };
+}
+
+/** The settlement of one node from its rows in the run (and whether the run failed the node). */
+export function settleNodeRows(
+  node: { status: NodeStatus; errorType: NodeErrorType | null },
+  rows: HistoryRow[],
+  context: { before: NodeStatus | undefined; failed: boolean; deploys: boolean },
+): NodeSettlement {
+  const failedRow = rows.find((r) => r.status === 'error');
+  const provisionRow = rows.find((r) => isProvisionStage(r.stage));
+  return settleNode({
+    status: node.status,
+    before: context.before,
+    provisioning: provisionRow ? (provisionRow.status === 'ready' ? 'done' : 'not_run') : null,
+    rows: rows.filter((r) => !isProvisionStage(r.stage)).map((r) => rowFate(r.status, r.skipReason)),
+    failedAs: context.failed || failedRow ? failureTypeOf(failedRow, node.errorType) : null,
+    deploys: context.deploys,
+  });
+}
+
+/** The error type a failed node carries: its failed row says how it failed (provisioning, a task, a forced stop). */
+export function failureTypeOf(
+  failedRow: HistoryRow | undefined,
+  current: NodeErrorType | null,
+): NodeErrorType {
+  const recorded = failedRow?.errorType;
+  if (recorded === 'stop_deployment' || recorded === 'provision' || recorded === 'deploy') return recorded;
+  if ((failedRow && isProvisionStage(failedRow.stage)) || current === 'provision') return 'provision';
+  return current === 'stop_deployment' ? 'stop_deployment' : 'deploy';
+}
+
+/**
+ * The cluster's status from all its nodes at the end of a deployment. A graceful stop leaves the cluster
+ * `stopped` even when a task failed while the stop settled (that node says `error`). A deployment that
+ * completed while some nodes are not deployed (it provisioned or deployed only selected ones) leaves it
+ * `partially_deployed`, or `error` while one of the others is in error.
+ */
+export function settleCluster(outcome: Outcome, nodes: NodeStatus[]): ClusterStatus {
+  if (outcome === 'failed') return 'error';
+  if (outcome === 'stopped') return 'stopped';
+  if (nodes.every((s) => s === 'ready')) return 'operational';
+  return nodes.includes('error') ? 'error' : 'partially_deployed';
+}
+
+export interface DeploymentEnd {
+  /** the execution failed in a way the engine did not decide (an error, a time-out, an abort) */
+  orchestrationFailed: boolean;
+  /** some history row ended in error */
+  anyError: boolean;
+  stop: StopState;
+  nodes: NodeStatus[];
+}
+
+export interface DeploymentSettlement {
+  outcome: Outcome;
+  cluster: ClusterStatus;
+  deployTask: 'ready' | 'error';
+  /** the operator's stop_deployment task, if there is one */
+  stopTask: 'ready' | 'error' | null;
+}
+
+/**
+ * How a deployment ends. An operator's graceful stop: cluster `stopped`, stop task `ready`. A stop that had
+ * to cancel running commands, a fault-tolerance stop, or a failed execution: cluster `error`.
+ */
+export function settleDeployment(end: DeploymentEnd): DeploymentSettlement {
+  const operatorStop = isOperatorStop(end.stop);
+  if (end.orchestrationFailed || isForced(end.stop) || isFaultToleranceStop(end.stop)) {
+    return {
+      outcome: 'failed',
+      cluster: 'error',
+      deployTask: 'error',
+      stopTask: operatorStop ? 'error' : null,
+    };
+  }
+  if (operatorStop) {
+    return {
+      outcome: 'stopped',
+      cluster: settleCluster('stopped', end.nodes),
+      deployTask: end.anyError ? 'error' : 'ready',
+      stopTask: 'ready',
+    };
+  }
+  const outcome: Outcome = end.anyError ? 'failed' : 'completed';
+  return {
+    outcome,
+    cluster: settleCluster(outcome, end.nodes),
+    deployTask: end.anyError ? 'error' : 'ready',
+    stopTask: null,
+  };
+}
+
+/** A stage task ends in error when one of its own rows failed, otherwise as its run. */
+export function stageTaskStatus(
+  rows: HistoryRow[],
+  provision: boolean,
+  run: 'ready' | 'error',
+): 'ready' | 'error' {
+  return rows.some((r) => r.status === 'error' && provision === isProvisionStage(r.stage)) ? 'error' : run;
+}

@@ -1,0 +1,43 @@
+/**
+ * The stages of a deployment, as the state machine runs them: provisioning, then the layers of the graph in
+ * order. A history row belongs to one stage; a command intent and the stage's callback state too.
+ */
+
+export const PROVISION_STAGE = 'provision';
+export type LayerStage = `layer-${number}`;
+export type Stage = typeof PROVISION_STAGE | LayerStage;
+
+export function layerStage(layer: number): LayerStage {
+  return `layer-${layer}`;
+}
+
+export function isLayerStage(stage: Stage): stage is LayerStage {
+  return stage.startsWith('layer-');
+}
+
+export function isProvisionStage(stage: Stage): stage is typeof PROVISION_STAGE {
+  return stage === PROVISION_STAGE;
+}
+
+/** The layer index of a layer stage. */
+export function layerOf(stage: LayerStage): number {
+  return Number(stage.slice('layer-'.length));
+}
+
+/** A stage name as the state machine passes it, or null when it names no stage. */
+export function parseStage(value: string): Stage | null {
+  if (value === PROVISION_STAGE) return PROVISION_STAGE;
+  return /^layer-(0|[1-9]\d*)$/.test(value) ? (value as LayerStage) : null;
+}
+
+/** Which of a deployment's history rows a query reads. */
+export type RowScope = 'all' | 'provision' | 'layers' | Stage;
+
+/** One task of the graph on one node: `task@node`. */
+export function instanceKey(taskName: string, nodeId: number): string {
+  return `${taskName}@${nodeId}`;
+}
+
+export function rowKey(row: { taskName: string; nodeId: number }): string {
+  return instanceKey(row.taskName, row.nodeId);
+}

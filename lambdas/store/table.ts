@@ -1,0 +1,237 @@
+/**
+ * The one DynamoDB table, as the repositories use it: consistent reads, paged queries, batched writes, and
+ * conditional writes whose lost condition becomes a `WriteConflictError`. Keys are built by the codecs.
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { WriteConflictError } from '../domain/errors.js';
+
+export type Item = Record<string, unknown>;
+
+export interface Key {
+  pk: string;
+  sk: string;
+}
+
+/** A condition on a write, with its own attribute names and values. */
+export interface Condition {
+  expr: string;
+  names?: Record<string, string>;
+  values?: Record<string, unknown>;
+}
+
+/** Zero-padded ids keep numeric order in sort keys. */
+export function pad(id: number, width = 10): string {
+  return String(id).padStart(width, '0');
+}
+
+/** An item without its key attributes and entity tag. */
+export function withoutKeys(item: Item): Item {
+  const { pk: _pk, sk: _sk, entity: _entity, ...rest } = item;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a conditional write; a lost condition is a WriteConflictError. */
+export async function conditional<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) throw new WriteConflictError();
+    throw err;
+  }
+}
+
+/** True when the write held, false when its condition was lost. */
+export async function held(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await conditional(write);
+    return true;
+  } catch (err) {
+    if (err instanceof WriteConflictError) return false;
+    throw err;
+  }
+}
+
+export class Table {
+  readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    readonly name: string,
+    client: DynamoDBClient,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    });
+  }
+
+  async get(key: Key): Promise<Item | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true }));
+    return out.Item;
+  }
+
+  async getMany(keys: Key[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let batch: Record<string, unknown>[] = keys.slice(i, i + 100).map((k) => ({ ...k }));
+      while (batch.length > 0) {
+        const out = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.name]: { Keys: batch, ConsistentRead: true } } }),
+        );
+        items.push(...(out.Responses?.[this.name] ?? []));
+        batch = (out.UnprocessedKeys?.[this.name]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return items;
+  }
+
+  /** Every item of a partition, or of the part of it whose sort key starts with `prefix`. */
+  async query(pk: string, prefix?: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.name,
+          KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :p)' : 'pk = :pk',
+          ExpressionAttributeValues: prefix ? { ':pk': pk, ':p': prefix } : { ':pk': pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  /** Writes an item; with `onlyNew`, only if no item has its key (else WriteConflictError). */
+  async put(item: Item, onlyNew = false): Promise<void> {
+    const write = this.doc.send(
+      new PutCommand({
+        TableName: this.name,
+        Item: item,
+        ...(onlyNew ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+      }),
+    );
+    await (onlyNew ? conditional(write) : write);
+  }
+
+  async putMany(items: Item[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests: Record<string, unknown>[] = items
+        .slice(i, i + 25)
+        .map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
+        requests = (out.UnprocessedItems?.[this.name] ?? []) as Record<string, unknown>[];
+        if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * SET for each defined field of `patch` on an existing item, under `condition` if given; returns the item
+   * as written. A missing item or a lost condition is a WriteConflictError.
+   */
+  async update(key: Key, patch: Record<string, unknown>, condition?: Condition): Promise<Item> {
+    const names: Record<string, string> = { ...condition?.names };
+    const values: Record<string, unknown> = { ...condition?.values };
+    const parts: string[] = [];
+    for (const [i, [field, value]] of Object.entries(patch).entries()) {
+      if (value === undefined) continue;
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      parts.push(`#f${i} = :v${i}`);
+    }
+    const out = await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: key,
+          UpdateExpression: `SET ${parts.join(', ')}`,
+          ConditionExpression: condition
+            ? `attribute_exists(pk) AND (${condition.expr})`
+            : 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return out.Attributes ?? {};
+  }
+
+  /** An update written as an expression of its own (ADD, DELETE, nested SET); returns the item as written. */
+  async updateExpression(
+    key: Key,
+    expression: string,
+    options: { condition?: string; names?: Record<string, string>; values?: Record<string, unknown> } = {},
+  ): Promise<Item> {
+    const write = this.doc.send(
+      new UpdateCommand({
+        TableName: this.name,
+        Key: key,
+        UpdateExpression: expression,
+        ...(options.condition ? { ConditionExpression: options.condition } : {}),
+        ...(options.names ? { ExpressionAttributeNames: options.names } : {}),
+        ...(options.values ? { ExpressionAttributeValues: options.values } : {}),
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const out = await (options.condition ? conditional(write) : write);
+    return out.Attributes ?? {};
+  }
+
+  async delete(key: Key, condition?: Condition): Promise<void> {
+    const write = this.doc.send(
+      new DeleteCommand({
+        TableName: this.name,
+        Key: key,
+        ...(condition
+          ? {
+              ConditionExpression: `attribute_exists(pk) AND (${condition.expr})`,
+              ...(condition.names ? { ExpressionAttributeNames: condition.names } : {}),
+              ...(condition.values ? { ExpressionAttributeValues: condition.values } : {}),
+            }
+          : {}),
+      }),
+    );
+    await (condition ? conditional(write) : write);
+  }
+
+  /** Atomic counter for Nailgun's integer ids. */
+  async nextId(name: 'cluster' | 'node' | 'task'): Promise<number> {
+    const out = await this.updateExpression({ pk: 'COUNTER', sk: name }, 'ADD #v :one', {
+      names: { '#v': 'value' },
+      values: { ':one': 1 },
+    });
+    return Number(out.value);
+  }
+}
+
+/** Parses an item with a codec's schema; a stored item that does not fit is an error that names it. */
+export function parseItem<T>(
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } };
+  },
+  item: Item,
+): T {
+  const result = schema.safeParse(withoutKeys(item));
+  if (!result.success) {
+    throw new Error(
+      `Stored ${String(item.entity ?? 'item')} ${String(item.pk)}/${String(item.sk)} is invalid: ${result.error.message}`,
+    );
+  }
+  return result.data;
+}

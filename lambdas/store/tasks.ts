@@ -1,0 +1,245 @@
+/**
+ * Tasks (Nailgun's transactions) and deployment runs, in one partition ordered by id. A run's stop state,
+ * its dispatch lease and its settling mark are fields of the run's item, changed by conditional writes:
+ * one stop per run, no stop once it settles, no send lease once a stop is requested.
+ */
+import { z } from 'zod';
+import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
+import type { ForcedStop, RequestedStop } from '../domain/stop.js';
+import type { DeploymentRun, Task } from '../domain/task.js';
+import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
+
+const TASK_PK = 'TASK';
+
+const common = {
+  id: z.number().int(),
+  uuid: z.string(),
+  status: z.enum(TASK_STATUSES),
+  progress: z.number(),
+  message: z.string().nullable(),
+  clusterId: z.number().int(),
+  timeStart: z.string().nullable(),
+  timeEnd: z.string().nullable(),
+  executionArn: z.string().nullable(),
+  deletedAt: z.string().nullable(),
+};
+
+const stopRequest = z.object({
+  cause: z.enum(['operator', 'fault_tolerance', 'forced_delete']),
+  by: z.string(),
+  at: z.string(),
+  message: z.string().nullable(),
+  stopTaskId: z.number().int().nullable(),
+  deadline: z.string(),
+  timeoutSeconds: z.number(),
+});
+
+const stopState = z.discriminatedUnion('phase', [
+  z.object({ phase: z.literal('none') }),
+  z.object({ phase: z.literal('requested'), request: stopRequest }),
+  z.object({
+    phase: z.literal('forced'),
+    request: stopRequest,
+    forced: z.object({ at: z.string(), cause: z.enum(['operator', 'stop_timeout', 'forced_delete']) }),
+  }),
+]);
+
+const runSchema = z.object({
+  ...common,
+  kind: z.literal('run'),
+  name: z.enum(['deploy', 'provision', 'deployment']),
+  parentId: z.null(),
+  done: z.number(),
+  total: z.number(),
+  children: z.object({ provision: z.number().int().nullable(), deployment: z.number().int().nullable() }),
+  mode: z.object({
+    force: z.boolean(),
+    resume: z.boolean(),
+    scope: z.enum(['all', 'provision', 'deploy']),
+    nodes: z.array(z.number().int()).nullable(),
+  }),
+  stop: stopState,
+  dispatchLeaseUntil: z.string().nullable(),
+  finishingAt: z.string().nullable(),
+  nodesBefore: z.record(z.string(), z.enum(NODE_STATUSES)).nullable(),
+  plan: z
+    .object({
+      provision: z.object({ nodeCount: z.number(), timeoutSeconds: z.number() }),
+      layers: z.array(z.object({ taskId: z.number(), stage: z.string(), timeoutSeconds: z.number() })),
+    })
+    .nullable(),
+  outcome: z
+    .object({
+      clusterStatus: z.enum(CLUSTER_STATUSES).nullable(),
+      stopTaskStatus: z.enum(['ready', 'error']).nullable(),
+      stopMessage: z.string().nullable(),
+    })
+    .nullable(),
+});
+
+const taskSchema = z.discriminatedUnion('kind', [
+  runSchema,
+  z.object({
+    ...common,
+    kind: z.literal('stage'),
+    name: z.enum(['provision', 'deployment']),
+    parentId: z.number().int(),
+    done: z.number(),
+    total: z.number(),
+  }),
+  z.object({
+    ...common,
+    kind: z.literal('stop'),
+    name: z.literal('stop_deployment'),
+    parentId: z.null(),
+    deployTaskId: z.number().int(),
+    requestedBy: z.string().nullable(),
+    reason: z.string().nullable(),
+  }),
+  z.object({
+    ...common,
+    kind: z.literal('action'),
+    name: z.enum(['reset_environment', 'cluster_deletion']),
+    parentId: z.null(),
+  }),
+]);
+
+export const taskCodec = {
+  key: (id: number): Key => ({ pk: TASK_PK, sk: `T#${pad(id)}` }),
+  toItem: (task: Task): Item => ({ ...taskCodec.key(task.id), entity: 'task', ...task }),
+  fromItem: (item: Item): Task => parseItem(taskSchema, item) as Task,
+};
+
+function runOf(item: Item): DeploymentRun {
+  const task = taskCodec.fromItem(item);
+  if (task.kind !== 'run') throw new Error(`Task ${task.id} is not a deployment run`);
+  return task;
+}
+
+/** The fields a use case may change on a task. */
+type TaskPatch = Partial<
+  Pick<
+    DeploymentRun,
+    | 'status'
+    | 'progress'
+    | 'message'
+    | 'timeStart'
+    | 'timeEnd'
+    | 'executionArn'
+    | 'deletedAt'
+    | 'total'
+    | 'plan'
+    | 'nodesBefore'
+    | 'outcome'
+  >
+>;
+
+const RUNNING = {
+  expr: '#status = :running',
+  names: { '#status': 'status' },
+  values: { ':running': 'running' },
+};
+
+export class DynamoTasks {
+  constructor(private readonly table: Table) {}
+
+  nextId(): Promise<number> {
+    return this.table.nextId('task');
+  }
+
+  /** Writes a new task; a task with its id already written is a WriteConflictError. */
+  async put(task: Task): Promise<void> {
+    await this.table.put(taskCodec.toItem(task), true);
+  }
+
+  async get(id: number): Promise<Task | null> {
+    const item = await this.table.get(taskCodec.key(id));
+    return item ? taskCodec.fromItem(item) : null;
+  }
+
+  /** The deployment run with this id, or null when there is none (or the task is of another kind). */
+  async getRun(id: number): Promise<DeploymentRun | null> {
+    const task = await this.get(id);
+    return task?.kind === 'run' ? task : null;
+  }
+
+  async list(): Promise<Task[]> {
+    return (await this.table.query(TASK_PK, 'T#')).map(taskCodec.fromItem);
+  }
+
+  async update(id: number, patch: TaskPatch): Promise<Task> {
+    return taskCodec.fromItem(await this.table.update(taskCodec.key(id), patch));
+  }
+
+  /** Ends a task only if it is still pending or running: a retried finish never rewrites a finished task. */
+  async finish(id: number, patch: TaskPatch): Promise<boolean> {
+    return held(
+      this.table.update(taskCodec.key(id), patch, {
+        expr: '#status IN (:pending, :running)',
+        names: { '#status': 'status' },
+        values: { ':pending': 'pending', ':running': 'running' },
+      }),
+    );
+  }
+
+  async addDone(id: number, done: number): Promise<void> {
+    await this.table.updateExpression(taskCodec.key(id), 'ADD done :d', { values: { ':d': done } });
+  }
+
+  /**
+   * Records the stop of a running run, once, unless the run has started settling. A lost condition (a stop
+   * was requested already, or the run is settling or over) is a WriteConflictError.
+   */
+  async requestStop(runId: number, stop: RequestedStop): Promise<DeploymentRun> {
+    const item = await this.table.update(
+      taskCodec.key(runId),
+      { stop },
+      {
+        expr: `${RUNNING.expr} AND #stop.phase = :none AND finishingAt = :null`,
+        names: { ...RUNNING.names, '#stop': 'stop' },
+        values: { ...RUNNING.values, ':none': 'none', ':null': null },
+      },
+    );
+    return runOf(item);
+  }
+
+  /** Escalates a requested stop of a running run, once. */
+  async escalateStop(runId: number, forced: ForcedStop['forced']): Promise<DeploymentRun> {
+    const item = await this.table.updateExpression(
+      taskCodec.key(runId),
+      'SET #stop.phase = :forced, #stop.forced = :f',
+      {
+        condition: 'attribute_exists(pk) AND #status = :running AND #stop.phase = :requested',
+        names: { ...RUNNING.names, '#stop': 'stop' },
+        values: { ...RUNNING.values, ':forced': 'forced', ':f': forced, ':requested': 'requested' },
+      },
+    );
+    return runOf(item);
+  }
+
+  /**
+   * Marks a run as settling and returns it as stored at that instant: its stop state is final, since a stop
+   * can no longer be requested (see requestStop).
+   */
+  async beginFinish(runId: number, at: string): Promise<DeploymentRun> {
+    return runOf(await this.table.update(taskCodec.key(runId), { finishingAt: at }));
+  }
+
+  /**
+   * Takes the right to send commands until `until`, unless a stop was requested. A stop waits for the lease
+   * to end before it answers, so no command is sent after the stop is acknowledged.
+   */
+  async takeDispatchLease(runId: number, until: string): Promise<boolean> {
+    return held(
+      this.table.update(
+        taskCodec.key(runId),
+        { dispatchLeaseUntil: until },
+        { expr: '#stop.phase = :none', names: { '#stop': 'stop' }, values: { ':none': 'none' } },
+      ),
+    );
+  }
+
+  async releaseDispatchLease(runId: number): Promise<void> {
+    await this.table.update(taskCodec.key(runId), { dispatchLeaseUntil: null });
+  }
+}

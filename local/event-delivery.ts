@@ -1,0 +1,55 @@
+/**
+ * Events delivered to handlers as EventBridge delivers them to a Lambda target: asynchronously, at least
+ * once (optionally several copies at the same time), retried with exponential backoff when the handler
+ * fails, and given up on after the last attempt. Used by the embedded runtime and the test harness.
+ */
+
+export interface DeliveryOptions {
+  attempts: number;
+  /** The wait before the first retry; it doubles on each further one. */
+  backoffMs: number;
+  /** Copies of each event, delivered concurrently (default 1). */
+  copies?: number;
+  onRetry?: (what: string, attempt: number, err: Error) => void;
+  onGiveUp?: (what: string, err: Error) => void;
+}
+
+export interface Delivery {
+  deliver(what: string, handle: () => Promise<unknown>): void;
+  /** Deliveries still in progress (first attempt or retries). */
+  readonly inFlight: number;
+  /** Resolves when every delivery started so far has ended. */
+  drained(): Promise<void>;
+}
+
+export function createDelivery(options: DeliveryOptions): Delivery {
+  const pending = new Set<Promise<void>>();
+  const once = async (what: string, handle: () => Promise<unknown>): Promise<void> => {
+    let last: Error | null = null;
+    for (let attempt = 0; attempt < options.attempts; attempt++) {
+      try {
+        await handle();
+        return;
+      } catch (err) {
+        last = err instanceof Error ? err : new Error(String(err));
+        options.onRetry?.(what, attempt + 1, last);
+        await new Promise((r) => setTimeout(r, options.backoffMs * 2 ** attempt));
+      }
+    }
+    if (last) options.onGiveUp?.(what, last);
+  };
+  return {
+    deliver(what, handle) {
+      for (let i = 0; i < (options.copies ?? 1); i++) {
+        const p = once(what, handle).finally(() => pending.delete(p));
+        pending.add(p);
+      }
+    },
+    get inFlight() {
+      return pending.size;
+    },
+    async drained() {
+      await Promise.allSettled([...pending]);
+    },
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * The life of an invocation (one command on one node): Pending until its node takes it (TimedOut with
+ * DeliveryTimedOut when the node stays away past the command's TimeoutSeconds), InProgress while its
+ * steps run, then Success, Failed, TimedOut or Cancelled, through Cancelling when a command that is
+ * running is cancelled. Every status change is handed to the listener in order, like EventBridge's
+ * status-change notifications; a final status reached while the node is offline is held back until the
+ * node is back.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { type CommandStatus, isCommandFinished } from '../../lambdas/domain/command-status.js';
+import { type PreparedStep, prepareSteps, type ResolvedParameters, type SsmDocument } from './documents.js';
+import type { FleetNode } from './nodes.js';
+import { runStep, STDERR_LIMIT, shellEnvironment, tail, terminate } from './processes.js';
+
+/** The invocation statuses the local fleet reports: a subset of SSM's. */
+export type InvocationStatus = Extract<
+  CommandStatus,
+  'Pending' | 'InProgress' | 'Cancelling' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled'
+>;
+export type TerminalStatus = Extract<InvocationStatus, 'Success' | 'Failed' | 'TimedOut' | 'Cancelled'>;
+/** StatusDetails: the status, or the kind of timeout. */
+export type StatusDetails = Extract<
+  CommandStatus,
+  InvocationStatus | 'DeliveryTimedOut' | 'ExecutionTimedOut'
+>;
+
+export const isTerminal = (status: InvocationStatus): status is TerminalStatus => isCommandFinished(status);
+
+/** setTimeout fires at once for longer delays. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface CommandStatusEvent {
+  commandId: string;
+  instanceId: string;
+  documentName: string;
+  status: InvocationStatus;
+  requestedAt: Date;
+}
+
+/** What a node received, as the fleet's command log shows it. */
+export interface FleetCommandRecord {
+  commandId: string;
+  instanceId: string;
+  nodeName: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  receivedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  status: InvocationStatus;
+  responseCode: number | null;
+}
+
+export interface FleetCommand extends ResolvedParameters {
+  seq: number;
+  commandId: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  requestedAt: Date;
+  deliveryTimeoutSeconds: number;
+  invocations: Invocation[];
+}
+
+export interface StepResult {
+  name: string;
+  status: InvocationStatus;
+  responseCode: number;
+  startedAt: Date;
+  endedAt: Date | null;
+}
+
+export interface Invocation {
+  seq: number;
+  command: FleetCommand;
+  node: FleetNode;
+  status: InvocationStatus;
+  statusDetails: StatusDetails;
+  responseCode: number | null;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  stdout: string;
+  stderr: string;
+  steps: StepResult[];
+  delivered: boolean;
+  deliveryTimer: NodeJS.Timeout | null;
+  child: ChildProcess | null;
+  cancelRequested: boolean;
+  /** The node finished it while offline: the result is reported once the node is back. */
+  held: boolean;
+  record: FleetCommandRecord | null;
+  events: Promise<void>;
+}
+
+export function newInvocation(seq: number, command: FleetCommand, node: FleetNode): Invocation {
+  return {
+    seq,
+    command,
+    node,
+    status: 'Pending',
+    statusDetails: 'Pending',
+    responseCode: null,
+    startedAt: null,
+    endedAt: null,
+    stdout: '',
+    stderr: '',
+    steps: [],
+    delivered: false,
+    deliveryTimer: null,
+    cancelRequested: false,
+    held: false,
+    child: null,
+    record: null,
+    events: Promise.resolve(),
+  };
+}
+
+/** What the lifecycle needs from the fleet. */
+export interface LifecycleContext {
+  documents: Record<string, SsmDocument>;
+  /** Called on every status change; awaited; its errors are logged, never thrown. */
+  onStatusChange: ((event: CommandStatusEvent) => void | Promise<void>) | undefined;
+  isClosing(): boolean;
+  /** A node took a command. */
+  received(record: FleetCommandRecord): void;
+  /** Something changed that `idle()` waits for. */
+  changed(): void;
+}
+
+interface Outcome {
+  status: TerminalStatus;
+  details: StatusDetails;
+  code: number;
+}
+
+const SUCCESS: Outcome = { status: 'Success', details: 'Success', code: 0 };
+const CANCELLED: Outcome = { status: 'Cancelled', details: 'Cancelled', code: -1 };
+
+/** Moves invocations through their statuses and runs them on their nodes. */
+export class InvocationLifecycle {
+  private pendingEvents = 0;
+
+  constructor(private readonly context: LifecycleContext) {}
+
+  /** Status changes not yet handed to the listener. */
+  hasPendingEvents(): boolean {
+    return this.pendingEvents > 0;
+  }
+
+  /** A command was sent: Pending, delivered once its node is online, timed out if it never is. */
+  start(invocation: Invocation): void {
+    this.emit(invocation, 'Pending');
+    if (invocation.node.online) {
+      setImmediate(() => {
+        if (invocation.node.online && !invocation.delivered && invocation.status === 'Pending') {
+          this.deliver(invocation);
+        }
+      });
+    }
+    invocation.deliveryTimer = setTimeout(
+      () => this.deliveryTimedOut(invocation),
+      Math.min(invocation.command.deliveryTimeoutSeconds * 1000, MAX_TIMER_MS),
+    );
+  }
+
+  /** The invocation's node is back online: report a held result, deliver what waited for it. */
+  nodeBack(invocation: Invocation): void {
+    if (!invocation.held) return;
+    invocation.held = false;
+    this.emit(invocation, invocation.status);
+  }
+
+  /** Delivers an invocation whose node came back, if it still waits. */
+  deliverIfWaiting(invocation: Invocation): void {
+    if (!invocation.delivered && invocation.status === 'Pending') this.deliver(invocation);
+  }
+
+  cancel(invocation: Invocation): void {
+    if (isTerminal(invocation.status) || invocation.cancelRequested) return;
+    invocation.cancelRequested = true;
+    if (!invocation.delivered) {
+      this.clearDeliveryTimer(invocation);
+      invocation.endedAt = new Date();
+      invocation.responseCode = -1;
+      this.transition(invocation, 'Cancelled', 'Cancelled');
+      return;
+    }
+    this.transition(invocation, 'Cancelling', 'Cancelling');
+    if (invocation.child !== null) terminate(invocation.child);
+  }
+
+  /** The fleet closes: no more delivery; a running process is killed. Resolves once it has exited. */
+  shutdown(invocation: Invocation): Promise<void> | undefined {
+    this.clearDeliveryTimer(invocation);
+    const child = invocation.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return undefined;
+    invocation.cancelRequested = true;
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    terminate(child);
+    return exited;
+  }
+
+  private clearDeliveryTimer(invocation: Invocation): void {
+    if (invocation.deliveryTimer !== null) clearTimeout(invocation.deliveryTimer);
+    invocation.deliveryTimer = null;
+  }
+
+  private emit(invocation: Invocation, status: InvocationStatus): void {
+    const listener = this.context.onStatusChange;
+    if (listener === undefined || this.context.isClosing()) return;
+    const event: CommandStatusEvent = {
+      commandId: invocation.command.commandId,
+      instanceId: invocation.node.instanceId,
+      documentName: invocation.command.documentName,
+      status,
+      requestedAt: invocation.command.requestedAt,
+    };
+    this.pendingEvents++;
+    invocation.events = invocation.events
+      .then(() => listener(event))
+      .catch((error: unknown) => {
+        console.error(`ssm-fleet: status listener failed for ${event.commandId}/${event.instanceId}`, error);
+      })
+      .finally(() => {
+        this.pendingEvents--;
+        this.context.changed();
+      });
+  }
+
+  /** Moves an invocation to a new status; a final status reached on an offline node waits for the node. */
+  private transition(invocation: Invocation, status: InvocationStatus, details: StatusDetails): void {
+    invocation.status = status;
+    invocation.statusDetails = details;
+    if (invocation.record !== null) {
+      invocation.record.status = status;
+      invocation.record.responseCode = invocation.responseCode;
+      invocation.record.endedAt = invocation.endedAt?.toISOString() ?? null;
+    }
+    if (isTerminal(status) && invocation.delivered && !invocation.node.online) {
+      invocation.held = true;
+    } else {
+      this.emit(invocation, status);
+    }
+    this.context.changed();
+  }
+
+  private deliver(invocation: Invocation): void {
+    if (this.context.isClosing()) return;
+    invocation.delivered = true;
+    this.clearDeliveryTimer(invocation);
+    const command = invocation.command;
+    const record: FleetCommandRecord = {
+      commandId: command.commandId,
+      instanceId: invocation.node.instanceId,
+      nodeName: invocation.node.name,
+      documentName: command.documentName,
+      comment: command.comment,
+      parameters: command.parameters,
+      receivedAt: new Date().toISOString(),
+      startedAt: null,
+      endedAt: null,
+      status: 'Pending',
+      responseCode: null,
+    };
+    invocation.record = record;
+    this.context.received(record);
+    this.execute(invocation).catch((error: unknown) => {
+      console.error(`ssm-fleet: invocation ${command.commandId} on ${invocation.node.name} broke`, error);
+      invocation.stderr = tail(`${invocation.stderr}${String(error)}\n`, STDERR_LIMIT);
+      invocation.endedAt = new Date();
+      invocation.responseCode = -1;
+      this.transition(invocation, 'Failed', 'Failed');
+    });
+  }
+
+  private deliveryTimedOut(invocation: Invocation): void {
+    invocation.deliveryTimer = null;
+    if (invocation.delivered || invocation.status !== 'Pending') return;
+    invocation.endedAt = new Date();
+    invocation.responseCode = -1;
+    this.transition(invocation, 'TimedOut', 'DeliveryTimedOut');
+  }
+
+  private stopping(invocation: Invocation): boolean {
+    return invocation.cancelRequested || this.context.isClosing();
+  }
+
+  /** Runs the steps in order until one does not succeed; the last outcome is the invocation's. */
+  private async execute(invocation: Invocation): Promise<void> {
+    const { command, node } = invocation;
+    const document = this.context.documents[command.documentName];
+    if (document === undefined) throw new Error(`Document ${command.documentName} disappeared`);
+    const steps = prepareSteps(document, command, node.workDir);
+    invocation.startedAt = new Date();
+    if (invocation.record !== null) invocation.record.startedAt = invocation.startedAt.toISOString();
+    this.transition(invocation, 'InProgress', 'InProgress');
+
+    let final = SUCCESS;
+    for (const step of steps) {
+      if (this.stopping(invocation)) {
+        final = CANCELLED;
+        break;
+      }
+      final = await this.executeStep(invocation, step);
+      if (final.status !== 'Success') break;
+    }
+    invocation.endedAt = new Date();
+    invocation.responseCode = final.code;
+    this.transition(invocation, final.status, final.details);
+  }
+
+  private async executeStep(invocation: Invocation, step: PreparedStep): Promise<Outcome> {
+    const result: StepResult = {
+      name: step.name,
+      status: 'InProgress',
+      responseCode: -1,
+      startedAt: new Date(),
+      endedAt: null,
+    };
+    invocation.steps.push(result);
+    const running = runStep(step, shellEnvironment(invocation.node, invocation.command.env), invocation);
+    if (this.stopping(invocation) && invocation.child !== null) terminate(invocation.child);
+    const exit = await running;
+    result.endedAt = new Date();
+    let outcome: Outcome;
+    if (this.stopping(invocation)) outcome = CANCELLED;
+    else if (exit.timedOut) outcome = { status: 'TimedOut', details: 'ExecutionTimedOut', code: -1 };
+    else if (exit.code !== 0) outcome = { status: 'Failed', details: 'Failed', code: exit.code };
+    else outcome = SUCCESS;
+    result.status = outcome.status;
+    result.responseCode = outcome.code;
+    return outcome;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The processes of the local fleet: each step runs as a real `bash -c` in the node's folder, in a
+ * session of its own so that a kill reaches every process it started; its output is kept within the
+ * limits the SSM agent reports.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { PreparedStep } from './documents.js';
+import type { FleetNode } from './nodes.js';
+
+/** What GetCommandInvocation keeps of stdout and stderr. */
+export const STDOUT_LIMIT = 24_000;
+export const STDERR_LIMIT = 8000;
+/** Between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 2000;
+
+/** The last `limit` characters of `text`. */
+export const tail = (text: string, limit: number): string =>
+  text.length > limit ? text.slice(-limit) : text;
+
+/** Where a running step keeps its process and output (an invocation). */
+export interface ProcessSlot {
+  child: ChildProcess | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface StepExit {
+  /** The exit code; 128 + the signal number when a signal ended it; -1 when it could not start. */
+  code: number;
+  timedOut: boolean;
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  if (signal === null) return 0;
+  const value: unknown = (osConstants.signals as Record<string, unknown>)[signal];
+  return typeof value === 'number' ? value : 0;
+}
+
+/**
+ * Signals every process of the session the command's shell leads. A session, unlike a process group, also
+ * holds children that moved to their own group (coreutils `timeout` does), so none of them outlives a kill.
+ */
+function killSession(child: ChildProcess, signal: NodeJS.Signals): void {
+  const sid = child.pid;
+  if (sid === undefined) return;
+  const send = (target: number): void => {
+    try {
+      process.kill(target, signal);
+    } catch {
+      // already gone
+    }
+  };
+  send(-sid);
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name: state ppid pgrp session ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[3]) === sid) send(Number(entry));
+  }
+}
+
+/** SIGTERM to the command's processes, SIGKILL if it is still there after the grace period. */
+export function terminate(child: ChildProcess): void {
+  killSession(child, 'SIGTERM');
+  const timer = setTimeout(() => killSession(child, 'SIGKILL'), KILL_GRACE_MS);
+  child.once('close', () => clearTimeout(timer));
+}
+
+/** The environment of a command on a node: the agent's variables and the command's `SSM_*` ones. */
+export function shellEnvironment(node: FleetNode, commandEnv: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: node.workDir,
+    LANG: 'C.UTF-8',
+    FUEL_NODE_NAME: node.name,
+    AWS_SSM_INSTANCE_ID: node.instanceId,
+    AWS_SSM_REGION_NAME: 'us-east-1',
+    ...commandEnv,
+  };
+}
+
+/**
+ * Runs one step; `slot.child` holds its process from the moment this returns until it has exited, and
+ * its output goes to `slot.stdout` / `slot.stderr`. A step that outlives its timeout is terminated.
+ */
+export function runStep(step: PreparedStep, env: NodeJS.ProcessEnv, slot: ProcessSlot): Promise<StepExit> {
+  return new Promise((resolve) => {
+    mkdirSync(step.cwd, { recursive: true });
+    const child = spawn('bash', ['-c', step.script], {
+      cwd: step.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    slot.child = child;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      terminate(child);
+    }, step.timeoutMs);
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      slot.stdout = tail(slot.stdout + chunk, STDOUT_LIMIT);
+    });
+    child.stderr?.on('data', (chunk: string) => {
+      slot.stderr = tail(slot.stderr + chunk, STDERR_LIMIT);
+    });
+    let settled = false;
+    const finish = (code: number): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      slot.child = null;
+      resolve({ code, timedOut });
+    };
+    child.once('error', (error) => {
+      slot.stderr = tail(`${slot.stderr}${error.message}\n`, STDERR_LIMIT);
+      finish(-1);
+    });
+    child.once('close', (code, signal) => finish(code ?? 128 + signalNumber(signal)));
+  });
+}
