@@ -7,6 +7,7 @@
  * - an action: `reset_environment`, `cluster_deletion`, which end at once.
  */
 
+import type { LayerStage } from './stage.js';
 import type { ClusterStatus, NodeStatus, TaskStatus } from './status.js';
 import type { StopState } from './stop.js';
 import { NO_STOP } from './stop.js';
@@ -42,7 +43,7 @@ export interface DeployMode {
 /** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */
 export interface DeploymentOutline {
   provision: { nodeCount: number; timeoutSeconds: number };
-  layers: { taskId: number; stage: string; timeoutSeconds: number }[];
+  layers: { taskId: number; stage: LayerStage; timeoutSeconds: number }[];
 }
 
 /** How a run ended, as its finish recorded it (a retried finish redoes what is missing from it). */

@@ -4,6 +4,7 @@
  * one stop per run, no stop once it settles, no send lease once a stop is requested.
  */
 import { z } from 'zod';
+import type { LayerStage } from '../domain/stage.js';
 import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
 import type { DeploymentRun, Task } from '../domain/task.js';
@@ -65,7 +66,13 @@ const runSchema = z.object({
   plan: z
     .object({
       provision: z.object({ nodeCount: z.number(), timeoutSeconds: z.number() }),
-      layers: z.array(z.object({ taskId: z.number(), stage: z.string(), timeoutSeconds: z.number() })),
+      layers: z.array(
+        z.object({
+          taskId: z.number(),
+          stage: z.string().regex(/^layer-\d+$/) as unknown as z.ZodType<LayerStage>,
+          timeoutSeconds: z.number(),
+        }),
+      ),
     })
     .nullable(),
   outcome: z

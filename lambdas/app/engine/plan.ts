@@ -39,25 +39,9 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
   const unchangedOn = await unchangedWork(ctx, run, nodes, fingerprints);
 
-  const provisionCmd = provisionCommand(editable);
   const provisionLimit = provisionTimeout(editable);
   const rows: HistoryRow[] = [
-    ...toProvision.map((n) =>
-      pendingRow({
-        deployTaskId: run.id,
-        stage: PROVISION_STAGE,
-        taskName: 'provision',
-        nodeId: n.id,
-        cmd: provisionCmd,
-        timeout: provisionLimit,
-        retries: 0,
-        failOnError: true,
-        requires: [],
-        layer: null,
-        fingerprint: null,
-        unchanged: false,
-      }),
-    ),
+    ...toProvision.map((n) => provisionRow(run.id, n.id, provisionCommand(editable), provisionLimit)),
     ...deployment.instances.map((i) =>
       pendingRow({
         deployTaskId: run.id,
@@ -103,6 +87,23 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
     layers: deployment.layers.length,
   });
   return outline;
+}
+
+function provisionRow(runId: number, nodeId: number, cmd: string, timeout: number): HistoryRow {
+  return pendingRow({
+    deployTaskId: runId,
+    stage: PROVISION_STAGE,
+    taskName: 'provision',
+    nodeId,
+    cmd,
+    timeout,
+    retries: 0,
+    failOnError: true,
+    requires: [],
+    layer: null,
+    fingerprint: null,
+    unchanged: false,
+  });
 }
 
 /** The run's nodes, with their pending roles (and pending addition) taken on. */
