@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { type HistoryRow, NO_OUTCOME } from '../../lambdas/domain/history.js';
+import { deploymentMessage, provisioningMessage, stopMessage } from '../../lambdas/domain/messages.js';
+import { settleDeployment, settleNodeRows, stageTaskStatus } from '../../lambdas/domain/settlement.js';
+import type { Stage } from '../../lambdas/domain/stage.js';
+import type { HistoryStatus } from '../../lambdas/domain/status.js';
+import { forcedStop, NO_STOP, requestedStop, type StopCause } from '../../lambdas/domain/stop.js';
+
+function row(taskName: string, status: HistoryStatus, extra: Partial<HistoryRow> = {}): HistoryRow {
+  const stage: Stage = extra.stage ?? 'layer-0';
+  return {
+    deployTaskId: 1,
+    stage,
+    taskName,
+    nodeId: 1,
+    status,
+    timeStart: null,
+    timeEnd: null,
+    cmd: 'true',
+    timeout: 60,
+    retries: 0,
+    failOnError: true,
+    requires: [],
+    layer: 0,
+    fingerprint: null,
+    unchanged: false,
+    ...NO_OUTCOME,
+    ...extra,
+  };
+}
+
+const stopBy = (cause: StopCause) =>
+  requestedStop({
+    cause,
+    by: 'admin',
+    message: 'maintenance',
+    stopTaskId: 9,
+    at: new Date(0),
+    timeoutSeconds: 30,
+  });
+
+describe('settleDeployment', () => {
+  it("an operator's graceful stop: cluster stopped, stop task ready", () => {
+    expect(
+      settleDeployment({
+        orchestrationFailed: false,
+        anyError: false,
+        stop: stopBy('operator'),
+        nodes: ['ready', 'stopped'],
+      }),
+    ).toEqual({
+      outcome: 'stopped',
+      cluster: 'stopped',
+      deployTask: 'ready',
+      stopTask: 'ready',
+    });
+  });
+
+  it('a forced stop, a forced delete being forced, or a fault-tolerance stop end in error', () => {
+    const forced = forcedStop(stopBy('forced_delete'), new Date(0).toISOString(), 'forced_delete');
+    expect(
+      settleDeployment({ orchestrationFailed: false, anyError: false, stop: forced, nodes: [] }),
+    ).toMatchObject({
+      cluster: 'error',
+      deployTask: 'error',
+      stopTask: 'error',
+    });
+    expect(
+      settleDeployment({
+        orchestrationFailed: false,
+        anyError: true,
+        stop: stopBy('fault_tolerance'),
+        nodes: [],
+      }),
+    ).toMatchObject({ cluster: 'error', stopTask: null });
+  });
+
+  it('without a stop: operational when every node is ready', () => {
+    expect(
+      settleDeployment({ orchestrationFailed: false, anyError: false, stop: NO_STOP, nodes: ['ready'] }),
+    ).toEqual({
+      outcome: 'completed',
+      cluster: 'operational',
+      deployTask: 'ready',
+      stopTask: null,
+    });
+  });
+});
+
+describe('settleNodeRows and stage tasks', () => {
+  it('a node whose row failed carries the error type its row recorded', () => {
+    const rows = [row('a', 'error', { errorType: 'stop_deployment' })];
+    expect(
+      settleNodeRows({ status: 'deploying', errorType: null }, rows, {
+        before: 'ready',
+        failed: true,
+        deploys: true,
+      }),
+    ).toEqual({ status: 'error', errorType: 'stop_deployment', progress: 100 });
+  });
+
+  it('unchanged work counts as done; work left after a stop leaves the node stopped', () => {
+    const rows = [
+      row('a', 'skipped', { skipReason: 'unchanged' }),
+      row('b', 'skipped', { skipReason: 'stopped' }),
+    ];
+    expect(
+      settleNodeRows({ status: 'deploying', errorType: null }, rows, {
+        before: 'ready',
+        failed: false,
+        deploys: true,
+      }),
+    ).toEqual({ status: 'stopped', errorType: null, progress: 50 });
+  });
+
+  it("a stage task fails only on its own stage's errors", () => {
+    const rows = [row('provision', 'ready', { stage: 'provision' }), row('a', 'error')];
+    expect(stageTaskStatus(rows, true, 'error')).toBe('error');
+    expect(stageTaskStatus([rows[0] as HistoryRow], true, 'ready')).toBe('ready');
+    expect(stageTaskStatus(rows, false, 'ready')).toBe('error');
+  });
+});
+
+describe('messages', () => {
+  const run = { name: 'deploy' as const, stop: NO_STOP };
+
+  it('say how a deployment ended', () => {
+    expect(deploymentMessage('env', 'completed', run, [row('a', 'ready')], null)).toBe(
+      "Deployment of environment 'env' is done.",
+    );
+    expect(deploymentMessage('env', 'failed', run, [row('a', 'error')], null)).toBe(
+      "Deployment of environment 'env' has failed. Failed tasks: a on node 1.",
+    );
+    expect(
+      deploymentMessage('env', 'failed', run, [], { Error: 'ExecutionAborted', Cause: 'aborted by hand' }),
+    ).toBe("Deployment of environment 'env' has failed: aborted by hand");
+    const stopped = { name: 'provision' as const, stop: stopBy('operator') };
+    expect(
+      deploymentMessage(
+        'env',
+        'stopped',
+        stopped,
+        [row('a', 'ready'), row('b', 'skipped', { skipReason: 'stopped' })],
+        null,
+      ),
+    ).toBe("Provisioning of environment 'env' was stopped: 1 of 2 tasks done, 1 not started.");
+  });
+
+  it('say how a stop ended, and name what forced it', () => {
+    const rows = [row('a', 'error', { cancelledByStop: true })];
+    expect(stopMessage('env', { name: 'deploy', stop: stopBy('operator') }, rows)).toBe(
+      "Deployment of environment 'env' was successfully stopped.",
+    );
+    const byTimeout = forcedStop(stopBy('operator'), new Date(0).toISOString(), 'stop_timeout');
+    expect(stopMessage('env', { name: 'deploy', stop: byTimeout }, rows)).toBe(
+      'Timeout (30 sec) was reached. 1 running task was cancelled.',
+    );
+    const byOperator = forcedStop(stopBy('operator'), new Date(0).toISOString(), 'operator');
+    expect(stopMessage('env', { name: 'deploy', stop: byOperator }, [])).toBe(
+      "Deployment of environment 'env' was stopped by force: 0 running tasks were cancelled.",
+    );
+  });
+
+  it('say how provisioning ended', () => {
+    const p = (status: HistoryStatus) => row('provision', status, { stage: 'provision' });
+    expect(provisioningMessage([p('ready')])).toBe('Provisioning of 1 node is done');
+    expect(provisioningMessage([p('ready'), p('error')])).toBe('Provisioning failed on 1 of 2 nodes');
+    expect(provisioningMessage([p('ready'), p('skipped')])).toBe(
+      'Provisioning of 1 of 2 nodes is done; the others were not started (stopped)',
+    );
+  });
+});
