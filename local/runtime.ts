@@ -30,7 +30,7 @@ import { finishHandler } from '../lambdas/handlers/finish.js';
 import { planHandler } from '../lambdas/handlers/plan.js';
 import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
 import { seedDemo } from './demo.js';
-import { createDelivery } from './event-delivery.js';
+import { createDelivery, type Delivery } from './event-delivery.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn/step-functions.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
@@ -133,54 +133,48 @@ export function toApiGatewayEvent(req: IncomingMessage, body: string): APIGatewa
   };
 }
 
-export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
-  const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? (() => {});
-  const token = options.authToken ?? randomBytes(20).toString('hex');
-  const nodesDir = options.nodesDir ?? mkdtempSync(join(tmpdir(), 'fuel-nodes-'));
-  const ownsNodesDir = options.nodesDir === undefined;
+type Log = (line: string) => void;
 
-  // DynamoDB
-  const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir });
-  const { tableName, client: dynamoClient } = dynamo;
+/** What the local endpoints need of the runtime: the handlers' context, the event delivery, the log. */
+interface Wiring {
+  context: () => Context;
+  delivery: Delivery;
+  log: Log;
+  host: string;
+}
 
-  // Every handler gets the same context, built by the composition root once the local endpoints listen.
-  let context: Context | undefined;
-  const theContext = (): Context => {
-    if (!context) throw new Error('handler invoked before the runtime started');
-    return context;
-  };
-  const onCommandStatus = commandStatusHandler(theContext);
-  const onExecutionEnded = executionEndedHandler(theContext);
-  const delivery = createDelivery({
-    attempts: 8,
-    backoffMs: 100,
-    onRetry: (what, attempt, err) => log(`${what} delivery failed (attempt ${attempt}): ${err.message}`),
-  });
-
-  const onFleetStatus = (event: CommandStatusEvent) =>
-    delivery.deliver('command-status', () =>
-      onCommandStatus({
-        detail: {
-          'command-id': event.commandId,
-          'instance-id': event.instanceId,
-          status: event.status,
-          'document-name': event.documentName,
-        },
-      }),
-    );
-
+/** The simulated nodes behind a local SSM endpoint; their status changes reach the command-status handler. */
+async function startFleet(
+  w: Wiring,
+  baseDir: string,
+  nodeCount: number,
+): Promise<{ fleet: LocalFleet; url: string }> {
+  const onCommandStatus = commandStatusHandler(w.context);
   const document = JSON.parse(
     readFileSync(join(root, 'infra/documents/run-task.json'), 'utf8'),
   ) as SsmDocument;
   const fleet = new LocalFleet({
-    baseDir: nodesDir,
-    nodeCount: options.nodeCount ?? 6,
+    baseDir,
+    nodeCount,
     documents: { [DOCUMENT_NAME]: document },
-    onStatusChange: onFleetStatus,
+    onStatusChange: (event: CommandStatusEvent) =>
+      w.delivery.deliver('command-status', () =>
+        onCommandStatus({
+          detail: {
+            'command-id': event.commandId,
+            'instance-id': event.instanceId,
+            status: event.status,
+            'document-name': event.documentName,
+          },
+        }),
+      ),
   });
-  const ssmUrl = await fleet.listen(0, host);
+  return { fleet, url: await fleet.listen(0, w.host) };
+}
 
+/** The state machine file run by a local Step Functions endpoint that invokes the step handlers in-process. */
+async function startStepFunctions(w: Wiring): Promise<{ sfn: LocalStepFunctions; url: string }> {
+  const onExecutionEnded = executionEndedHandler(w.context);
   const arn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:fuel-${name}`;
   const sfn = new LocalStepFunctions({
     definition: readFileSync(join(root, 'statemachines/deployment.asl.json'), 'utf8'),
@@ -191,19 +185,111 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       FinishFunctionArn: arn('finish'),
     },
     functions: {
-      [arn('plan')]: planHandler(theContext),
-      [arn('check-stop')]: checkStopHandler(theContext),
-      [arn('dispatch')]: dispatchHandler(theContext),
-      [arn('finish')]: finishHandler(theContext),
+      [arn('plan')]: planHandler(w.context),
+      [arn('check-stop')]: checkStopHandler(w.context),
+      [arn('dispatch')]: dispatchHandler(w.context),
+      [arn('finish')]: finishHandler(w.context),
     },
-    log,
-    onExecutionEnd: (detail) => delivery.deliver('execution-ended', () => onExecutionEnded({ detail })),
+    log: w.log,
+    onExecutionEnd: (detail) => w.delivery.deliver('execution-ended', () => onExecutionEnded({ detail })),
   });
-  const sfnUrl = await sfn.listen(0, host);
+  return { sfn, url: await sfn.listen(0, w.host) };
+}
 
-  context = compose(
+/** Runs `job` every `ms` (as EventBridge Scheduler runs the watchdog and discovery on AWS). */
+function every(ms: number, what: string, job: () => Promise<unknown>, log: Log): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    job().catch((err) => log(`${what} failed: ${(err as Error).message}`));
+  }, ms);
+  timer.unref();
+  return timer;
+}
+
+type LocalAnswer = { statusCode: number; headers: Record<string, string>; body: string };
+
+/** Local-only routes: the fleet's command log and taking simulated nodes offline. */
+function localRoutes(deps: {
+  fleet: LocalFleet;
+  token: string;
+  context: () => Context;
+  discover: () => Promise<void>;
+  log: Log;
+}) {
+  const answer = (out: HttpResponse): LocalAnswer => ({
+    statusCode: out.status,
+    headers: out.headers,
+    body: out.body,
+  });
+  return async (req: IncomingMessage): Promise<LocalAnswer | null> => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    if (!url.pathname.startsWith('/_local/')) return null;
+    try {
+      if (!authenticate(req.headers['x-auth-token'] as string | undefined, deps.token, 'admin', new Date()))
+        throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
+      if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
+        return answer(json(200, deps.fleet.commandLog()));
+      }
+      const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
+      if (m && req.method === 'POST') {
+        const node = await deps.context().repos.nodes.get(Number(m[1]));
+        if (!node) throw new HttpError(404, `Node ${m[1]} not found`);
+        deps.fleet.setOnline(node.instanceId, m[2] === 'online');
+        await deps.discover();
+        return answer(json(200, { id: node.id, online: m[2] === 'online' }));
+      }
+      throw new HttpError(404, `No such local resource: ${url.pathname}`);
+    } catch (err) {
+      return answer(errorResponse(err, (e) => deps.log(`local route failed: ${String(e)}`)));
+    }
+  };
+}
+
+/** The HTTP server in place of API Gateway: local routes first, then the API handler. */
+function httpServer(
+  api: ReturnType<typeof apiHandler>,
+  local: (req: IncomingMessage) => Promise<LocalAnswer | null>,
+  log: Log,
+): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        const body = await readBody(req);
+        const out = (await local(req)) ?? (await api(toApiGatewayEvent(req, body)));
+        res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
+        res.end(out.body ?? '');
+      } catch (err) {
+        const out = errorResponse(err, (e) => log(`request failed: ${(e as Error).stack ?? String(e)}`));
+        res.writeHead(out.status, out.headers);
+        res.end(out.body);
+      }
+    })();
+  });
+}
+
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => {});
+  const token = options.authToken ?? randomBytes(20).toString('hex');
+  const nodesDir = options.nodesDir ?? mkdtempSync(join(tmpdir(), 'fuel-nodes-'));
+  const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir });
+
+  // Every handler gets the same context, built by the composition root once the local endpoints listen.
+  let built: Context | undefined;
+  const theContext = (): Context => {
+    if (!built) throw new Error('handler invoked before the runtime started');
+    return built;
+  };
+  const delivery = createDelivery({
+    attempts: 8,
+    backoffMs: 100,
+    onRetry: (what, attempt, err) => log(`${what} delivery failed (attempt ${attempt}): ${err.message}`),
+  });
+  const wiring: Wiring = { context: theContext, delivery, log, host };
+  const { fleet, url: ssmUrl } = await startFleet(wiring, nodesDir, options.nodeCount ?? 6);
+  const { sfn, url: sfnUrl } = await startStepFunctions(wiring);
+  const context = compose(
     {
-      table: { name: tableName, client: dynamoClient },
+      table: { name: dynamo.tableName, client: dynamo.client },
       ssm: {
         documentName: DOCUMENT_NAME,
         client: new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
@@ -216,73 +302,26 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     },
     options.decorate,
   );
+  built = context;
   const service = createService(context);
-
-  const api = apiHandler(() => ({
-    context: theContext(),
-    authToken: async () => token,
-    admin: { user: options.adminUser ?? 'admin', password: async () => options.adminPassword ?? 'admin' },
-    log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
-  }));
 
   const discoverHandler = discoverNodesHandler(theContext);
   const discover = async () => {
     await discoverHandler();
   };
   await discover();
-  const watchdog = watchdogHandler(theContext);
-  const watchdogTimer = setInterval(() => {
-    watchdog().catch((err) => log(`watchdog failed: ${(err as Error).message}`));
-  }, 1000);
-  watchdogTimer.unref();
-  const discoveryTimer = setInterval(() => {
-    discover().catch((err) => log(`discovery failed: ${(err as Error).message}`));
-  }, 5000);
-  discoveryTimer.unref();
-
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      try {
-        const body = await readBody(req);
-        const local = await localRoute(req, body);
-        const out = local ?? (await api(toApiGatewayEvent(req, body)));
-        res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
-        res.end(out.body ?? '');
-      } catch (err) {
-        const out = errorResponse(err, (e) => log(`request failed: ${(e as Error).stack ?? String(e)}`));
-        res.writeHead(out.status, out.headers);
-        res.end(out.body);
-      }
-    })();
-  });
-
-  /** Local-only routes: the fleet's command log and taking simulated nodes offline. */
-  async function localRoute(req: IncomingMessage, _body: string) {
-    const url = new URL(req.url ?? '/', 'http://local');
-    if (!url.pathname.startsWith('/_local/')) return null;
-    const answer = (out: HttpResponse) => ({ statusCode: out.status, headers: out.headers, body: out.body });
-    try {
-      if (!authenticate(req.headers['x-auth-token'] as string | undefined, token, 'admin', new Date()))
-        throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
-      if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
-        return answer(json(200, fleet.commandLog()));
-      }
-      const m = /^\/_local\/nodes\/(\d+)\/(offline|online)\/?$/.exec(url.pathname);
-      if (m && req.method === 'POST') {
-        const node = await context?.repos.nodes.get(Number(m[1]));
-        if (!node) throw new HttpError(404, `Node ${m[1]} not found`);
-        fleet.setOnline(node.instanceId, m[2] === 'online');
-        await discover();
-        return answer(json(200, { id: node.id, online: m[2] === 'online' }));
-      }
-      throw new HttpError(404, `No such local resource: ${url.pathname}`);
-    } catch (err) {
-      return answer(errorResponse(err, (e) => log(`local route failed: ${String(e)}`)));
-    }
-  }
-
+  const timers = [
+    every(1000, 'watchdog', watchdogHandler(theContext), log),
+    every(5000, 'discovery', discover, log),
+  ];
+  const api = apiHandler(() => ({
+    context,
+    authToken: async () => token,
+    admin: { user: options.adminUser ?? 'admin', password: async () => options.adminPassword ?? 'admin' },
+    log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
+  }));
+  const server = httpServer(api, localRoutes({ fleet, token, context: theContext, discover, log }), log);
   const url = await listen(server, options.port ?? 8000, host);
-
   if (options.demo) await seedDemo(service, log);
 
   let stopped = false;
@@ -298,15 +337,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     async stop() {
       if (stopped) return;
       stopped = true;
-      clearInterval(discoveryTimer);
-      clearInterval(watchdogTimer);
+      for (const timer of timers) clearInterval(timer);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await sfn.close();
       await fleet.close();
       await delivery.drained();
       await dynamo.close();
-      if (ownsNodesDir) rmSync(nodesDir, { recursive: true, force: true });
+      if (options.nodesDir === undefined) rmSync(nodesDir, { recursive: true, force: true });
     },
   };
 }
