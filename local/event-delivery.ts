@@ -4,6 +4,21 @@
  * fails, and given up on after the last attempt. Used by the embedded runtime and the test harness.
  */
 
+import type { CommandStatusEvent as EventBridgeCommandStatus } from '../lambdas/handlers/command-status.js';
+import type { CommandStatusEvent } from './ssm/fleet.js';
+
+/** A fleet status change as EventBridge hands it to the command-status Lambda. */
+export function commandStatusEvent(event: CommandStatusEvent): EventBridgeCommandStatus {
+  return {
+    detail: {
+      'command-id': event.commandId,
+      'instance-id': event.instanceId,
+      status: event.status,
+      'document-name': event.documentName,
+    },
+  };
+}
+
 export interface DeliveryOptions {
   attempts: number;
   /** The wait before the first retry; it doubles on each further one. */

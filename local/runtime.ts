@@ -30,7 +30,7 @@ import { finishHandler } from '../lambdas/handlers/finish.js';
 import { planHandler } from '../lambdas/handlers/plan.js';
 import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
 import { seedDemo } from './demo.js';
-import { createDelivery, type Delivery } from './event-delivery.js';
+import { commandStatusEvent, createDelivery, type Delivery } from './event-delivery.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn/step-functions.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
@@ -158,16 +158,7 @@ async function startFleet(
     nodeCount,
     documents: { [DOCUMENT_NAME]: document },
     onStatusChange: (event: CommandStatusEvent) =>
-      w.delivery.deliver('command-status', () =>
-        onCommandStatus({
-          detail: {
-            'command-id': event.commandId,
-            'instance-id': event.instanceId,
-            status: event.status,
-            'document-name': event.documentName,
-          },
-        }),
-      ),
+      w.delivery.deliver('command-status', () => onCommandStatus(commandStatusEvent(event))),
   });
   return { fleet, url: await fleet.listen(0, w.host) };
 }

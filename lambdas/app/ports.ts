@@ -8,12 +8,12 @@ import type { Editable } from '../domain/attributes.js';
 import type { CommandIntent, Failures, StageState } from '../domain/bookkeeping.js';
 import type { InvocationResult } from '../domain/command-result.js';
 import type { GraphTask } from '../domain/graph.js';
-import type { HistoryRow, RowOutcome, RowRef } from '../domain/history.js';
+import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import type { Cluster, LastRun, Node } from '../domain/model.js';
 import type { RowScope, Stage } from '../domain/stage.js';
 import type { HistoryStatus } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
-import type { DeploymentRun, Task } from '../domain/task.js';
+import type { DeploymentRun, Task, TaskPatch } from '../domain/task.js';
 
 export interface ClusterRepository {
   nextId(): Promise<number>;
@@ -51,23 +51,6 @@ export interface NodeRepository {
   recordLastRun(run: LastRun): Promise<void>;
 }
 
-export type TaskPatch = Partial<
-  Pick<
-    DeploymentRun,
-    | 'status'
-    | 'progress'
-    | 'message'
-    | 'timeStart'
-    | 'timeEnd'
-    | 'executionArn'
-    | 'deletedAt'
-    | 'total'
-    | 'plan'
-    | 'nodesBefore'
-    | 'outcome'
-  >
->;
-
 export interface TaskRepository {
   nextId(): Promise<number>;
   put(task: Task): Promise<void>;
@@ -88,8 +71,6 @@ export interface TaskRepository {
   takeDispatchLease(runId: number, until: string): Promise<boolean>;
   releaseDispatchLease(runId: number): Promise<void>;
 }
-
-export type RowMove = Partial<RowOutcome> & { timeStart?: string | null; timeEnd?: string | null };
 
 export interface HistoryRepository {
   putRows(rows: HistoryRow[]): Promise<void>;

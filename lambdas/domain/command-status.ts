@@ -5,15 +5,11 @@
  * some paths report in place of `TimedOut`.
  */
 
-export const COMMAND_STATUSES = [
-  'Pending',
-  'InProgress',
-  'Delayed',
-  'Success',
-  'Cancelled',
-  'Cancelling',
-  'TimedOut',
+/** The statuses of a command that ended without success. */
+const FAILED = [
   'Failed',
+  'TimedOut',
+  'Cancelled',
   'Undeliverable',
   'Terminated',
   'DeliveryTimedOut',
@@ -21,23 +17,20 @@ export const COMMAND_STATUSES = [
   'InvalidPlatform',
   'AccessDenied',
 ] as const;
+
+export const COMMAND_STATUSES = [
+  'Pending',
+  'InProgress',
+  'Delayed',
+  'Cancelling',
+  'Success',
+  ...FAILED,
+] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
 export function isCommandStatus(value: unknown): value is CommandStatus {
   return typeof value === 'string' && (COMMAND_STATUSES as readonly string[]).includes(value);
 }
-
-const FAILED: readonly CommandStatus[] = [
-  'Failed',
-  'TimedOut',
-  'Cancelled',
-  'Undeliverable',
-  'Terminated',
-  'DeliveryTimedOut',
-  'ExecutionTimedOut',
-  'InvalidPlatform',
-  'AccessDenied',
-];
 
 /** The command ran to its end on the node and succeeded. */
 export function isCommandSucceeded(status: CommandStatus): boolean {
@@ -46,7 +39,7 @@ export function isCommandSucceeded(status: CommandStatus): boolean {
 
 /** The command ended without success: it failed, timed out, was cancelled or never reached the node. */
 export function isCommandFailed(status: CommandStatus): boolean {
-  return FAILED.includes(status);
+  return (FAILED as readonly CommandStatus[]).includes(status);
 }
 
 /** The command has ended on the node, one way or another; no further status will come. */

@@ -150,43 +150,53 @@ const CROSS_FIELDS = ['cross-depends', 'cross-depended-by'] as const;
  * from shell/puppet tasks, and dependency cycles over requires/required_for.
  */
 export function validateGraph(input: unknown): GraphValidation {
-  if (!Array.isArray(input)) {
-    return {
-      ok: false,
-      problems: [{ task: null, field: '(graph)', message: 'the graph must be a JSON array of tasks' }],
-    };
-  }
+  if (!Array.isArray(input)) return rejected('the graph must be a JSON array of tasks');
   if (input.length > MAX_GRAPH_TASKS) {
-    return {
-      ok: false,
-      problems: [
-        {
-          task: null,
-          field: '(graph)',
-          message: `the graph has ${input.length} tasks, more than the limit of ${MAX_GRAPH_TASKS}`,
-        },
-      ],
-    };
+    return rejected(`the graph has ${input.length} tasks, more than the limit of ${MAX_GRAPH_TASKS}`);
   }
+  const { tasks, knownIds, problems } = parseTasks(input);
+  const groupIds = new Set(tasks.filter((t) => t.type === 'group').map((t) => t.id));
+  const roleKnown = (role: string): boolean =>
+    role === ANY_ROLE || role === SELF_ROLE || RELEASE_ROLES.includes(role) || groupIds.has(role);
+  for (const task of tasks) {
+    dependencyProblems(task, knownIds, problems);
+    crossDependencyProblems(task, knownIds, roleKnown, problems);
+    roleProblems(task, roleKnown, problems);
+    commandProblems(task, problems);
+  }
+  problems.push(...findCycles(tasks));
+  return problems.length === 0 ? { ok: true, tasks } : { ok: false, problems };
+}
 
+/** The answer for a graph rejected as a whole, with one problem about the graph itself. */
+function rejected(message: string): GraphValidation {
+  return { ok: false, problems: [{ task: null, field: '(graph)', message }] };
+}
+
+interface ParsedTasks {
+  /** The elements that match the task schema, in upload order. */
+  tasks: GraphTask[];
+  /** Every id that appears, even on a malformed task, so that its dependents are not reported twice. */
+  knownIds: Set<string>;
+  /** Non-objects, duplicate ids and schema violations, in upload order. */
+  problems: GraphProblem[];
+}
+
+/** Checks each element against the task schema and for a duplicate id. */
+function parseTasks(input: unknown[]): ParsedTasks {
   const problems: GraphProblem[] = [];
   const tasks: GraphTask[] = [];
-  // Every id that appears, even on a malformed task, so that its dependents are not reported twice.
   const knownIds = new Set<string>();
-  const seen = new Set<string>();
-
   input.forEach((element: unknown, index) => {
-    const rawId =
-      isRecord(element) && typeof element.id === 'string' && element.id !== '' ? element.id : null;
     if (!isRecord(element)) {
       problems.push({ task: null, field: '(task)', message: `task #${index} is not an object` });
       return;
     }
+    const rawId = typeof element.id === 'string' && element.id !== '' ? element.id : null;
     if (rawId !== null) {
-      if (seen.has(rawId)) {
+      if (knownIds.has(rawId)) {
         problems.push({ task: rawId, field: 'id', message: `task '${rawId}' is defined more than once` });
       }
-      seen.add(rawId);
       knownIds.add(rawId);
     }
     const parsed = taskSchema.safeParse(element);
@@ -203,73 +213,83 @@ export function validateGraph(input: unknown): GraphValidation {
     }
     tasks.push(parsed.data);
   });
+  return { tasks, knownIds, problems };
+}
 
-  const groupIds = new Set(tasks.filter((t) => t.type === 'group').map((t) => t.id));
-  const roleKnown = (role: string): boolean =>
-    role === ANY_ROLE || role === SELF_ROLE || RELEASE_ROLES.includes(role) || groupIds.has(role);
-
-  for (const task of tasks) {
-    const id = task.id;
-    for (const field of DEPENDENCY_FIELDS) {
-      for (const target of task[field] ?? []) {
-        if (target === id) {
-          problems.push({ task: id, field, message: `task '${id}' depends on itself in ${field}` });
-        } else if (!knownIds.has(target)) {
-          const verb = field === 'requires' ? 'requires' : 'is required for';
-          problems.push({ task: id, field, message: `task '${id}' ${verb} unknown task '${target}'` });
-        }
+/** Self and unknown targets in requires/required_for. */
+function dependencyProblems(task: GraphTask, knownIds: Set<string>, problems: GraphProblem[]): void {
+  const id = task.id;
+  for (const field of DEPENDENCY_FIELDS) {
+    for (const target of task[field] ?? []) {
+      if (target === id) {
+        problems.push({ task: id, field, message: `task '${id}' depends on itself in ${field}` });
+      } else if (!knownIds.has(target)) {
+        const verb = field === 'requires' ? 'requires' : 'is required for';
+        problems.push({ task: id, field, message: `task '${id}' ${verb} unknown task '${target}'` });
       }
     }
-    for (const field of CROSS_FIELDS) {
-      (task[field] ?? []).forEach((dep, i) => {
-        if (dep.name === id) {
-          problems.push({
-            task: id,
-            field: `${field}[${i}].name`,
-            message: `task '${id}' depends on itself in ${field}`,
-          });
-        } else if (!knownIds.has(dep.name)) {
-          problems.push({
-            task: id,
-            field: `${field}[${i}].name`,
-            message: `task '${id}' has ${field} on unknown task '${dep.name}'`,
-          });
-        }
-        for (const role of typeof dep.role === 'string' ? [dep.role] : dep.role) {
-          if (!roleKnown(role)) {
-            problems.push({
-              task: id,
-              field: `${field}[${i}].role`,
-              message: `task '${id}' names unknown role '${role}' in ${field}`,
-            });
-          }
-        }
-      });
-    }
-    for (const field of ['roles', 'groups'] as const) {
-      const roles = task[field];
-      if (!Array.isArray(roles)) continue;
-      for (const role of roles) {
+  }
+}
+
+/** Self and unknown targets, and unknown roles, in cross-depends/cross-depended-by. */
+function crossDependencyProblems(
+  task: GraphTask,
+  knownIds: Set<string>,
+  roleKnown: (role: string) => boolean,
+  problems: GraphProblem[],
+): void {
+  const id = task.id;
+  for (const field of CROSS_FIELDS) {
+    (task[field] ?? []).forEach((dep, i) => {
+      if (dep.name === id) {
+        problems.push({
+          task: id,
+          field: `${field}[${i}].name`,
+          message: `task '${id}' depends on itself in ${field}`,
+        });
+      } else if (!knownIds.has(dep.name)) {
+        problems.push({
+          task: id,
+          field: `${field}[${i}].name`,
+          message: `task '${id}' has ${field} on unknown task '${dep.name}'`,
+        });
+      }
+      for (const role of typeof dep.role === 'string' ? [dep.role] : dep.role) {
         if (!roleKnown(role)) {
           problems.push({
             task: id,
-            field,
+            field: `${field}[${i}].role`,
             message: `task '${id}' names unknown role '${role}' in ${field}`,
           });
         }
       }
-    }
-    if ((task.type === 'shell' || task.type === 'puppet') && !executable(task)) {
-      problems.push({
-        task: id,
-        field: 'parameters.cmd',
-        message: `task '${id}' of type ${task.type} has no parameters.cmd`,
-      });
+    });
+  }
+}
+
+/** Unknown roles in roles/groups. */
+function roleProblems(task: GraphTask, roleKnown: (role: string) => boolean, problems: GraphProblem[]): void {
+  const id = task.id;
+  for (const field of ['roles', 'groups'] as const) {
+    const roles = task[field];
+    if (!Array.isArray(roles)) continue;
+    for (const role of roles) {
+      if (!roleKnown(role)) {
+        problems.push({ task: id, field, message: `task '${id}' names unknown role '${role}' in ${field}` });
+      }
     }
   }
+}
 
-  problems.push(...findCycles(tasks));
-  return problems.length === 0 ? { ok: true, tasks } : { ok: false, problems };
+/** A shell or puppet task without a command. */
+function commandProblems(task: GraphTask, problems: GraphProblem[]): void {
+  if ((task.type === 'shell' || task.type === 'puppet') && !executable(task)) {
+    problems.push({
+      task: task.id,
+      field: 'parameters.cmd',
+      message: `task '${task.id}' of type ${task.type} has no parameters.cmd`,
+    });
+  }
 }
 
 /** Cycles over requires/required_for, one problem per cycle found by a depth-first walk. */

@@ -56,6 +56,9 @@ export interface HistoryRow extends RowOutcome {
   unchanged: boolean;
 }
 
+/** What a move of a row writes besides its status. */
+export type RowMove = Partial<RowOutcome> & { timeStart?: string | null; timeEnd?: string | null };
+
 /** Where a row is: its run, stage, task and node. */
 export type RowRef = Pick<HistoryRow, 'deployTaskId' | 'stage' | 'taskName' | 'nodeId'>;
 

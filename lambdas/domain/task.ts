@@ -206,3 +206,21 @@ export function doneAction(
     message,
   };
 }
+
+/** The fields a use case or step may change on a stored task. */
+export type TaskPatch = Partial<
+  Pick<
+    DeploymentRun,
+    | 'status'
+    | 'progress'
+    | 'message'
+    | 'timeStart'
+    | 'timeEnd'
+    | 'executionArn'
+    | 'deletedAt'
+    | 'total'
+    | 'plan'
+    | 'nodesBefore'
+    | 'outcome'
+  >
+>;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { COMMAND_STATUSES } from '../domain/command-status.js';
-import type { HistoryRow, RowOutcome, RowRef } from '../domain/history.js';
+import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import { isProvisionStage, layerOf, type RowScope, type Stage } from '../domain/stage.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus, NODE_ERROR_TYPES } from '../domain/status.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
@@ -70,9 +70,6 @@ export const historyCodec = {
   toItem: (row: HistoryRow): Item => ({ ...historyCodec.key(row), entity: 'history', ...row }),
   fromItem: (item: Item): HistoryRow => parseItem(rowSchema, item),
 };
-
-/** What a move writes besides the status. */
-type RowMove = Partial<RowOutcome> & { timeStart?: string | null; timeEnd?: string | null };
 
 export class DynamoHistory {
   constructor(private readonly table: Table) {}

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { LayerStage } from '../domain/stage.js';
 import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
-import type { DeploymentRun, Task } from '../domain/task.js';
+import type { DeploymentRun, Task, TaskPatch } from '../domain/task.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
 const TASK_PK = 'TASK';
@@ -122,24 +122,6 @@ function runOf(item: Item): DeploymentRun {
   if (task.kind !== 'run') throw new Error(`Task ${task.id} is not a deployment run`);
   return task;
 }
-
-/** The fields a use case may change on a task. */
-type TaskPatch = Partial<
-  Pick<
-    DeploymentRun,
-    | 'status'
-    | 'progress'
-    | 'message'
-    | 'timeStart'
-    | 'timeEnd'
-    | 'executionArn'
-    | 'deletedAt'
-    | 'total'
-    | 'plan'
-    | 'nodesBefore'
-    | 'outcome'
-  >
->;
 
 const RUNNING = {
   expr: '#status = :running',

@@ -24,7 +24,7 @@ import type { RowScope, Stage } from '../../lambdas/domain/stage.js';
 import type { DeploymentRun, StageTask, Task } from '../../lambdas/domain/task.js';
 import { commandStatusHandler } from '../../lambdas/handlers/command-status.js';
 import { compose } from '../../lambdas/handlers/compose.js';
-import { createDelivery } from '../../local/event-delivery.js';
+import { commandStatusEvent, createDelivery } from '../../local/event-delivery.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 export const DOCUMENT_NAME = 'FuelRunTask';
@@ -176,16 +176,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const deliver = (event: CommandStatusEvent): void => {
     events.push(event);
-    delivery.deliver('command-status', () =>
-      onCommandStatus({
-        detail: {
-          'command-id': event.commandId,
-          'instance-id': event.instanceId,
-          status: event.status,
-          'document-name': event.documentName,
-        },
-      }),
-    );
+    delivery.deliver('command-status', () => onCommandStatus(commandStatusEvent(event)));
   };
 
   const fleet = new LocalFleet({
