@@ -1,27 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { historyJson, taskJson } from '../../lambdas/api/serialize.js';
-import { type HistoryRow, NO_OUTCOME } from '../../lambdas/domain/history.js';
 import { NO_STOP } from '../../lambdas/domain/stop.js';
 import { newRun, newStopTask } from '../../lambdas/domain/task.js';
+import { historyRow } from '../helpers/rows.js';
 
-const base: HistoryRow = {
-  deployTaskId: 1,
-  stage: 'layer-0',
-  taskName: 'netconfig',
-  nodeId: 4,
-  status: 'ready',
-  timeStart: null,
-  timeEnd: null,
-  cmd: 'true',
-  timeout: 60,
-  retries: 0,
-  failOnError: true,
-  requires: [],
-  layer: 0,
-  fingerprint: null,
-  unchanged: false,
-  ...NO_OUTCOME,
-};
+const base = historyRow({ taskName: 'netconfig', nodeId: 4, status: 'ready' });
 
 const command = {
   commandId: 'c-1',

@@ -1,32 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type HistoryRow, NO_OUTCOME } from '../../lambdas/domain/history.js';
+import type { HistoryRow } from '../../lambdas/domain/history.js';
 import { deploymentMessage, provisioningMessage, stopMessage } from '../../lambdas/domain/messages.js';
 import { settleDeployment, settleNodeRows, stageTaskStatus } from '../../lambdas/domain/settlement.js';
-import type { Stage } from '../../lambdas/domain/stage.js';
 import type { HistoryStatus } from '../../lambdas/domain/status.js';
 import { forcedStop, NO_STOP, requestedStop, type StopCause } from '../../lambdas/domain/stop.js';
+import { historyRow } from '../helpers/rows.js';
 
 function row(taskName: string, status: HistoryStatus, extra: Partial<HistoryRow> = {}): HistoryRow {
-  const stage: Stage = extra.stage ?? 'layer-0';
-  return {
-    deployTaskId: 1,
-    stage,
-    taskName,
-    nodeId: 1,
-    status,
-    timeStart: null,
-    timeEnd: null,
-    cmd: 'true',
-    timeout: 60,
-    retries: 0,
-    failOnError: true,
-    requires: [],
-    layer: 0,
-    fingerprint: null,
-    unchanged: false,
-    ...NO_OUTCOME,
-    ...extra,
-  };
+  return historyRow({ taskName, status, ...extra });
 }
 
 const stopBy = (cause: StopCause) =>
