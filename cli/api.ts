@@ -1,4 +1,4 @@
-/** The one HTTP client of the command line, and the object shapes it reads (reference/fuel.md). */
+/** The one HTTP client of the command line; it reads the API's wire types (lambdas/api/wire.ts). */
 import { Failure, messageOf } from './command.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -6,53 +6,6 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export interface Api {
   /** Sends a JSON request to `/api/v1<path>` and returns the parsed reply; any non-2xx is a Failure. */
   call<T>(method: Method, path: string, body?: unknown): Promise<T>;
-}
-
-export interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  release_id: number;
-  is_locked: boolean;
-}
-
-export interface NodeJson {
-  id: number;
-  name: string;
-  status: string;
-  error_type: string | null;
-  roles: string[];
-  pending_roles: string[];
-  progress: number;
-  cluster: number | null;
-  online: boolean;
-}
-
-export interface TaskJson {
-  id: number;
-  name: string;
-  status: string;
-  progress: number;
-  message: string | null;
-  cluster: number;
-  /** a deployment's outcome once it ended, e.g. `cluster_status` */
-  result?: Record<string, unknown> | null;
-}
-
-export interface HistoryJson {
-  task_name: string;
-  node_id: string;
-  status: string;
-  time_start: string | null;
-  time_end: string | null;
-  custom: Record<string, unknown> | null;
-}
-
-export interface GraphTaskJson {
-  id: string;
-  type: string;
-  roles?: string[] | string;
-  requires?: string[];
 }
 
 /** A wait longer than any reply of the API (a stop answers once dispatch has ended, within seconds). */

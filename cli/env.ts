@@ -1,5 +1,6 @@
 /** `env ...`: environments (Nailgun's clusters) and the actions on them. */
-import { type ClusterJson, query, type TaskJson } from './api.js';
+import type { ClusterJson, TaskJson } from '../lambdas/api/wire.js';
+import { query } from './api.js';
 import { type Command, type Context, command, UsageError } from './command.js';
 import { follow } from './follow.js';
 import {

@@ -2,7 +2,8 @@
  * `--wait`: follows a task until it ends, with a progress bar and the statuses of the environment's
  * nodes; redrawn in place on a terminal, printed as lines of changes otherwise.
  */
-import { type NodeJson, query, type TaskJson } from './api.js';
+import type { NodeJson, TaskJson } from '../lambdas/api/wire.js';
+import { query } from './api.js';
 import type { Context, Io } from './command.js';
 import { table } from './output.js';
 

@@ -1,7 +1,7 @@
 /** `graph ...`: an environment's deployment graph, to and from JSON or YAML files. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { GraphTaskJson } from './api.js';
+import type { GraphTaskJson } from '../lambdas/api/wire.js';
 import { type Command, command, ENV_FLAG, Failure, messageOf, UsageError } from './command.js';
 import { printList } from './output.js';
 

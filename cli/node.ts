@@ -1,5 +1,6 @@
 /** `node ...`: the discovered nodes, and their place and roles in environments. */
-import { type NodeJson, query, type TaskJson } from './api.js';
+import type { NodeJson, TaskJson } from '../lambdas/api/wire.js';
+import { query } from './api.js';
 import { type Command, command, ENV_FLAG } from './command.js';
 import { started, WAIT } from './env.js';
 import { NODE_COLUMNS, printList } from './output.js';

@@ -1,5 +1,6 @@
 /** `task ...`: tasks (Nailgun's transactions) and what they ran on each node. */
-import { type HistoryJson, query, type TaskJson } from './api.js';
+import type { HistoryJson, TaskJson } from '../lambdas/api/wire.js';
+import { query } from './api.js';
 import { type Command, command, ENV_FLAG } from './command.js';
 import { printList, printObject, TASK_COLUMNS, TASK_FIELDS } from './output.js';
 

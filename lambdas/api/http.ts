@@ -8,6 +8,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../domain/errors.js';
+import type { ErrorJson } from './wire.js';
 
 export interface HttpRequest {
   method: string;
@@ -44,9 +45,13 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   };
 }
 
+function errorJson(message: string, errors: ErrorJson['errors']): ErrorJson {
+  return { message, errors };
+}
+
 export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}): HttpResponse {
   if (err instanceof HttpError) {
-    return json(err.status, { message: err.message, errors: err.errors }, err.headers);
+    return json(err.status, errorJson(err.message, err.errors), err.headers);
   }
   if (err instanceof ServiceError) {
     const status =
@@ -61,10 +66,10 @@ export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}
               : err instanceof TooLargeError
                 ? 413
                 : 400;
-    return json(status, { message: err.message, errors: err.errors });
+    return json(status, errorJson(err.message, err.errors));
   }
   log(err);
-  return json(500, { message: 'Internal error; the request may not have been applied', errors: [] });
+  return json(500, errorJson('Internal error; the request may not have been applied', []));
 }
 
 /** A field's path as the service names fields too: `[0].id`, `editable.provision`, `nodes[1]`. */

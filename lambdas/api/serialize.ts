@@ -1,13 +1,14 @@
-/** Entities in the object shapes of Nailgun's API (reference/fuel.md), as python-fuelclient reads them. */
+/** Entities in the object shapes of Nailgun's API (docs/api.md), as python-fuelclient reads them. */
 import type { HistoryRow } from '../domain/history.js';
 import type { Cluster, Node } from '../domain/model.js';
 import { progressPercent } from '../domain/plan.js';
 import { isClusterLocked } from '../domain/status.js';
 import type { Task } from '../domain/task.js';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from './wire.js';
 
 export const FUEL_VERSION = '9.0';
 
-export function clusterJson(c: Cluster) {
+export function clusterJson(c: Cluster): ClusterJson {
   return {
     id: c.id,
     name: c.name,
@@ -24,7 +25,7 @@ export function clusterJson(c: Cluster) {
   };
 }
 
-export function nodeJson(n: Node) {
+export function nodeJson(n: Node): NodeJson {
   return {
     id: n.id,
     uid: String(n.id),
@@ -65,7 +66,7 @@ function taskResult(t: Task): Record<string, unknown> {
   };
 }
 
-export function taskJson(t: Task, consoleUrl?: (arn: string) => string) {
+export function taskJson(t: Task, consoleUrl?: (arn: string) => string): TaskJson {
   const running = t.status === 'running' || t.status === 'pending';
   const counted = t.kind === 'run' || t.kind === 'stage' ? t : null;
   return {
@@ -114,7 +115,7 @@ function historyCustom(r: HistoryRow): Record<string, unknown> {
   };
 }
 
-export function historyJson(r: HistoryRow) {
+export function historyJson(r: HistoryRow): HistoryJson {
   return {
     task_name: r.taskName,
     deployment_graph_task_name: r.taskName,

@@ -1,6 +1,6 @@
 /**
  * Status values of every entity, as closed unions with predicates and legal transitions.
- * Values are Fuel's own (reference/fuel.md) and part of the API contract.
+ * Values are Fuel's own (Nailgun's consts.py) and part of the API contract (docs/api.md).
  * Callers use the predicates; they never compare raw strings of another entity.
  */
 

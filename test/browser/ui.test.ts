@@ -4,8 +4,9 @@
  */
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, type TaskJson, waitForTask } from '../helpers/target.js';
+import { Api, waitForTask } from '../helpers/target.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -90,7 +91,7 @@ describe('the web UI', () => {
           const deploy = (
             await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`)
           ).find((t) => t.name === 'deploy');
-          const rows = await api.ok<{ task_name: string; status: string }[]>(
+          const rows = await api.ok<HistoryJson[]>(
             'GET',
             `/api/v1/transactions/${deploy?.id}/deployment_history/`,
           );

@@ -12,17 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { COMMANDS } from '../../cli/commands.js';
 import { run as runCommandLine } from '../../cli/run.js';
-import {
-  Api,
-  freeNodes,
-  type HistoryJson,
-  type NodeJson,
-  openTarget,
-  shell,
-  type Target,
-  type TaskJson,
-  waitForTask,
-} from '../helpers/target.js';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import { Api, freeNodes, openTarget, shell, type Target, waitForTask } from '../helpers/target.js';
 
 /** The installed command (`bin: fuel-sls`): a launcher that loads cli/main.ts through tsx. */
 const BIN = [fileURLToPath(new URL('../../cli/fuel-sls.js', import.meta.url))];
@@ -157,7 +148,7 @@ describe('fuel-sls', () => {
     expect(run.stdout).toMatch(/node-\d+ +ready/);
     expect(run.stdout).toMatch(/ {2}node-\d+ \(\d+\): deploying -> ready\n/);
 
-    const envs = await okJson<{ id: number; status: string }[]>('env list');
+    const envs = await okJson<ClusterJson[]>('env list');
     expect(envs.find((e) => e.id === id)?.status).toBe('operational');
   });
 
@@ -192,10 +183,7 @@ describe('fuel-sls', () => {
         `/api/v1/transactions/?cluster_id=${id}&transaction_types=deploy`,
       );
       const rows = deploy
-        ? await api.ok<{ task_name: string; status: string }[]>(
-            'GET',
-            `/api/v1/transactions/${deploy.id}/deployment_history/`,
-          )
+        ? await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${deploy.id}/deployment_history/`)
         : [];
       if (rows.some((r) => r.task_name === 'long' && r.status === 'running')) break;
       await new Promise((r) => setTimeout(r, 50));

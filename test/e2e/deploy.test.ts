@@ -4,16 +4,8 @@
  * Runs against the embedded runtime, or FUEL_API_URL / FUEL_AUTH_TOKEN when set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Api,
-  freeNodes,
-  type HistoryJson,
-  type NodeJson,
-  openTarget,
-  type Target,
-  type TaskJson,
-  waitForTask,
-} from '../helpers/target.js';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import { Api, freeNodes, openTarget, type Target, waitForTask } from '../helpers/target.js';
 
 let target: Target;
 let api: Api;
@@ -86,7 +78,7 @@ describe('deploy a three-node cluster end to end', () => {
   let deploy: TaskJson;
 
   it('creates the cluster, assigns roles, uploads a graph and deploys to operational', async () => {
-    const cluster = await api.ok<{ id: number; status: string }>('POST', '/api/v1/clusters/', {
+    const cluster = await api.ok<ClusterJson>('POST', '/api/v1/clusters/', {
       name: `e2e-${Date.now()}`,
     });
     clusterId = cluster.id;
@@ -109,10 +101,7 @@ describe('deploy a three-node cluster end to end', () => {
     expect(ended.status).toBe('ready');
     expect(ended.progress).toBe(100);
 
-    const after = await api.ok<{ status: string; is_locked: boolean }>(
-      'GET',
-      `/api/v1/clusters/${clusterId}/`,
-    );
+    const after = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
     expect(after.status).toBe('operational');
     expect(after.is_locked).toBe(false);
     const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
@@ -204,7 +193,7 @@ describe('a failing task', () => {
     expect(ended.status).toBe('error');
     expect(ended.message).toContain('db');
 
-    const after = await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`);
+    const after = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`);
     expect(after.status).toBe('error');
     const byId = new Map(
       (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),

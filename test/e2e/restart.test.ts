@@ -3,17 +3,8 @@
  * `?resume=1` skips work already done on stopped nodes, and `reset` starts from scratch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Api,
-  freeNodes,
-  type HistoryJson,
-  type NodeJson,
-  openTarget,
-  shell,
-  type Target,
-  type TaskJson,
-  waitForTask,
-} from '../helpers/target.js';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import { Api, freeNodes, openTarget, shell, type Target, waitForTask } from '../helpers/target.js';
 
 let target: Target;
 let api: Api;
@@ -57,7 +48,7 @@ const statusOf = (rows: HistoryJson[], task: string, node: number | undefined) =
   rows.find((r) => r.task_name === task && r.node_id === String(node));
 
 async function clusterStatus(): Promise<string> {
-  return (await api.ok<{ status: string }>('GET', `/api/v1/clusters/${clusterId}/`)).status;
+  return (await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`)).status;
 }
 
 describe('deploying again', () => {

@@ -3,15 +3,13 @@
  * (`DELETE tasks/{id}/`, `?force=1` for a running one), over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import {
   Api,
   freeNodes,
-  type HistoryJson,
-  type NodeJson,
   openTarget,
   shell,
   type Target,
-  type TaskJson,
   waitForRow,
   waitForTask,
 } from '../helpers/target.js';
@@ -27,13 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await target?.close();
 });
-
-interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  is_locked: boolean;
-}
 
 const graph = [shell('base', '*', 'sleep 0.1'), shell('app', '*', 'sleep 0.1', ['base'])];
 

@@ -3,15 +3,13 @@
  * Against the embedded runtime the fleet's command log proves nothing was sent after the stop's 202.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import {
   Api,
   freeNodes,
-  type HistoryJson,
-  type NodeJson,
   openTarget,
   shell,
   type Target,
-  type TaskJson,
   waitForRow,
   waitForTask,
 } from '../helpers/target.js';
@@ -92,10 +90,7 @@ describe('stop a deployment, change the graph, deploy again', () => {
     const ended = await waitForTask(api, stop.id, 60_000);
     expect(ended.status).toBe('ready');
     expect(ended.progress).toBe(100);
-    const cluster = await api.ok<{ name: string; status: string; is_locked: boolean }>(
-      'GET',
-      `/api/v1/clusters/${clusterId}/`,
-    );
+    const cluster = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
     expect(ended.message).toBe(`Deployment of environment '${cluster.name}' was successfully stopped.`);
     expect(cluster.status).toBe('stopped');
     expect(cluster.is_locked).toBe(false);
@@ -134,9 +129,7 @@ describe('stop a deployment, change the graph, deploy again', () => {
     const again = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
     const ended = await waitForTask(api, again.id);
     expect(ended.status).toBe('ready');
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${clusterId}/`)).status).toBe(
-      'operational',
-    );
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`)).status).toBe('operational');
     const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
     for (const node of members) expect(node.status).toBe('ready');
     const rows = await rowsOf(again.id);
@@ -177,7 +170,7 @@ describe('fault tolerance exceeded', () => {
     const ended = await waitForTask(api, deploy.id);
     expect(ended.status).toBe('error');
     expect(ended.message).toMatch(/1 of 2 nodes of group 'computes' failed; it tolerates 0/);
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
 
     const rows = await rowsOf(deploy.id);
     const row = (task: string, node: number | undefined) =>

@@ -4,45 +4,17 @@
  * chosen point (wrapping one method of the runtime's task repository, a port) so that a race is reproduced deterministically.
  */
 import { expect } from 'vitest';
+import type { ClusterJson, GraphTaskJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { TaskRepository } from '../../lambdas/app/ports.js';
 import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
-import {
-  type Api,
-  freeNodes,
-  type HistoryJson,
-  type NodeJson,
-  type TaskJson,
-  waitForTask,
-} from './target.js';
-
-export interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  is_locked: boolean;
-}
-
-export interface FullTaskJson extends TaskJson {
-  cluster: number;
-  result: Record<string, unknown>;
-  time_start: string | null;
-  time_end: string | null;
-}
-
-export interface GraphTaskJson {
-  id: string;
-  type: 'shell';
-  roles: string[] | '*';
-  requires: string[];
-  parameters: { cmd: string; timeout: number };
-}
+import { type Api, freeNodes, type ShellTaskJson, waitForTask } from './target.js';
 
 export const shell = (
   id: string,
   roles: string[] | '*',
   cmd: string,
   requires: string[] = [],
-): GraphTaskJson => ({ id, type: 'shell', roles, requires, parameters: { cmd, timeout: 60 } });
+): ShellTaskJson => ({ id, type: 'shell', roles, requires, parameters: { cmd, timeout: 60 } });
 
 /**
  * A command that sleeps the first time it runs on a node and returns at once afterwards (a marker in the
@@ -104,8 +76,8 @@ export async function historyOf(api: Api, deployTaskId: number): Promise<History
   return api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${deployTaskId}/deployment_history/`);
 }
 
-export async function taskOf(api: Api, id: number): Promise<FullTaskJson> {
-  return api.ok<FullTaskJson>('GET', `/api/v1/tasks/${id}/`);
+export async function taskOf(api: Api, id: number): Promise<TaskJson> {
+  return api.ok<TaskJson>('GET', `/api/v1/tasks/${id}/`);
 }
 
 /** The local fleet's log of every command a node received (local mode only). */
@@ -140,7 +112,7 @@ export async function waitForRunning(
 
 export interface StopReply {
   status: number;
-  body: FullTaskJson & { message: string };
+  body: TaskJson & { message: string };
   /** When the client had the answer: no command of the deployment may be received after it. */
   ackAt: number;
 }
@@ -150,7 +122,7 @@ export async function requestStop(
   clusterId: number,
   options: { force?: boolean; body?: unknown } = {},
 ): Promise<StopReply> {
-  const res = await api.call<FullTaskJson & { message: string }>(
+  const res = await api.call<TaskJson & { message: string }>(
     'PUT',
     `/api/v1/clusters/${clusterId}/stop_deployment/${options.force ? '?force=1' : ''}`,
     options.body,
@@ -169,7 +141,7 @@ export async function expectNothingReceivedAfter(
 }
 
 /** Polls a task closely until it has ended. */
-export async function waitForEnd(api: Api, id: number, timeoutMs = 30_000): Promise<FullTaskJson> {
+export async function waitForEnd(api: Api, id: number, timeoutMs = 30_000): Promise<TaskJson> {
   return until(
     `task ${id} to end`,
     async () => {

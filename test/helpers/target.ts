@@ -2,6 +2,8 @@
  * Where the end-to-end suites send their HTTP calls: FUEL_API_URL / FUEL_AUTH_TOKEN when set
  * (a stack on LocalStack or AWS, or an `npm start` elsewhere), otherwise an embedded runtime started here.
  */
+import type { GraphTaskJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import type { HistoryStatus } from '../../lambdas/domain/status.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 
 export interface Target {
@@ -47,37 +49,21 @@ export class Api {
   }
 }
 
-export interface TaskJson {
-  id: number;
-  name: string;
-  status: string;
-  progress: number;
-  message: string | null;
-  execution_arn: string | null;
-}
-
-export interface NodeJson {
-  id: number;
-  hostname: string;
-  status: string;
-  error_type: string | null;
-  roles: string[];
-  cluster: number | null;
-  online: boolean;
-  progress: number;
-}
-
-export interface HistoryJson {
-  task_name: string;
-  node_id: string;
-  status: string;
-  time_start: string | null;
-  time_end: string | null;
-  custom: Record<string, unknown>;
-}
+/** A graph task as `shell` builds it: the fields it sets are known to be there. */
+export type ShellTaskJson = GraphTaskJson & {
+  type: 'shell';
+  roles: string[] | '*';
+  requires: string[];
+  parameters: { cmd: string; timeout: number };
+};
 
 /** A shell task of a graph in the upload format, with a 60 s timeout. */
-export const shell = (id: string, roles: string[] | '*', cmd: string, requires: string[] = []) => ({
+export const shell = (
+  id: string,
+  roles: string[] | '*',
+  cmd: string,
+  requires: string[] = [],
+): ShellTaskJson => ({
   id,
   type: 'shell',
   roles,
@@ -101,7 +87,7 @@ export async function waitForRow(
   api: Api,
   taskId: number,
   task: string,
-  status: string,
+  status: HistoryStatus,
   timeoutMs = 20_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;

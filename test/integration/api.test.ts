@@ -3,80 +3,18 @@
  * server and the local SSM fleet. Every rejected request is followed by a re-read of what it targeted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type {
+  ClusterJson,
+  ErrorJson,
+  GraphTaskJson,
+  HistoryJson,
+  NodeJson,
+  TaskJson,
+} from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 
 const TOKEN = 't0ken';
 const json_ = { 'Content-Type': 'application/json' };
-
-interface ErrorJson {
-  message: string;
-  errors: { field: string; message: string }[];
-}
-
-interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  release_id: number;
-  is_locked: boolean;
-  is_customized: boolean;
-  changes: unknown[];
-  fuel_version: string;
-}
-
-interface NodeJson {
-  id: number;
-  name: string;
-  status: string;
-  error_type: string | null;
-  progress: number;
-  roles: string[];
-  pending_roles: string[];
-  pending_addition: boolean;
-  pending_deletion: boolean;
-  online: boolean;
-  cluster: number | null;
-  ip: string;
-  mac: string;
-  hostname: string;
-  fqdn: string;
-  os_platform: string;
-  platform_name: string;
-  kernel_params: unknown;
-  meta: Record<string, unknown>;
-}
-
-interface TaskJson {
-  id: number;
-  uuid: string;
-  name: string;
-  status: string;
-  progress: number;
-  message: string | null;
-  cluster: number;
-  parent_id: number | null;
-  time_start: string | null;
-  time_end: string | null;
-  execution_arn: string | null;
-}
-
-interface HistoryJson {
-  task_name: string;
-  deployment_graph_task_name: string;
-  node_id: string;
-  status: string;
-  time_start: string | null;
-  time_end: string | null;
-  custom: Record<string, unknown>;
-}
-
-interface GraphTaskJson {
-  id: string;
-  type: string;
-  roles?: string[] | '*';
-  requires?: string[];
-  parameters?: { cmd?: string; timeout?: number };
-}
 
 interface Setting {
   value: unknown;

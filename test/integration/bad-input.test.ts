@@ -5,6 +5,7 @@
  */
 import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorJson, HistoryJson, TaskJson } from '../../lambdas/api/wire.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, TABLE_NAME } from '../../local/local-dynamodb.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 
@@ -46,11 +47,6 @@ interface Case {
   field?: string;
   /** The `Allow` header of a 405. */
   allow?: string;
-}
-
-interface ErrorJson {
-  message: string;
-  errors: { field: string; message: string }[];
 }
 
 let rt: Runtime;
@@ -130,13 +126,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
   }
 }
 
-interface TaskJson {
-  id: number;
-  name: string;
-  status: string;
-  parent_id: number | null;
-}
-
 async function cluster(name: string, nodes: number[], graph: unknown[]): Promise<number> {
   const { id } = await ok<{ id: number }>('POST', '/api/clusters/', { name });
   await ok(
@@ -171,10 +160,7 @@ beforeAll(async () => {
   const lockedId = await cluster('bad-locked', [4], long);
   const deploy = await ok<TaskJson>('PUT', `/api/clusters/${lockedId}/changes/`, {});
   await waitFor('the long task to run', async () => {
-    const rows = await ok<{ task_name: string; status: string }[]>(
-      'GET',
-      `/api/transactions/${deploy.id}/deployment_history/`,
-    );
+    const rows = await ok<HistoryJson[]>('GET', `/api/transactions/${deploy.id}/deployment_history/`);
     return rows.some((r) => r.task_name === 'long' && r.status === 'running') ? true : null;
   });
   const children = await ok<TaskJson[]>('GET', `/api/tasks/?cluster_id=${lockedId}`);

@@ -1,7 +1,8 @@
 /** At most one deployment runs per cluster: concurrent "Deploy changes" requests give exactly one 202. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, type TaskJson, waitForTask } from '../helpers/target.js';
+import { Api, waitForTask } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;
@@ -47,8 +48,6 @@ describe('the deployment lock', () => {
     // one command per node for the single task: nothing ran twice
     const work = runtime.fleet.commandLog().filter((c) => c.parameters.command?.[0] === 'sleep 0.5');
     expect(work).toHaveLength(2);
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
-      'operational',
-    );
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('operational');
   });
 });

@@ -4,8 +4,9 @@
  */
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, freeNodes, type TaskJson, waitForTask } from '../helpers/target.js';
+import { Api, freeNodes, waitForTask } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;

@@ -11,6 +11,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { nailgunRoutes } from '../../lambdas/api/routes.js';
+import type { ClusterJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { Service } from '../../lambdas/app/service.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import { shell } from '../helpers/target.js';
@@ -281,27 +282,7 @@ async function call<T = unknown>(
   return { status: reply.status, body: body as T, headers: reply.headers };
 }
 
-// ---- what the replies hold (the fields the scenario reads) ----
-
-interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  is_locked: boolean;
-}
-interface NodeJson {
-  id: number;
-  cluster: number | null;
-  online: boolean;
-  status: string;
-}
-interface TaskJson {
-  id: number;
-  name: string;
-  status: string;
-  execution_arn: string | null;
-  execution_url: string | null;
-}
+// ---- the scenario's helpers (the replies' shapes are the wire types of lambdas/api/wire.ts) ----
 
 async function waitTask(id: number, timeoutMs = 30_000): Promise<TaskJson> {
   const deadline = Date.now() + timeoutMs;

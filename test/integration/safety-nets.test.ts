@@ -4,8 +4,9 @@
  */
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, type HistoryJson, type NodeJson, type TaskJson, waitForTask } from '../helpers/target.js';
+import { Api, waitForTask } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;
@@ -71,7 +72,7 @@ describe('limits checked before a deployment starts', () => {
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/1002 layers, at most 1000/);
     expect(await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`)).toEqual([]);
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${clusterId}/`)).status).toBe('new');
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`)).status).toBe('new');
     await api.ok('DELETE', `/api/v1/clusters/${clusterId}/`);
   });
 });
@@ -128,10 +129,7 @@ describe('an execution aborted outside the service', () => {
     expect(rows.find((r) => r.task_name === 'first')?.status).toBe('ready');
     expect(rows.find((r) => r.task_name === 'slow')?.status).toBe('error');
     expect(rows.find((r) => r.task_name === 'never')?.status).toBe('skipped');
-    const cluster = await api.ok<{ status: string; is_locked: boolean }>(
-      'GET',
-      `/api/v1/clusters/${clusterId}/`,
-    );
+    const cluster = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
     expect(cluster).toMatchObject({ status: 'error', is_locked: false });
     const [node] = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
     expect(node?.status).toBe('error');

@@ -6,17 +6,16 @@
  * no row or task running, unlocks the cluster, and is followed at once by a restart that ends `operational`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, GraphTaskJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { Task } from '../../lambdas/domain/task.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import {
-  type ClusterJson,
   clusterOf,
   clusterWith,
   commandsOf,
   expectNothingReceivedAfter,
   expectSettled,
   fleetLog,
-  type GraphTaskJson,
   historyOf,
   holdDispatchLease,
   nodesOf,
@@ -30,7 +29,7 @@ import {
   waitForEnd,
   waitForRunning,
 } from '../helpers/stop-helpers.js';
-import { Api, type NodeJson, type TaskJson } from '../helpers/target.js';
+import { Api } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;

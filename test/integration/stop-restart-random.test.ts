@@ -11,12 +11,13 @@
  * FUEL_RANDOM_CYCLES=<n> sets the cycles per cluster, FUEL_RANDOM_CLUSTERS=1|2 the clusters run side by side.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { parseComment } from '../../lambdas/domain/bookkeeping.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus } from '../../lambdas/domain/status.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
 import { intFromEnv, Random, seedFromEnv } from '../helpers/random.js';
-import { Api, freeNodes, type HistoryJson, type NodeJson, type TaskJson } from '../helpers/target.js';
+import { Api, freeNodes } from '../helpers/target.js';
 
 const SEED = seedFromEnv(20_240_611);
 const CYCLES = intFromEnv('FUEL_RANDOM_CYCLES', 30, 1);
@@ -119,17 +120,6 @@ function appliesTo(t: TaskSpec, roles: string[]): boolean {
 
 // ---- what the checks read ----
 
-interface MemberJson extends NodeJson {
-  meta: { system: { ssm_instance_id: string } };
-}
-
-interface ClusterJson {
-  id: number;
-  name: string;
-  status: string;
-  is_locked: boolean;
-}
-
 interface Member {
   id: number;
   instanceId: string;
@@ -163,7 +153,7 @@ function isHistoryStatus(value: string): value is HistoryStatus {
 /** Invariant 2: a node shown `stopped` has no command running during the whole GET that showed it. */
 async function stoppedNodesIdle(clusterId: number): Promise<string[]> {
   const before = Date.now();
-  const nodes = await api.ok<MemberJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
+  const nodes = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
   const after = Date.now();
   const log = runtime.fleet.commandLog();
   const problems: string[] = [];
@@ -279,7 +269,7 @@ function where(run: ClusterRun, detail: string): string {
 
 async function setUpCluster(label: string, rng: Random): Promise<ClusterRun> {
   const cluster = await api.ok<ClusterJson>('POST', '/api/v1/clusters/', { name: `random-${label}-${SEED}` });
-  const nodes = (await freeNodes(api, 3)) as MemberJson[];
+  const nodes = await freeNodes(api, 3);
   const roles = [['controller'], ['compute'], ['compute']];
   await api.ok(
     'POST',
@@ -417,7 +407,7 @@ async function checkEndedDeployment(
   }
 
   // truthful node statuses
-  const nodes = await api.ok<MemberJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
+  const nodes = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
   for (const node of nodes) {
     const mine = rows.filter((r) => r.node_id === String(node.id) && r.task_name !== 'provision');
     const done = mine.filter((r) => r.status === 'ready' || r.custom.skip_reason === 'unchanged').length;
@@ -547,7 +537,7 @@ async function maybeChange(run: ClusterRun): Promise<string> {
 }
 
 async function deploy(run: ClusterRun): Promise<{ deployId: number; monitor: DeploymentMonitor }> {
-  const members = await api.ok<MemberJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
+  const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
   run.before = new Map(members.map((n) => [n.id, n.status]));
   const res = await api.call<TaskJson & { message?: string }>(
     'PUT',
@@ -661,7 +651,7 @@ async function finalDeployment(run: ClusterRun): Promise<void> {
   expect(cluster?.status, where(run, 'the cluster after deploying without a stop')).toBe('operational');
   expect(cluster?.is_locked, where(run, 'the operational cluster')).toBe(false);
 
-  const nodes = await api.ok<MemberJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
+  const nodes = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${run.id}`);
   for (const node of nodes) expect(node.status, where(run, `node ${node.id} at the end`)).toBe('ready');
 
   // invariant 4: every task ran on every node it applies to with its final command and the final settings

@@ -3,8 +3,9 @@
  * after the stop's 202 it receives nothing, and the row says the task never started.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, type HistoryJson, type NodeJson, type TaskJson, waitForTask } from '../helpers/target.js';
+import { Api, waitForTask } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;
@@ -80,9 +81,7 @@ describe('a stop with a command waiting for an unreachable node', () => {
     );
     expect(nodes.get(1)?.status).toBe('ready');
     expect(nodes.get(2)?.status).toBe('stopped');
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
-      'stopped',
-    );
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('stopped');
   });
 });
 
@@ -117,9 +116,7 @@ describe('a forced stop during provisioning', () => {
     expect((await waitForTask(api, again.id)).status).toBe('ready');
     const rows = await history(again.id);
     expect(rows.find((r) => r.task_name === 'provision')?.status).toBe('ready');
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe(
-      'operational',
-    );
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('operational');
   });
 });
 
@@ -162,6 +159,6 @@ describe('a fault-tolerance stop', () => {
     );
     expect(nodes.get(5)).toMatchObject({ status: 'error', error_type: 'deploy' });
     expect(nodes.get(6)).toMatchObject({ status: 'error', error_type: 'stop_deployment' });
-    expect((await api.ok<{ status: string }>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`)).status).toBe('error');
   });
 });

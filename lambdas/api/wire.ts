@@ -1,0 +1,112 @@
+/**
+ * The wire types of the API: the JSON objects Nailgun's routes answer with (docs/openapi.yaml), declared once.
+ * `serialize.ts` produces them; the command line and the tests read them.
+ */
+import type { GraphTask } from '../domain/graph.js';
+import type {
+  ClusterStatus,
+  HistoryStatus,
+  NodeErrorType,
+  NodeStatus,
+  TaskName,
+  TaskStatus,
+} from '../domain/status.js';
+
+/** An environment (`GET /clusters/{id}/`). */
+export interface ClusterJson {
+  id: number;
+  name: string;
+  status: ClusterStatus;
+  release_id: number;
+  /** No edits and no second deployment while locked. */
+  is_locked: boolean;
+  /** A graph was uploaded. */
+  is_customized: boolean;
+  /** Pending changes (always empty here). */
+  changes: Record<string, unknown>[];
+  fuel_version: string;
+  mode: 'ha_compact';
+  net_provider: 'neutron';
+  pending_release_id: null;
+  ui_settings: Record<string, unknown>;
+}
+
+/** A node (`GET /nodes/{id}/`). */
+export interface NodeJson {
+  id: number;
+  /** The id as a string. */
+  uid: string;
+  name: string;
+  status: NodeStatus;
+  error_type: NodeErrorType | null;
+  error_msg: string | null;
+  progress: number;
+  /** Deployed roles. */
+  roles: string[];
+  /** Roles assigned and not deployed yet. */
+  pending_roles: string[];
+  pending_addition: boolean;
+  pending_deletion: boolean;
+  online: boolean;
+  /** The environment's id, or null. */
+  cluster: number | null;
+  ip: string;
+  mac: string;
+  hostname: string;
+  fqdn: string;
+  os_platform: string;
+  platform_name: string;
+  kernel_params: null;
+  manufacturer: string;
+  group_id: null;
+  labels: Record<string, string>;
+  meta: { system: { ssm_instance_id: string } };
+}
+
+/** A task, Nailgun's transaction (`GET /tasks/{id}/`, `GET /transactions/{id}/`). */
+export interface TaskJson {
+  id: number;
+  /** Also the name of the Step Functions execution of a deployment. */
+  uuid: string;
+  name: TaskName;
+  status: TaskStatus;
+  /** At most 99 while pending or running. */
+  progress: number;
+  message: string | null;
+  cluster: number;
+  /** Free-form: a run's outcome once it ended, a stop's `deploy_task_id`, `requested_by` and `reason`. */
+  result: Record<string, unknown>;
+  /** The `deploy` task of a `provision` or `deployment` child. */
+  parent_id: number | null;
+  time_start: string | null;
+  time_end: string | null;
+  graph_type: string;
+  dry_run: boolean;
+  /** The Step Functions execution of a deployment (and of its stop), or null. */
+  execution_arn: string | null;
+  /** The AWS console page of that execution, or null. */
+  execution_url: string | null;
+}
+
+/** One graph task (or provisioning) on one node within one deployment (`GET /transactions/{id}/deployment_history/`). */
+export interface HistoryJson {
+  task_name: string;
+  /** The same as `task_name` (python-fuelclient reads this one). */
+  deployment_graph_task_name: string;
+  node_id: string;
+  status: HistoryStatus;
+  time_start: string | null;
+  time_end: string | null;
+  /** Free-form: the command's outcome, `reason` and `skip_reason` of a skipped row, `error_type` of a failed one. */
+  custom: Record<string, unknown>;
+  type: 'provision' | 'shell';
+}
+
+/** A task of a deployment graph in the upload format (`GET|PUT /clusters/{id}/deployment_tasks/`). */
+export type GraphTaskJson = GraphTask;
+
+/** Every 4xx and 5xx reply: what is wrong, and which field says so. */
+export interface ErrorJson {
+  message: string;
+  errors: { field: string; message: string }[];
+}
