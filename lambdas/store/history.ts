@@ -8,6 +8,7 @@ import { COMMAND_STATUSES } from '../domain/command-status.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import { isProvisionStage, layerOf, type RowScope, type Stage } from '../domain/stage.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus, NODE_ERROR_TYPES } from '../domain/status.js';
+import { upgradedRow } from './legacy.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
 export function runPk(runId: number): string {
@@ -68,7 +69,7 @@ export const historyCodec = {
     sk: `${ROW_PREFIX}${stageSortKey(ref.stage)}${ref.taskName}#${pad(ref.nodeId)}`,
   }),
   toItem: (row: HistoryRow): Item => ({ ...historyCodec.key(row), entity: 'history', ...row }),
-  fromItem: (item: Item): HistoryRow => parseItem(rowSchema, item),
+  fromItem: (item: Item): HistoryRow => parseItem(rowSchema, upgradedRow(item)),
 };
 
 export class DynamoHistory {

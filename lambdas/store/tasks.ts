@@ -8,6 +8,7 @@ import type { LayerStage } from '../domain/stage.js';
 import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
 import type { DeploymentRun, Task, TaskPatch } from '../domain/task.js';
+import { isLegacyTask, LEGACY_TASK_ATTRIBUTES, upgradedTaskFields } from './legacy.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
 const TASK_PK = 'TASK';
@@ -114,7 +115,8 @@ const taskSchema = z.discriminatedUnion('kind', [
 export const taskCodec = {
   key: (id: number): Key => ({ pk: TASK_PK, sk: `T#${pad(id)}` }),
   toItem: (task: Task): Item => ({ ...taskCodec.key(task.id), entity: 'task', ...task }),
-  fromItem: (item: Item): Task => parseItem(taskSchema, item) as Task,
+  fromItem: (item: Item): Task =>
+    parseItem(taskSchema, isLegacyTask(item) ? { ...item, ...upgradedTaskFields(item) } : item) as Task,
 };
 
 function runOf(item: Item): DeploymentRun {
@@ -143,7 +145,35 @@ export class DynamoTasks {
 
   async get(id: number): Promise<Task | null> {
     const item = await this.table.get(taskCodec.key(id));
-    return item ? taskCodec.fromItem(item) : null;
+    if (!item) return null;
+    if (isLegacyTask(item)) await this.upgrade(item);
+    return taskCodec.fromItem(item);
+  }
+
+  /**
+   * Rewrites a task stored in the legacy shape in today's, once (the fields it lacks added, the legacy ones
+   * removed; its counters left alone), so that the conditional writes on a run hold for it.
+   */
+  private async upgrade(item: Item): Promise<void> {
+    const fields = Object.entries(upgradedTaskFields(item));
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets = fields.map(([field, value], i) => {
+      names[`#n${i}`] = field;
+      values[`:v${i}`] = value;
+      return `#n${i} = :v${i}`;
+    });
+    const removes = LEGACY_TASK_ATTRIBUTES.map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
+    await held(
+      this.table.updateExpression(
+        { pk: String(item.pk), sk: String(item.sk) },
+        `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        { condition: 'attribute_exists(pk) AND attribute_not_exists(kind)', names, values },
+      ),
+    );
   }
 
   /** The deployment run with this id, or null when there is none (or the task is of another kind). */
