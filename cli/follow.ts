@@ -99,7 +99,7 @@ function jsonView(io: Io): View {
 /** The exit code of a followed task: 0 when it ended `ready`, 1 `error`, 3 a deployment ended by a stop. */
 function exitCode(task: TaskJson): number {
   if (task.status === 'error') return 1;
-  return task.result?.cluster_status === 'stopped' ? EXIT_STOPPED : 0;
+  return task.result.cluster_status === 'stopped' ? EXIT_STOPPED : 0;
 }
 
 /** Follows the task until it ends (see exitCode); a few failed polls in a row are retried. */

@@ -9,7 +9,6 @@ const SUMMARY_WIDTH = 80;
 
 /** `exit 5: <the reason or the last line of stderr>`, at most one line of SUMMARY_WIDTH characters. */
 function summary(custom: HistoryJson['custom']): string {
-  if (!custom) return '';
   const lastLine = (v: unknown) => (typeof v === 'string' ? (v.trim().split('\n').pop() ?? '') : '');
   const code = typeof custom.exit_code === 'number' ? `exit ${custom.exit_code}` : '';
   const why = lastLine(custom.reason) || (custom.exit_code ? lastLine(custom.error_tail) : '');

@@ -7,14 +7,7 @@ import { expect } from 'vitest';
 import type { ClusterJson, GraphTaskJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { TaskRepository } from '../../lambdas/app/ports.js';
 import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
-import { type Api, freeNodes, type ShellTaskJson, waitForTask } from './target.js';
-
-export const shell = (
-  id: string,
-  roles: string[] | '*',
-  cmd: string,
-  requires: string[] = [],
-): ShellTaskJson => ({ id, type: 'shell', roles, requires, parameters: { cmd, timeout: 60 } });
+import { type Api, freeNodes, waitForTask } from './target.js';
 
 /**
  * A command that sleeps the first time it runs on a node and returns at once afterwards (a marker in the

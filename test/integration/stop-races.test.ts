@@ -22,14 +22,13 @@ import {
   requestStop,
   restartToOperational,
   rowOf,
-  shell,
   slowOnce,
   taskOf,
   until,
   waitForEnd,
   waitForRunning,
 } from '../helpers/stop-helpers.js';
-import { Api } from '../helpers/target.js';
+import { Api, shell } from '../helpers/target.js';
 
 let runtime: Runtime;
 let api: Api;
