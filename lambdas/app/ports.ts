@@ -49,6 +49,8 @@ export interface NodeRepository {
   update(id: number, patch: Partial<Node>, expectClusterId?: number | null): Promise<Node>;
   lastRuns(nodeId: number): Promise<LastRun[]>;
   recordLastRun(run: LastRun): Promise<void>;
+  /** The node no longer is what its last runs describe (provisioned again, reset, released, roles changed). */
+  forgetLastRuns(nodeId: number): Promise<void>;
 }
 
 export interface TaskRepository {

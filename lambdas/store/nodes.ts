@@ -117,4 +117,9 @@ export class DynamoNodes {
   async recordLastRun(run: LastRun): Promise<void> {
     await this.table.put(lastRunCodec.toItem(run));
   }
+
+  async forgetLastRuns(nodeId: number): Promise<void> {
+    const items = await this.table.query(lastRunCodec.pk(nodeId));
+    await this.table.deleteMany(items.map((item) => ({ pk: String(item.pk), sk: String(item.sk) })));
+  }
 }

@@ -128,10 +128,17 @@ export class Table {
   }
 
   async putMany(items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 25) {
-      let requests: Record<string, unknown>[] = items
-        .slice(i, i + 25)
-        .map((Item) => ({ PutRequest: { Item } }));
+    await this.batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  async deleteMany(keys: Key[]): Promise<void> {
+    await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  /** BatchWriteItem in chunks of 25, retrying what DynamoDB left unprocessed with backoff. */
+  private async batchWrite(all: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < all.length; i += 25) {
+      let requests = all.slice(i, i + 25);
       for (let attempt = 0; requests.length > 0; attempt++) {
         const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
         requests = (out.UnprocessedItems?.[this.name] ?? []) as Record<string, unknown>[];

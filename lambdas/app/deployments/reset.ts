@@ -15,6 +15,7 @@ export async function resetCluster(ctx: Context, clusterId: number): Promise<Act
   const members = await ctx.repos.nodes.listOfCluster(clusterId);
   await ctx.repos.clusters.updateUnlocked(clusterId, { status: 'new' });
   for (const node of members) {
+    await ctx.repos.nodes.forgetLastRuns(node.id);
     await ctx.repos.nodes.update(
       node.id,
       {

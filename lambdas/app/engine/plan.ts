@@ -116,6 +116,8 @@ async function takePendingRoles(ctx: Context, run: DeploymentRun): Promise<Node[
   for (const node of members) {
     if (node.pendingAddition || node.pendingRoles.length > 0) {
       const roles = [...new Set([...node.roles, ...node.pendingRoles])];
+      // a node given new roles is configured anew: what ran on it before no longer counts
+      if (roles.length !== node.roles.length) await ctx.repos.nodes.forgetLastRuns(node.id);
       nodes.push(await ctx.repos.nodes.update(node.id, { roles, pendingRoles: [], pendingAddition: false }));
     } else {
       nodes.push(node);

@@ -75,6 +75,8 @@ export async function recordResult(ctx: Context, input: CommandStatusInput): Pro
   if (recorded.failure !== null && recorded.outcome.errorType !== null) {
     await recordNodeFailure(ctx, run, row, recorded.outcome.errorType, recorded.failure);
   } else if (isProvisionStage(stage)) {
+    // a freshly provisioned node has run nothing yet: what ran on it before no longer counts
+    await repos.nodes.forgetLastRuns(row.nodeId);
     await repos.nodes.update(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
   } else if (recorded.status === 'ready' && row.fingerprint !== null) {
     await repos.nodes.recordLastRun({

@@ -23,8 +23,9 @@ export async function listNodes(ctx: Context, clusterId?: number | null): Promis
   return (await ctx.repos.nodes.list()).filter((n) => clusterId === undefined || n.clusterId === clusterId);
 }
 
-/** A node back in discovery, free, without roles. */
+/** A node back in discovery, free, without roles; what ran on it no longer counts. */
 export async function releaseNode(ctx: Context, node: Node): Promise<void> {
+  await ctx.repos.nodes.forgetLastRuns(node.id);
   await ctx.repos.nodes.update(node.id, {
     clusterId: null,
     roles: [],
