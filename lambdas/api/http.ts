@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import {
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   ServiceError,
   TooLargeError,
@@ -61,11 +62,13 @@ export function errorResponse(err: unknown, log: (e: unknown) => void = () => {}
           ? 404
           : err instanceof ConflictError
             ? 409
-            : err instanceof UnauthorizedError
-              ? 401
-              : err instanceof TooLargeError
-                ? 413
-                : 400;
+            : err instanceof ForbiddenError
+              ? 403
+              : err instanceof UnauthorizedError
+                ? 401
+                : err instanceof TooLargeError
+                  ? 413
+                  : 400;
     return json(status, errorJson(err.message, err.errors));
   }
   log(err);

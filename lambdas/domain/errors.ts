@@ -22,7 +22,9 @@ export class ServiceError extends Error {
 export class ValidationError extends ServiceError {}
 /** 404 */
 export class NotFoundError extends ServiceError {}
-/** 409: the action conflicts with the current state (a lock, a running deployment). */
+/** 403: the action is not allowed in the current state (Nailgun's answer to a settings change on a locked cluster). */
+export class ForbiddenError extends ServiceError {}
+/** 409: the action conflicts with the current state (a lock, a running deployment, a stop already launched). */
 export class ConflictError extends ServiceError {}
 /** 413: the content is too large to keep. */
 export class TooLargeError extends ServiceError {}

@@ -80,7 +80,7 @@ describe('stop a deployment, change the graph, deploy again', () => {
       'PUT',
       `/api/v1/clusters/${clusterId}/stop_deployment/`,
     );
-    expect(again.status).toBe(400);
+    expect(again.status).toBe(409);
     expect(again.body.message).toBe('Stopping deployment task is already launched');
 
     const refused = await api.call<{ message: string }>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});

@@ -40,7 +40,7 @@ interface Request {
 interface Case {
   name: string;
   request: (f: Fixtures) => Request;
-  status: 400 | 401 | 404 | 405 | 409 | 413 | 415;
+  status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415;
   /** What the message must say: the field (or the resource) and why. */
   message: RegExp | ((f: Fixtures) => RegExp);
   /** A field the `errors` list must name. */
@@ -843,7 +843,7 @@ const cases: Case[] = [
       path: locked(f, 'attributes/'),
       json: { editable: { provision: { cmd: { value: 'true' } } } },
     }),
-    status: 409,
+    status: 403,
     message: lockedMessage('change the settings'),
   },
   {

@@ -379,7 +379,7 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
 
     // a second stop is refused with a message the client prints
     const again = await envStopDeployment(client, envId).catch((err: unknown) => err);
-    expect((again as FuelHttpError).status).toBe(400);
+    expect((again as FuelHttpError).status).toBe(409);
     expect((again as FuelHttpError).body).toHaveProperty('message');
     client.take();
   });

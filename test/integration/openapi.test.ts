@@ -533,7 +533,7 @@ describe('the embedded runtime answers as documented', () => {
     await call('PUT', '/clusters/{id}/deploy', 409, { id, query: { nodes: String(n1.id) } });
     await call('PUT', '/clusters/{id}/reset', 409, { id });
     await call('DELETE', '/clusters/{id}', 409, { id });
-    await call('PUT', '/clusters/{id}/attributes', 409, {
+    await call('PUT', '/clusters/{id}/attributes', 403, {
       id,
       json: { editable: { deployment: { stop_timeout: { value: 30 } } } },
     });
@@ -552,7 +552,7 @@ describe('the embedded runtime answers as documented', () => {
       })
     ).body;
     expect(stop1.name).toBe('stop_deployment');
-    await call('PUT', '/clusters/{id}/stop_deployment', 400, { id });
+    await call('PUT', '/clusters/{id}/stop_deployment', 409, { id });
 
     expect((await waitTask(deploy1.id)).status).toMatch(/^(ready|error)$/);
     expect((await waitTask(stop1.id)).status).toBe('ready');

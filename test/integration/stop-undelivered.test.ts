@@ -145,7 +145,7 @@ describe('a fault-tolerance stop', () => {
       'PUT',
       `/api/v1/clusters/${cluster.id}/stop_deployment/`,
     );
-    expect(plain.status).toBe(400);
+    expect(plain.status).toBe(409);
     expect(plain.body.message).toBe('Stopping deployment task is already launched');
 
     const forced = await api.call<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/stop_deployment/?force=1`);

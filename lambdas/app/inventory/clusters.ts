@@ -1,6 +1,6 @@
 /** Clusters (environments): create, rename, delete; and the lock rule every edit of a cluster obeys. */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError, WriteConflictError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, WriteConflictError } from '../../domain/errors.js';
 import { deletedMessage } from '../../domain/messages.js';
 import type { Cluster } from '../../domain/model.js';
 import { isClusterLocked } from '../../domain/status.js';
@@ -14,13 +14,19 @@ export async function getCluster(ctx: Context, id: number): Promise<Cluster> {
   return found;
 }
 
-/** A locked cluster (a deployment holds it, or its status locks it) accepts no edit. */
-export function assertUnlocked(c: Cluster, action: string): void {
+/**
+ * A locked cluster (a deployment holds it, or its status locks it) accepts no edit: 409, or 403 for a
+ * settings change, as Nailgun answers (`validators/cluster.py`).
+ */
+export function assertUnlocked(
+  c: Cluster,
+  action: string,
+  refusal: 'conflict' | 'forbidden' = 'conflict',
+): void {
   if (c.deploymentTaskId !== null || isClusterLocked(c.status)) {
     const by = c.deploymentTaskId !== null ? ` (deployment task ${c.deploymentTaskId} is running)` : '';
-    throw new ConflictError(
-      `Cannot ${action}: environment '${c.name}' is locked while its status is '${c.status}'${by}`,
-    );
+    const message = `Cannot ${action}: environment '${c.name}' is locked while its status is '${c.status}'${by}`;
+    throw refusal === 'forbidden' ? new ForbiddenError(message) : new ConflictError(message);
   }
 }
 

@@ -52,7 +52,7 @@ export async function getAttributes(ctx: Context, clusterId: number): Promise<Ed
 }
 
 export async function putAttributes(ctx: Context, clusterId: number, edit: Editable): Promise<Editable> {
-  assertUnlocked(await getCluster(ctx, clusterId), 'change the settings');
+  assertUnlocked(await getCluster(ctx, clusterId), 'change the settings', 'forbidden');
   const merged = mergeAttributes(
     (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes(),
     edit,

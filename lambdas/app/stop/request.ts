@@ -1,10 +1,11 @@
 /**
  * Requesting a stop: "Stop deployment" (`PUT clusters/{id}/stop_deployment/`), a forced delete of a running
  * task, and the graph's fault tolerance. The stop state is written once on the running run; from then on no
- * batch is dispatched. An operator's stop answers once no command of the run can be sent any more.
+ * batch is dispatched. An operator's stop answers once no command of the run can be sent any more. As in
+ * Nailgun: nothing to stop is a 400, a stop already launched (or already forced) a 409.
  */
 import { defaultAttributes, stopTimeout } from '../../domain/attributes.js';
-import { NotFoundError, ValidationError, WriteConflictError } from '../../domain/errors.js';
+import { ConflictError, NotFoundError, ValidationError, WriteConflictError } from '../../domain/errors.js';
 import { nothingToStopMessage, STOP_ALREADY_FORCED, STOP_ALREADY_LAUNCHED } from '../../domain/messages.js';
 import { isForced, isStopping, requestedStop, type StopCause } from '../../domain/stop.js';
 import type { DeploymentRun, Task } from '../../domain/task.js';
@@ -47,8 +48,8 @@ async function runningRunOf(ctx: Context, clusterId: number, only?: number): Pro
 export async function stopDeployment(ctx: Context, clusterId: number, input: StopInput): Promise<Task> {
   const run = await runningRunOf(ctx, clusterId, input.deployTaskId);
   if (isStopping(run.stop)) {
-    if (!input.force) throw new ValidationError(STOP_ALREADY_LAUNCHED);
-    if (isForced(run.stop)) throw new ValidationError(STOP_ALREADY_FORCED);
+    if (!input.force) throw new ConflictError(STOP_ALREADY_LAUNCHED);
+    if (isForced(run.stop)) throw new ConflictError(STOP_ALREADY_FORCED);
     await forceStop(ctx, run.id, input.cause);
     const stopTaskId = run.stop.request.stopTaskId;
     return stopTaskId === null ? run : awaitStopTask(ctx, run.id, stopTaskId);
@@ -69,9 +70,8 @@ export async function stopDeployment(ctx: Context, clusterId: number, input: Sto
   } catch (err) {
     if (!(err instanceof WriteConflictError)) throw err;
     const now = await ctx.repos.tasks.getRun(run.id);
-    throw new ValidationError(
-      now && isStopping(now.stop) ? STOP_ALREADY_LAUNCHED : nothingToStopMessage(clusterId),
-    );
+    if (now && isStopping(now.stop)) throw new ConflictError(STOP_ALREADY_LAUNCHED);
+    throw new ValidationError(nothingToStopMessage(clusterId));
   }
   let stopTask: Task = stopTaskOf(stopped, stop.request, stopTaskId);
   try {

@@ -76,8 +76,14 @@ async function forceStopOf(ctx: Context, run: DeploymentRun, deletedTaskId: numb
     force: true,
     cause: 'forced_delete',
     deployTaskId: run.id,
-  }).catch((err: unknown) => {
+  }).catch(async (err: unknown) => {
     // the run ended meanwhile: nothing left to force
-    if (!(err instanceof ValidationError)) throw err;
+    if (err instanceof ValidationError) return;
+    // a stop was launched meanwhile: force that one
+    if (err instanceof ConflictError) {
+      await forceStop(ctx, run.id, 'forced_delete');
+      return;
+    }
+    throw err;
   });
 }
