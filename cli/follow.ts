@@ -96,10 +96,10 @@ function jsonView(io: Io): View {
   };
 }
 
-/** The exit code of a followed task: 0 when it ended `ready`, 1 `error`, 3 a deployment ended by a stop. */
+/** The exit code of a followed task: 3 a deployment ended by a graceful stop, else 0 when `ready`, 1 `error`. */
 function exitCode(task: TaskJson): number {
-  if (task.status === 'error') return 1;
-  return task.result.cluster_status === 'stopped' ? EXIT_STOPPED : 0;
+  if (task.result.cluster_status === 'stopped') return EXIT_STOPPED;
+  return task.status === 'error' ? 1 : 0;
 }
 
 /** Follows the task until it ends (see exitCode); a few failed polls in a row are retried. */

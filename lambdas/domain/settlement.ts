@@ -123,6 +123,8 @@ export interface DeploymentEnd {
   orchestrationFailed: boolean;
   /** some history row ended in error */
   anyError: boolean;
+  /** some history row did not end done (ready, or skipped as unchanged or by `fail_on_error: false`) */
+  workLeft: boolean;
   stop: StopState;
   nodes: NodeStatus[];
 }
@@ -136,8 +138,10 @@ export interface DeploymentSettlement {
 }
 
 /**
- * How a deployment ends. An operator's graceful stop: cluster `stopped`, stop task `ready`. A stop that had
- * to cancel running commands, a fault-tolerance stop, or a failed execution: cluster `error`.
+ * How a deployment ends. An operator's graceful stop: cluster `stopped`, stop task `ready`, and the
+ * deployment's own task `error` when work was left (a stopped deployment did not finish: Fuel's clients, which
+ * wait for `ready` or `error`, must not report it finished). A stop that had to cancel running commands, a
+ * fault-tolerance stop, or a failed execution: cluster `error`.
  */
 export function settleDeployment(end: DeploymentEnd): DeploymentSettlement {
   const operatorStop = isOperatorStop(end.stop);
@@ -153,7 +157,7 @@ export function settleDeployment(end: DeploymentEnd): DeploymentSettlement {
     return {
       outcome: 'stopped',
       cluster: settleCluster('stopped', end.nodes),
-      deployTask: end.anyError ? 'error' : 'ready',
+      deployTask: end.anyError || end.workLeft ? 'error' : 'ready',
       stopTask: 'ready',
     };
   }
@@ -166,11 +170,28 @@ export function settleDeployment(end: DeploymentEnd): DeploymentSettlement {
   };
 }
 
-/** A stage task ends in error when one of its own rows failed, otherwise as its run. */
+/** Did every row end done (ready, or skipped in a way that counts as success)? */
+export function allDone(rows: HistoryRow[]): boolean {
+  return rows.every((r) => rowFate(r.status, r.skipReason) === 'done');
+}
+
+/** How much of this work ended done, in percent: 100 only when all of it did. */
+export function workProgress(rows: HistoryRow[]): number {
+  if (allDone(rows)) return 100;
+  const done = rows.filter((r) => rowFate(r.status, r.skipReason) === 'done').length;
+  return Math.min(99, Math.floor((100 * done) / rows.length));
+}
+
+/**
+ * A stage task (`provision`, `deployment` of a `deploy` run) ends in error when one of its own rows failed,
+ * `ready` when all of them ended done, otherwise (work left) as its run.
+ */
 export function stageTaskStatus(
   rows: HistoryRow[],
   provision: boolean,
   run: 'ready' | 'error',
 ): 'ready' | 'error' {
-  return rows.some((r) => r.status === 'error' && provision === isProvisionStage(r.stage)) ? 'error' : run;
+  const own = rows.filter((r) => provision === isProvisionStage(r.stage));
+  if (own.some((r) => r.status === 'error')) return 'error';
+  return allDone(own) ? 'ready' : run;
 }

@@ -94,7 +94,11 @@ describe('stop a deployment, change the graph, deploy again', () => {
     expect(ended.message).toBe(`Deployment of environment '${cluster.name}' was successfully stopped.`);
     expect(cluster.status).toBe('stopped');
     expect(cluster.is_locked).toBe(false);
-    expect((await api.ok<TaskJson>('GET', `/api/v1/tasks/${deploy.id}/`)).status).toBe('ready');
+    // the deployment did not finish: it must not read `ready` (Fuel's clients would report it finished)
+    const stopped = await api.ok<TaskJson>('GET', `/api/v1/tasks/${deploy.id}/`);
+    expect(stopped.status).toBe('error');
+    expect(stopped.progress).toBeLessThan(100);
+    expect(stopped.message).toMatch(/was stopped: \d+ of \d+ tasks done/);
   });
 
   it('leaves truthful statuses: finished nodes ready, the controller stopped, nothing running', async () => {

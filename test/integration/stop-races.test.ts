@@ -164,6 +164,13 @@ describe('stop deployment: races and faults', () => {
       nodes.map((n) => [n.hostname, 'Success']).sort(),
     );
 
+    // provisioning finished on every node: its task is ready; the deployment did not run: not ready
+    const tasks = await api.ok<TaskJson[]>('GET', `/api/v1/tasks/?cluster_id=${cluster.id}`);
+    const child = (name: string) => tasks.find((t) => t.parent_id === started.id && t.name === name);
+    expect(child('provision')).toMatchObject({ status: 'ready', progress: 100 });
+    expect(child('deployment')).toMatchObject({ status: 'error', progress: 0 });
+    expect(tasks.find((t) => t.id === started.id)).toMatchObject({ status: 'error', progress: 33 });
+
     const again = await restartToOperational(api, cluster.id);
     expect(again.rows.filter((r) => r.task_name === 'provision')).toEqual([]);
     expect(commandsOf(await fleetLog(api), again.deploy.id, 'provision')).toEqual([]);
@@ -201,7 +208,10 @@ describe('stop deployment: races and faults', () => {
     expect(
       commandsOf(await fleetLog(api), started.id).filter((c) => c.parameters.command?.[0] === 'echo after'),
     ).toEqual([]);
-    expect((await taskOf(api, started.id)).status).toBe('ready');
+    // the deployment did not finish: not `ready`, and its progress says how far it got
+    const deployTask = await taskOf(api, started.id);
+    expect(deployTask.status).toBe('error');
+    expect(deployTask.progress).toBeLessThan(100);
 
     await restartToOperational(api, cluster.id);
   });

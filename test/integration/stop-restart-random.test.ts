@@ -597,9 +597,22 @@ async function stopCycle(run: ClusterRun): Promise<void> {
       expect(ended.message, where(run, 'stop task message')).toBe(
         `Deployment of environment '${run.name}' was successfully stopped.`,
       );
+      // a stopped deployment reads `ready` (progress 100) only if the stop left nothing undone
       const deployTask = await waitEnded(deployId, 10_000, { run, deployId });
+      const history = await api.ok<HistoryJson[]>(
+        'GET',
+        `/api/v1/transactions/${deployId}/deployment_history/`,
+      );
+      const workLeft = history.some(
+        (r) =>
+          r.status !== 'ready' &&
+          !(r.status === 'skipped' && ['unchanged', 'fail_on_error'].includes(String(r.custom.skip_reason))),
+      );
       expect(deployTask.status, where(run, `deploy task after the stop: ${deployTask.message}`)).toBe(
-        'ready',
+        workLeft ? 'error' : 'ready',
+      );
+      expect(deployTask.progress < 100, where(run, `deploy task progress ${deployTask.progress}`)).toBe(
+        workLeft,
       );
       const cluster = await unlocked(run);
       expect(cluster.status, where(run, 'the cluster after a completed stop')).toBe('stopped');

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryRow } from '../../lambdas/domain/history.js';
 import { deploymentMessage, provisioningMessage, stopMessage } from '../../lambdas/domain/messages.js';
-import { settleDeployment, settleNodeRows, stageTaskStatus } from '../../lambdas/domain/settlement.js';
+import {
+  settleDeployment,
+  settleNodeRows,
+  stageTaskStatus,
+  workProgress,
+} from '../../lambdas/domain/settlement.js';
 import type { HistoryStatus } from '../../lambdas/domain/status.js';
 import { forcedStop, NO_STOP, requestedStop, type StopCause } from '../../lambdas/domain/stop.js';
 import { historyRow } from '../helpers/rows.js';
@@ -21,26 +26,43 @@ const stopBy = (cause: StopCause) =>
   });
 
 describe('settleDeployment', () => {
-  it("an operator's graceful stop: cluster stopped, stop task ready", () => {
+  it("an operator's graceful stop: cluster stopped, stop task ready, the unfinished deployment not ready", () => {
     expect(
       settleDeployment({
         orchestrationFailed: false,
         anyError: false,
+        workLeft: true,
         stop: stopBy('operator'),
         nodes: ['ready', 'stopped'],
       }),
     ).toEqual({
       outcome: 'stopped',
       cluster: 'stopped',
-      deployTask: 'ready',
+      deployTask: 'error',
       stopTask: 'ready',
     });
+    // a stop that came when nothing was left to do: the deployment did finish
+    expect(
+      settleDeployment({
+        orchestrationFailed: false,
+        anyError: false,
+        workLeft: false,
+        stop: stopBy('operator'),
+        nodes: ['ready'],
+      }).deployTask,
+    ).toBe('ready');
   });
 
   it('a forced stop, a forced delete being forced, or a fault-tolerance stop end in error', () => {
     const forced = forcedStop(stopBy('forced_delete'), new Date(0).toISOString(), 'forced_delete');
     expect(
-      settleDeployment({ orchestrationFailed: false, anyError: false, stop: forced, nodes: [] }),
+      settleDeployment({
+        orchestrationFailed: false,
+        anyError: false,
+        workLeft: true,
+        stop: forced,
+        nodes: [],
+      }),
     ).toMatchObject({
       cluster: 'error',
       deployTask: 'error',
@@ -50,6 +72,7 @@ describe('settleDeployment', () => {
       settleDeployment({
         orchestrationFailed: false,
         anyError: true,
+        workLeft: true,
         stop: stopBy('fault_tolerance'),
         nodes: [],
       }),
@@ -58,7 +81,13 @@ describe('settleDeployment', () => {
 
   it('without a stop: operational when every node is ready', () => {
     expect(
-      settleDeployment({ orchestrationFailed: false, anyError: false, stop: NO_STOP, nodes: ['ready'] }),
+      settleDeployment({
+        orchestrationFailed: false,
+        anyError: false,
+        workLeft: false,
+        stop: NO_STOP,
+        nodes: ['ready'],
+      }),
     ).toEqual({
       outcome: 'completed',
       cluster: 'operational',
@@ -94,11 +123,23 @@ describe('settleNodeRows and stage tasks', () => {
     ).toEqual({ status: 'stopped', errorType: null, progress: 50 });
   });
 
-  it("a stage task fails only on its own stage's errors", () => {
+  it("a stage task fails on its own stage's errors, is ready when its work is done, else ends as its run", () => {
     const rows = [row('provision', 'ready', { stage: 'provision' }), row('a', 'error')];
-    expect(stageTaskStatus(rows, true, 'error')).toBe('error');
-    expect(stageTaskStatus([rows[0] as HistoryRow], true, 'ready')).toBe('ready');
+    expect(stageTaskStatus(rows, true, 'error')).toBe('ready');
     expect(stageTaskStatus(rows, false, 'ready')).toBe('error');
+    const stopped = [
+      row('provision', 'ready', { stage: 'provision' }),
+      row('a', 'skipped', { skipReason: 'stopped' }),
+    ];
+    expect(stageTaskStatus(stopped, true, 'error')).toBe('ready');
+    expect(stageTaskStatus(stopped, false, 'error')).toBe('error');
+    expect(stageTaskStatus([row('a', 'skipped', { skipReason: 'unchanged' })], false, 'ready')).toBe('ready');
+  });
+
+  it('work progress is 100 only when every row ended done', () => {
+    expect(workProgress([row('a', 'ready'), row('b', 'skipped', { skipReason: 'fail_on_error' })])).toBe(100);
+    expect(workProgress([row('a', 'ready'), row('b', 'skipped', { skipReason: 'stopped' })])).toBe(50);
+    expect(workProgress([row('a', 'ready'), row('b', 'ready'), row('c', 'pending')])).toBe(66);
   });
 });
 

@@ -7,9 +7,16 @@ import type { Failures } from '../../domain/bookkeeping.js';
 import type { HistoryRow } from '../../domain/history.js';
 import { deploymentMessage, NO_RESULT_REASON, stopMessage } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
-import { settleDeployment, settleNodeRows, stageTaskStatus } from '../../domain/settlement.js';
+import {
+  allDone,
+  settleDeployment,
+  settleNodeRows,
+  stageTaskStatus,
+  workProgress,
+} from '../../domain/settlement.js';
+import { isProvisionStage } from '../../domain/stage.js';
 import { isTaskFinished, type NodeStatus } from '../../domain/status.js';
-import { endReasonOf } from '../../domain/stop.js';
+import { endReasonOf, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
 import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
@@ -53,23 +60,26 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   const settlement = settleDeployment({
     orchestrationFailed,
     anyError: rows.some((r) => r.status === 'error'),
+    workLeft: !allDone(rows),
     stop: run.stop,
     nodes: finalStatuses,
   });
+  // a stopped run says how far it got; a completed or failed one ends at 100 as Nailgun's tasks do
+  const progress = (own: HistoryRow[]) => (isStopping(run.stop) ? workProgress(own) : 100);
   const name = cluster?.name ?? String(run.clusterId);
   const message = deploymentMessage(name, settlement.outcome, run, rows, input.failure);
   const end = nowIso(ctx);
   if (run.children.provision !== null) {
     await repos.tasks.finish(run.children.provision, {
       status: stageTaskStatus(rows, true, settlement.deployTask),
-      progress: 100,
+      progress: progress(rows.filter((r) => isProvisionStage(r.stage))),
       timeEnd: end,
     });
   }
   if (run.children.deployment !== null) {
     await repos.tasks.finish(run.children.deployment, {
       status: stageTaskStatus(rows, false, settlement.deployTask),
-      progress: 100,
+      progress: progress(rows.filter((r) => !isProvisionStage(r.stage))),
       timeEnd: end,
       message,
     });
@@ -82,7 +92,7 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   if (lockHeld && cluster) await release(ctx, run, cluster, outcome, settlement.cluster);
   await repos.tasks.finish(run.id, {
     status: settlement.deployTask,
-    progress: 100,
+    progress: progress(rows),
     timeEnd: end,
     message,
     outcome,

@@ -3,6 +3,7 @@
  * the state machine's callback token is completed, so that the next layer (or the finish) runs.
  */
 import { provisioningMessage } from '../../domain/messages.js';
+import { allDone, workProgress } from '../../domain/settlement.js';
 import { isProvisionStage, type Stage } from '../../domain/stage.js';
 import { type Context, nowIso } from '../ports.js';
 import { loadRun } from './run.js';
@@ -13,9 +14,10 @@ export async function completeStage(ctx: Context, runId: number, stage: Stage, t
     const run = await loadRun(ctx, runId);
     if (run.children.provision !== null) {
       const rows = await ctx.repos.history.rows(runId, stage);
+      // provisioning that a stop kept from some nodes did not finish: it does not read `ready`
       await ctx.repos.tasks.finish(run.children.provision, {
-        status: rows.some((r) => r.status === 'error') ? 'error' : 'ready',
-        progress: 100,
+        status: allDone(rows) ? 'ready' : 'error',
+        progress: workProgress(rows),
         timeEnd: nowIso(ctx),
         message: provisioningMessage(rows),
       });
