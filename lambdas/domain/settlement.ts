@@ -69,11 +69,7 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   ) {
     return { status: 'provisioned', errorType: null, progress: 0 };
   }
-  return {
-    status: 'stopped',
-    errorType: null,
-    progress: Math.min(99, Math.floor((100 * done) / input.rows.length)),
-  };
+  return { status: 'stopped', errorType: null, progress: partialPercent(done, input.rows.length) };
 }
 
 /** The settlement of one node from its rows in the run (and whether the run failed the node). */
@@ -175,11 +171,15 @@ export function allDone(rows: HistoryRow[]): boolean {
   return rows.every((r) => rowFate(r.status, r.skipReason) === 'done');
 }
 
+/** Percent of work done when some is left: rounded down, never 100. */
+function partialPercent(done: number, total: number): number {
+  return Math.min(99, Math.floor((100 * done) / total));
+}
+
 /** How much of this work ended done, in percent: 100 only when all of it did. */
 export function workProgress(rows: HistoryRow[]): number {
   if (allDone(rows)) return 100;
-  const done = rows.filter((r) => rowFate(r.status, r.skipReason) === 'done').length;
-  return Math.min(99, Math.floor((100 * done) / rows.length));
+  return partialPercent(rows.filter((r) => rowFate(r.status, r.skipReason) === 'done').length, rows.length);
 }
 
 /**

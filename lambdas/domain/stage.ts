@@ -11,10 +11,6 @@ export function layerStage(layer: number): LayerStage {
   return `layer-${layer}`;
 }
 
-export function isLayerStage(stage: Stage): stage is LayerStage {
-  return stage.startsWith('layer-');
-}
-
 export function isProvisionStage(stage: Stage): stage is typeof PROVISION_STAGE {
   return stage === PROVISION_STAGE;
 }

@@ -15,10 +15,6 @@ export const CLUSTER_STATUSES = [
 ] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 
-export function isClusterStatus(value: unknown): value is ClusterStatus {
-  return typeof value === 'string' && (CLUSTER_STATUSES as readonly string[]).includes(value);
-}
-
 const UNLOCKED_CLUSTER_STATUSES: readonly ClusterStatus[] = [
   'new',
   'operational',

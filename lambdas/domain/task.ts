@@ -101,10 +101,6 @@ export interface ActionTask extends TaskCommon {
 
 export type Task = DeploymentRun | StageTask | StopTask | ActionTask;
 
-export function isRun(task: Task): task is DeploymentRun {
-  return task.kind === 'run';
-}
-
 /** Which stage of its run a stage task reports on. */
 export function stageTaskScope(task: StageTask): 'provision' | 'layers' {
   return task.name === 'provision' ? 'provision' : 'layers';

@@ -23,7 +23,7 @@ const clusterSchema = z.object({
   createdAt: z.string(),
 });
 
-export const clusterCodec = {
+const clusterCodec = {
   key: (id: number): Key => ({ pk: CLUSTER_PK, sk: `C#${pad(id)}` }),
   toItem: (cluster: Cluster): Item => ({ ...clusterCodec.key(cluster.id), entity: 'cluster', ...cluster }),
   fromItem: (item: Item): Cluster => parseItem(clusterSchema, item),

@@ -63,7 +63,7 @@ const rowSchema = z.object({
   cancelledByStop: z.boolean(),
 });
 
-export const historyCodec = {
+const historyCodec = {
   key: (ref: RowRef): Key => ({
     pk: runPk(ref.deployTaskId),
     sk: `${ROW_PREFIX}${stageSortKey(ref.stage)}${ref.taskName}#${pad(ref.nodeId)}`,

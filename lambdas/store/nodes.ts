@@ -39,7 +39,7 @@ const lastRunSchema = z.object({
   deployTaskId: z.number().int(),
 });
 
-export const nodeCodec = {
+const nodeCodec = {
   key: (id: number): Key => ({ pk: NODE_PK, sk: `N#${pad(id)}` }),
   toItem: (node: Node): Item => ({ ...nodeCodec.key(node.id), entity: 'node', ...node }),
   fromItem: (item: Item): Node => parseItem(nodeSchema, item),

@@ -112,7 +112,7 @@ const taskSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
-export const taskCodec = {
+const taskCodec = {
   key: (id: number): Key => ({ pk: TASK_PK, sk: `T#${pad(id)}` }),
   toItem: (task: Task): Item => ({ ...taskCodec.key(task.id), entity: 'task', ...task }),
   fromItem: (item: Item): Task =>
