@@ -13,6 +13,17 @@ function intFromEnv(name: string, fallback: number, min: number, max: number): n
   return value;
 }
 
+function secondsFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 3600) {
+    console.error(`${name} must be a number of seconds between 0 and 3600 (got '${raw}')`);
+    process.exit(2);
+  }
+  return value;
+}
+
 const port = intFromEnv('PORT', 8000, 0, 65535);
 const nodeCount = intFromEnv('FUEL_LOCAL_NODES', 6, 1, 1000);
 const demo = process.env.FUEL_DEMO !== '0';
@@ -26,6 +37,8 @@ const runtime = await startRuntime({
   adminUser: process.env.FUEL_ADMIN_USER || undefined,
   adminPassword: process.env.FUEL_ADMIN_PASSWORD || undefined,
   dataDir: process.env.FUEL_DATA_DIR || undefined,
+  unisolatedNodes: process.env.FUEL_UNISOLATED_NODES === '1',
+  standInSeconds: secondsFromEnv('FUEL_STANDIN_SECONDS', 1),
   log: (line) => {
     if (verbose || line.startsWith('demo:') || line.includes('failed')) console.log(line);
   },
@@ -33,7 +46,8 @@ const runtime = await startRuntime({
 
 console.log(`Fuel deployment service (embedded) listening on ${runtime.url}`);
 console.log(`  API:    ${runtime.url}/api/v1/   (send X-Auth-Token: ${runtime.token})`);
-console.log(`  nodes:  ${nodeCount} simulated nodes`);
+console.log(`  nodes:  ${nodeCount} simulated nodes and a master`);
+console.log(`  isolation: ${runtime.fleet.isolation().description}`);
 if (demo) console.log(`  demo:   curl -s -H 'X-Auth-Token: ${runtime.token}' ${runtime.url}/api/v1/tasks/`);
 console.log('Press Ctrl-C to stop.');
 

@@ -34,6 +34,7 @@ import { commandStatusEvent, createDelivery, type Delivery } from './event-deliv
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn/step-functions.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
+import { MASTER_IP } from './ssm/nodes.js';
 
 export const DOCUMENT_NAME = 'FuelRunTask';
 const REGION = LOCAL_REGION;
@@ -54,6 +55,10 @@ export interface RuntimeOptions {
   dataDir?: string;
   /** Folder for the simulated nodes' working folders (default: a new temporary folder). */
   nodesDir?: string;
+  /** Run node commands on this host when the nodes cannot be isolated from it (FUEL_UNISOLATED_NODES=1). */
+  unisolatedNodes?: boolean;
+  /** Seconds the nodes' stand-ins (puppet apply, rsync from the master, ...) take (FUEL_STANDIN_SECONDS). */
+  standInSeconds?: number;
   /** Decorators around the real adapters of the ports (to record calls, or to make them fail as AWS can). */
   decorate?: PortDecorators;
   log?: (line: string) => void;
@@ -147,7 +152,7 @@ interface Wiring {
 async function startFleet(
   w: Wiring,
   baseDir: string,
-  nodeCount: number,
+  nodes: Pick<RuntimeOptions, 'nodeCount' | 'unisolatedNodes' | 'standInSeconds'>,
 ): Promise<{ fleet: LocalFleet; url: string }> {
   const onCommandStatus = commandStatusHandler(w.context);
   const document = JSON.parse(
@@ -155,7 +160,9 @@ async function startFleet(
   ) as SsmDocument;
   const fleet = new LocalFleet({
     baseDir,
-    nodeCount,
+    nodeCount: nodes.nodeCount ?? 6,
+    allowUnisolated: nodes.unisolatedNodes ?? false,
+    standInSeconds: nodes.standInSeconds,
     documents: { [DOCUMENT_NAME]: document },
     onStatusChange: (event: CommandStatusEvent) =>
       w.delivery.deliver('command-status', () => onCommandStatus(commandStatusEvent(event))),
@@ -276,7 +283,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     onRetry: (what, attempt, err) => log(`${what} delivery failed (attempt ${attempt}): ${err.message}`),
   });
   const wiring: Wiring = { context: theContext, delivery, log, host };
-  const { fleet, url: ssmUrl } = await startFleet(wiring, nodesDir, options.nodeCount ?? 6);
+  const { fleet, url: ssmUrl } = await startFleet(wiring, nodesDir, options);
   const { sfn, url: sfnUrl } = await startStepFunctions(wiring);
   const context = compose(
     {
@@ -290,6 +297,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         client: new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
       },
       log: (message, data) => log(`${message} ${data ? JSON.stringify(data) : ''}`),
+      master: { instanceId: fleet.masterInstanceId, ip: MASTER_IP },
     },
     options.decorate,
   );

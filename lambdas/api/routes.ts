@@ -183,7 +183,12 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/clusters/:id/deployment_tasks',
       body: graphBody,
       query: noQuery,
-      handler: async (ctx) => json(200, await service.putGraph(param(ctx, 'id'), ctx.body)),
+      handler: async (ctx) => {
+        const stored = await service.putGraph(param(ctx, 'id'), ctx.body);
+        // what orders nothing is said, not dropped: one RFC 7234 Warning per such relation
+        const warning = stored.warnings.map((w) => `199 fuel-sls ${JSON.stringify(w)}`).join(', ');
+        return json(200, stored.tasks, warning === '' ? {} : { warning });
+      },
     }),
     route({
       method: 'GET',

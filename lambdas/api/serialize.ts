@@ -1,8 +1,10 @@
 /** Entities in the object shapes of Nailgun's API (docs/api.md), as python-fuelclient reads them. */
+
 import type { HistoryRow } from '../domain/history.js';
 import type { Cluster, Node } from '../domain/model.js';
 import { progressPercent } from '../domain/plan.js';
 import { isClusterLocked } from '../domain/status.js';
+import { targetJson } from '../domain/targets.js';
 import type { Task } from '../domain/task.js';
 import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from './wire.js';
 
@@ -36,6 +38,7 @@ export function nodeJson(n: Node): NodeJson {
     progress: n.progress,
     roles: n.roles,
     pending_roles: n.pendingRoles,
+    primary_roles: n.primaryRoles,
     pending_addition: n.pendingAddition,
     pending_deletion: n.pendingDeletion,
     online: n.online,
@@ -115,15 +118,21 @@ function historyCustom(r: HistoryRow): Record<string, unknown> {
   };
 }
 
+/** Nailgun's history `node_id`: the node id as text, `master`, or null for the sync node. */
+function nodeIdJson(target: number): string | null {
+  const json = targetJson(target);
+  return json === null ? null : String(json);
+}
+
 export function historyJson(r: HistoryRow): HistoryJson {
   return {
     task_name: r.taskName,
     deployment_graph_task_name: r.taskName,
-    node_id: String(r.nodeId),
+    node_id: nodeIdJson(r.nodeId),
     status: r.status,
     time_start: r.timeStart,
     time_end: r.timeEnd,
     custom: historyCustom(r),
-    type: r.stage === 'provision' ? 'provision' : 'shell',
+    type: r.stage === 'provision' ? 'provision' : r.taskType,
   };
 }

@@ -2,7 +2,7 @@
  * The wire types of the API: the JSON objects Nailgun's routes answer with (docs/openapi.yaml), declared once.
  * `serialize.ts` produces them; the command line and the tests read them.
  */
-import type { GraphTask } from '../domain/graph.js';
+import type { GraphTask, TaskType } from '../domain/graph.js';
 import type {
   ClusterStatus,
   HistoryStatus,
@@ -45,6 +45,8 @@ export interface NodeJson {
   roles: string[];
   /** Roles assigned and not deployed yet. */
   pending_roles: string[];
+  /** Roles this node holds as the elected primary (`controller` when it runs the `primary-controller` tasks). */
+  primary_roles: string[];
   pending_addition: boolean;
   pending_deletion: boolean;
   online: boolean;
@@ -93,13 +95,15 @@ export interface HistoryJson {
   task_name: string;
   /** The same as `task_name` (python-fuelclient reads this one). */
   deployment_graph_task_name: string;
-  node_id: string;
+  /** The node's id as text; `master` for the master node, null for the sync node (stages). */
+  node_id: string | null;
   status: HistoryStatus;
   time_start: string | null;
   time_end: string | null;
   /** Free-form: the command's outcome, `reason` and `skip_reason` of a skipped row, `error_type` of a failed one. */
   custom: Record<string, unknown>;
-  type: 'provision' | 'shell';
+  /** The task's type (`puppet`, `shell`, `stage`...), or `provision`. */
+  type: 'provision' | TaskType;
 }
 
 /** A task of a deployment graph in the upload format (`GET|PUT /clusters/{id}/deployment_tasks/`). */

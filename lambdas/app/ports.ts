@@ -154,12 +154,23 @@ export const systemClock: Clock = { now: () => new Date() };
 export type Log = (message: string, data?: Record<string, unknown>) => void;
 
 /** What every use case and engine step is given: the ports, the clock and the log. */
+/** Fuel's master node: where tasks of the `master` role run, whose files copy_files reads. */
+export interface MasterNode {
+  /** Its SSM managed instance; null when none is configured (a graph with master tasks cannot deploy). */
+  instanceId: string | null;
+  /** The address tasks reach it at (`{MASTER_IP}`). */
+  ip: string;
+}
+
+export const NO_MASTER: MasterNode = { instanceId: null, ip: '10.20.0.2' };
+
 export interface Context {
   repos: Repositories;
   commands: NodeCommands;
   workflows: Workflows;
   clock: Clock;
   log: Log;
+  master: MasterNode;
 }
 
 export function nowIso(ctx: Pick<Context, 'clock'>): string {

@@ -2,14 +2,18 @@
  * Cluster attributes (Nailgun's `editable` tree) that the engine reads, with their defaults.
  * Each setting is `{ value, type, label, description }` under a group, as in Fuel.
  */
+import { fuelSettingsDefaults } from './conditions.js';
+
 export type Editable = Record<string, unknown>;
 
 export const DEFAULT_PROVISION_CMD = 'uname -a && echo "operating system ready on $(hostname)"';
 export const DEFAULT_PROVISION_TIMEOUT_S = 1800;
 export const DEFAULT_STOP_TIMEOUT_S = 600;
 
+/** The service's own settings, then Fuel 9.0's settings that the graph's conditions read (storage, components...). */
 export function defaultAttributes(): Editable {
   return {
+    ...fuelSettingsDefaults(),
     provision: {
       metadata: { label: 'Provisioning', weight: 10 },
       cmd: {

@@ -5,6 +5,7 @@
 import type { Failures } from './bookkeeping.js';
 import type { HistoryRow, SkipReason } from './history.js';
 import { rowKey } from './stage.js';
+import { targetLabel } from './targets.js';
 
 /** SSM SendCommand takes at most 50 instance ids per call; Astute sent at most 50 nodes per call too. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
@@ -15,34 +16,54 @@ export const MAX_EXECUTION_TIMEOUT_S = 172_800;
 
 export interface LayerDecision {
   send: HistoryRow[];
-  /** `blocked`: cannot run (its node or a requirement failed); `unchanged`: need not run (counts as success). */
-  skip: { row: HistoryRow; reason: string; kind: Extract<SkipReason, 'blocked' | 'unchanged'> }[];
+  /**
+   * `blocked`: cannot run (its node or a requirement failed); `unchanged`: need not run (counts as success);
+   * `condition`, `noop`: runs nothing (a false condition; a stage or `skipped` task), counts as success.
+   */
+  skip: {
+    row: HistoryRow;
+    reason: string;
+    kind: Extract<SkipReason, 'blocked' | 'unchanged' | 'condition' | 'noop'>;
+  }[];
+}
+
+/** Rows in the order they are decided: requirements first (the plan's order), then by key. */
+function decisionOrder(rows: HistoryRow[]): HistoryRow[] {
+  return [...rows].sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || (rowKey(a) < rowKey(b) ? -1 : 1));
 }
 
 /**
  * Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed
- * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged).
+ * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged). Rows that
+ * run nothing are decided first, in the plan's order, so that a row of the same layer that needs one sees it.
  */
 export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecision {
   const decision: LayerDecision = { send: [], skip: [] };
-  for (const row of rows) {
+  const failed = new Set(failures.instances.keys());
+  for (const row of decisionOrder(rows)) {
     if (row.status !== 'pending') continue;
     const nodeFailure = failures.nodes.get(row.nodeId);
     if (nodeFailure !== undefined) {
       decision.skip.push({
         row,
         kind: 'blocked',
-        reason: `not run: node ${row.nodeId} failed earlier (${nodeFailure})`,
+        reason: `not run: ${targetLabel(row.nodeId)} failed earlier (${nodeFailure})`,
       });
+      failed.add(rowKey(row));
       continue;
     }
-    const failedRequirement = row.requires.find((key) => failures.instances.has(key));
+    const failedRequirement = row.requires.find((key) => failed.has(key));
     if (failedRequirement !== undefined) {
       decision.skip.push({
         row,
         kind: 'blocked',
         reason: `not run: requirement ${failedRequirement} did not succeed`,
       });
+      failed.add(rowKey(row));
+      continue;
+    }
+    if (row.noop !== null) {
+      decision.skip.push({ row, kind: row.noop.kind, reason: row.noop.reason });
       continue;
     }
     if (row.unchanged) {
@@ -70,7 +91,7 @@ export interface Batch {
 export function batchRows(rows: HistoryRow[]): Batch[] {
   const groups = new Map<string, HistoryRow[]>();
   for (const row of rows) {
-    const id = JSON.stringify([row.taskName, row.cmd, row.timeout, row.retries]);
+    const id = JSON.stringify([row.taskName, row.cmd, row.timeout, row.retries, row.interval]);
     const group = groups.get(id);
     if (group) group.push(row);
     else groups.set(id, [row]);
@@ -95,19 +116,20 @@ export function batchRows(rows: HistoryRow[]): Batch[] {
 }
 
 /** Seconds the whole SSM step may run: every attempt, plus a little room, within SSM's limit. */
-export function executionTimeout(timeout: number, retries: number): number {
-  return Math.min(timeout * (retries + 1) + 30, MAX_EXECUTION_TIMEOUT_S);
+export function executionTimeout(timeout: number, retries: number, interval = 0): number {
+  return Math.min(timeout * (retries + 1) + interval * retries + 30, MAX_EXECUTION_TIMEOUT_S);
 }
 
 /** The parameters of the task document for a batch's command. */
 export function commandParameters(
-  row: Pick<HistoryRow, 'cmd' | 'timeout' | 'retries'>,
+  row: Pick<HistoryRow, 'cmd' | 'timeout' | 'retries' | 'interval'>,
 ): Record<string, string[]> {
   return {
     command: [row.cmd],
     timeout: [String(row.timeout)],
     retries: [String(row.retries)],
-    executionTimeout: [String(executionTimeout(row.timeout, row.retries))],
+    interval: [String(Math.round(row.interval))],
+    executionTimeout: [String(executionTimeout(row.timeout, row.retries, row.interval))],
   };
 }
 

@@ -1,12 +1,29 @@
 /**
- * Fault tolerance of a task-based deployment (Astute, Fuel 9): the graph's `group` tasks that carry
- * `fault_tolerance` say how many of their nodes may fail before the whole deployment is stopped.
- * A node that belongs to no such group is critical: its failure alone stops the deployment.
+ * When a failed node stops the whole deployment (Fuel 9.x). Two rules, either is enough:
+ * - the node has a critical role: Nailgun's `DeploymentHASerializer.critical_roles`
+ *   (nailgun/orchestrator/deployment_serializers.py: primary-controller, controller, primary-mongo,
+ *   primary-swift-proxy, ceph-osd), read on the node's roles with each primary role it holds shown as
+ *   `primary-<role>` (Nailgun's `Node.all_roles`);
+ * - more members of a fault-tolerance group failed than the group tolerates: the graph's `group` tasks that
+ *   carry `fault_tolerance`, which Nailgun sends as `tasks_metadata.fault_tolerance_groups` and Astute counts
+ *   down on every failed member (fuel-astute lib/astute/task_cluster.rb `validate_fault_tolerance`).
+ * Any other failed node (a compute or a cinder node in no group) fails alone: the deployment goes on and
+ * ends in error.
  */
-import { ANY_ROLE, type GraphTask } from './graph';
+import { ANY_ROLE, type GraphTask, nameMatcher, ownRoles, roleList } from './graph.js';
+
+/** Nailgun's `DeploymentHASerializer.critical_roles` (Fuel 9.x). */
+export const CRITICAL_ROLES: readonly string[] = [
+  'primary-controller',
+  'controller',
+  'primary-mongo',
+  'primary-swift-proxy',
+  'ceph-osd',
+];
 
 export interface ToleranceNode {
   id: number;
+  /** The node's roles as the graph sees them: a primary role shown as `primary-<role>`. */
   roles: string[];
 }
 
@@ -58,9 +75,32 @@ export function allowedFailures(faultTolerance: number | string | undefined, mem
   return Math.min(total, Math.max(0, allowed));
 }
 
+/**
+ * The roles a group names for its members: `roles`, else Nailgun's alias `role`, else `groups`, each a
+ * string or a list. A group that names none (or only the string '*') stands for its own id as a role, as the
+ * release's groups do (`controller`, `compute`, ...).
+ */
 function groupRoles(task: GraphTask): string[] {
-  if (task.roles === undefined || task.roles === ANY_ROLE) return [task.id];
-  return [...new Set(task.roles)];
+  const spec = ownRoles(task);
+  const roles = [...new Set(roleList(spec))];
+  if (spec === ANY_ROLE || roles.length === 0) return [task.id];
+  return roles;
+}
+
+/**
+ * Which nodes hold one of `roles`: by name, by `/regex/` (Nailgun's name matching), or `*` for every node. An
+ * uploaded graph's patterns are validated; one that still does not compile matches no role.
+ */
+function roleHolder(roles: string[]): (node: ToleranceNode) => boolean {
+  if (roles.includes(ANY_ROLE)) return () => true;
+  const matchers = roles.map((role) => {
+    try {
+      return nameMatcher(role);
+    } catch {
+      return () => false;
+    }
+  });
+  return (node) => node.roles.some((role) => matchers.some((matches) => matches(role)));
 }
 
 /** The fault-tolerance groups of a graph on these nodes, in graph order. */
@@ -69,12 +109,8 @@ export function toleranceGroups(tasks: GraphTask[], nodes: ToleranceNode[]): Tol
   for (const task of tasks) {
     if (task.type !== 'group' || task.fault_tolerance === undefined) continue;
     const roles = groupRoles(task);
-    const everyNode = roles.includes(ANY_ROLE);
-    const members = new Set<number>();
-    for (const node of nodes) {
-      if (everyNode || node.roles.some((role) => roles.includes(role))) members.add(node.id);
-    }
-    const nodeIds = [...members].sort((a, b) => a - b);
+    const holds = roleHolder(roles);
+    const nodeIds = [...new Set(nodes.filter(holds).map((node) => node.id))].sort((a, b) => a - b);
     groups.push({
       name: task.id,
       roles,
@@ -85,36 +121,47 @@ export function toleranceGroups(tasks: GraphTask[], nodes: ToleranceNode[]): Tol
   return groups;
 }
 
+/** The critical roles a node holds, in the node's order. */
+export function criticalRolesOf(node: ToleranceNode): string[] {
+  return node.roles.filter((role) => CRITICAL_ROLES.includes(role));
+}
+
+function criticalReason(node: ToleranceNode, critical: string[]): string {
+  const which =
+    critical.length === 1
+      ? `its role ${critical[0]} is critical`
+      : `its roles ${critical.join(', ')} are critical`;
+  return `node ${node.id} (${node.roles.join(', ')}) failed: ${which}`;
+}
+
 /**
- * Whether the failed nodes exceed what the graph tolerates. Failed ids of unknown nodes are ignored.
- * Critical nodes are reported first (lowest id first), then groups in the order given.
+ * Whether the failed nodes stop the deployment, and why. Failed ids of unknown nodes are ignored. A failed
+ * node with a critical role is reported first (lowest id first), then the first group in the order given
+ * whose tolerance is exceeded. A failed node with no critical role and in no group stops nothing.
  */
 export function judgeFailures(
   groups: ToleranceGroup[],
   nodes: ToleranceNode[],
   failedNodeIds: number[],
 ): ToleranceVerdict {
-  const known = new Set(nodes.map((node) => node.id));
-  const failed = new Set(failedNodeIds.filter((id) => known.has(id)));
-  if (failed.size === 0) return { exceeded: false, reason: null };
+  const failed = new Set(failedNodeIds);
+  const failedNodes = nodes.filter((node) => failed.has(node.id)).sort((a, b) => a.id - b.id);
+  if (failedNodes.length === 0) return { exceeded: false, reason: null };
 
-  const grouped = new Set(groups.flatMap((group) => group.nodeIds));
-  const critical = [...failed].filter((id) => !grouped.has(id)).sort((a, b) => a - b);
-  const firstCritical = critical[0];
-  if (firstCritical !== undefined) {
-    return {
-      exceeded: true,
-      reason: `node ${firstCritical} failed and is critical (it belongs to no fault-tolerance group)`,
-    };
+  for (const node of failedNodes) {
+    const critical = criticalRolesOf(node);
+    if (critical.length > 0) return { exceeded: true, reason: criticalReason(node, critical) };
   }
 
+  const failedIds = new Set(failedNodes.map((node) => node.id));
   for (const group of groups) {
-    const failedMembers = new Set(group.nodeIds.filter((id) => failed.has(id))).size;
+    const members = new Set(group.nodeIds);
+    const failedMembers = [...members].filter((id) => failedIds.has(id)).length;
     if (failedMembers > group.allowedFailures) {
       return {
         exceeded: true,
         reason:
-          `${failedMembers} of ${new Set(group.nodeIds).size} nodes of group '${group.name}' failed; ` +
+          `${failedMembers} of ${members.size} nodes of group '${group.name}' failed; ` +
           `it tolerates ${group.allowedFailures}`,
       };
     }

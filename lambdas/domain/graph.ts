@@ -1,29 +1,88 @@
 /**
  * The deployment graph upload format (Fuel 9 deployment tasks) and its validation.
- * `PUT /api/clusters/{id}/deployment_tasks/` receives a JSON array of these tasks.
- * Unknown keys are kept: real Fuel graphs carry many fields this service does not use.
+ * `PUT /api/clusters/{id}/deployment_tasks/` receives a JSON array of these tasks and keeps it as uploaded:
+ * `GET` returns what was `PUT`, unknown keys included. How the planner reads each field is in graph-read.ts.
  */
 import { z } from 'zod';
+import { checkCondition } from './conditions.js';
 
-export const TASK_TYPES = ['shell', 'puppet', 'group', 'stage', 'skipped'] as const;
+/** Nailgun's `ORCHESTRATOR_TASK_TYPES`, less `role` (which Nailgun's task serializer cannot run either). */
+export const TASK_TYPES = [
+  'puppet',
+  'shell',
+  'sync',
+  'upload_file',
+  'copy_files',
+  'reboot',
+  'group',
+  'stage',
+  'skipped',
+] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
+/** The types that run something on a node. */
+export const RUNNABLE_TYPES: readonly TaskType[] = [
+  'puppet',
+  'shell',
+  'sync',
+  'upload_file',
+  'copy_files',
+  'reboot',
+];
+
+/** A role reference: one name, a list, `'*'`, `'master'`, `'self'` (cross-dependencies) or a `/regex/`. */
+export type RoleSpec = string | string[];
+
 export interface CrossDependency {
+  /** A task id, or a `/regex/` over task ids. */
   name: string;
-  role: string | string[];
+  /** Absent: any node; `null`: the sync node (stages); `self`: the same node. */
+  role?: RoleSpec | null;
+  /** `any`: one matching node suffices. */
+  policy?: 'all' | 'any';
+}
+
+export interface Strategy {
+  type: 'one_by_one' | 'parallel';
+  amount?: number;
+}
+
+export interface TaskParameters {
+  cmd?: string;
+  puppet_manifest?: string;
+  puppet_modules?: string;
+  cwd?: string;
+  timeout?: number;
+  retries?: number;
+  interval?: number;
+  src?: string;
+  dst?: string;
+  path?: string;
+  data?: string | { yaql_exp: string };
+  permissions?: string;
+  dir_permissions?: string;
+  files?: { src: string; dst: string; permissions?: string; dir_permissions?: string }[];
+  strategy?: Strategy;
+  [k: string]: unknown;
 }
 
 export interface GraphTask {
   id: string;
   type: TaskType;
-  roles?: string[] | '*';
-  groups?: string[];
+  roles?: RoleSpec;
+  /** Nailgun's alias of `roles`. */
+  role?: RoleSpec;
+  groups?: RoleSpec;
   requires?: string[];
   required_for?: string[];
   'cross-depends'?: CrossDependency[];
   'cross-depended-by'?: CrossDependency[];
-  parameters?: { cmd?: string; timeout?: number; retries?: number; [k: string]: unknown };
-  strategy?: { type: 'one_by_one' | 'parallel'; amount?: number };
+  /** A group's member tasks. */
+  tasks?: string[];
+  parameters?: TaskParameters;
+  /** Read when `parameters.strategy` is absent. */
+  strategy?: Strategy;
+  condition?: string | { yaql_exp: string };
   fault_tolerance?: number | string;
   fail_on_error?: boolean;
   version?: string;
@@ -39,7 +98,9 @@ export interface GraphProblem {
   message: string;
 }
 
-export type GraphValidation = { ok: true; tasks: GraphTask[] } | { ok: false; problems: GraphProblem[] };
+export type GraphValidation =
+  | { ok: true; tasks: GraphTask[]; warnings: GraphProblem[] }
+  | { ok: false; problems: GraphProblem[] };
 
 /** Roles of the Fuel 9 release. */
 export const RELEASE_ROLES: readonly string[] = [
@@ -62,66 +123,137 @@ export const MAX_GRAPH_TASKS = 1000;
 export const DEFAULT_TASK_TIMEOUT_S = 300;
 /** One attempt of a task may run a day at most. */
 export const MAX_TASK_TIMEOUT_S = 86_400;
+export const MAX_TASK_RETRIES = 10;
 
-/** Role names that stand for "every node" and "the node itself" in roles and cross-dependencies. */
+/** Role names that stand for "every node", "the node itself" and "Fuel's master node". */
 export const ANY_ROLE = '*';
 export const SELF_ROLE = 'self';
+export const MASTER_ROLE = 'master';
+
+/** A `/regex/` name, as Nailgun's `NameMatchingPolicy` reads it. */
+export function isPattern(name: string): boolean {
+  return name.length >= 2 && name.startsWith('/') && name.endsWith('/');
+}
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
+const roleSpec = z.union([nonEmpty, z.array(nonEmpty)]);
 const crossDependency = z.looseObject({
   name: nonEmpty,
-  role: z.union([nonEmpty, z.array(nonEmpty)]),
+  role: roleSpec.nullable().optional(),
+  policy: z.enum(['all', 'any']).optional(),
+});
+const strategySchema = z.looseObject({
+  type: z.enum(['one_by_one', 'parallel']),
+  amount: z.number().int().positive().optional(),
+});
+const yaqlValue = z.looseObject({ yaql_exp: nonEmpty });
+const copiedFile = z.looseObject({
+  src: nonEmpty,
+  dst: nonEmpty,
+  permissions: z.string().optional(),
+  dir_permissions: z.string().optional(),
+});
+
+const parametersSchema = z.looseObject({
+  cmd: z.string().optional(),
+  puppet_manifest: z.string().optional(),
+  puppet_modules: z.string().optional(),
+  cwd: z.string().optional(),
+  timeout: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_TASK_TIMEOUT_S, `must be at most ${MAX_TASK_TIMEOUT_S} seconds`)
+    .optional(),
+  retries: z.number().int().min(0).max(MAX_TASK_RETRIES).optional(),
+  interval: z.number().min(0).max(3600, 'must be at most 3600 seconds').optional(),
+  src: z.string().optional(),
+  dst: z.string().optional(),
+  path: z.string().optional(),
+  data: z.union([z.string(), yaqlValue]).optional(),
+  permissions: z.string().optional(),
+  dir_permissions: z.string().optional(),
+  files: z.array(copiedFile).optional(),
+  strategy: strategySchema.optional(),
 });
 
 const taskSchema = z.looseObject({
   id: nonEmpty,
   type: z.enum(TASK_TYPES),
-  roles: z.union([z.literal(ANY_ROLE), z.array(nonEmpty)]).optional(),
-  groups: z.array(nonEmpty).optional(),
+  roles: roleSpec.optional(),
+  role: roleSpec.optional(),
+  groups: roleSpec.optional(),
   requires: z.array(nonEmpty).optional(),
   required_for: z.array(nonEmpty).optional(),
   'cross-depends': z.array(crossDependency).optional(),
   'cross-depended-by': z.array(crossDependency).optional(),
-  parameters: z
-    .looseObject({
-      cmd: z.string().optional(),
-      timeout: z
-        .number()
-        .int()
-        .positive()
-        .max(MAX_TASK_TIMEOUT_S, `must be at most ${MAX_TASK_TIMEOUT_S} seconds`)
-        .optional(),
-      retries: z.number().int().min(0).max(10).optional(),
-    })
-    .optional(),
-  strategy: z
-    .looseObject({
-      type: z.enum(['one_by_one', 'parallel']),
-      amount: z.number().int().positive().optional(),
-    })
-    .optional(),
+  tasks: z.array(nonEmpty).optional(),
+  parameters: parametersSchema.optional(),
+  strategy: strategySchema.optional(),
+  condition: z.union([z.string(), yaqlValue]).optional(),
   fault_tolerance: z
     .union([z.number(), z.string().regex(/^-?\d+%?$/, 'must be a number or "N%"')])
     .optional(),
   fail_on_error: z.boolean().optional(),
-  version: z.string().optional(),
+  version: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, 'must be a version such as 2.0.0')
+    .optional(),
 });
 
-/** A task that runs a command on a node: shell or puppet, with a non-empty `parameters.cmd`. */
-export function executable(task: GraphTask): boolean {
-  if (task.type !== 'shell' && task.type !== 'puppet') return false;
-  const cmd = task.parameters?.cmd;
-  return typeof cmd === 'string' && cmd.trim().length > 0;
+/** Whether a task runs something on a node (as opposed to a group, stage or skipped task). */
+export function runnable(task: Pick<GraphTask, 'type'>): boolean {
+  return RUNNABLE_TYPES.includes(task.type);
 }
 
-/** Every concrete role named by some task's `roles` or `groups`, sorted. */
+/** A task that runs a command on its nodes. Kept for callers that only ask "does it run?". */
+export function executable(task: GraphTask): boolean {
+  return runnable(task) && missingParameter(task) === null;
+}
+
+/** The list form of a role reference. */
+export function roleList(spec: RoleSpec | null | undefined): string[] {
+  if (spec === undefined || spec === null) return [];
+  return typeof spec === 'string' ? [spec] : spec;
+}
+
+/** The roles a task names for its own nodes: `roles`, else its alias `role`, else `groups` (Nailgun's order). */
+export function ownRoles(task: GraphTask): RoleSpec | undefined {
+  return task.roles ?? task.role ?? task.groups;
+}
+
+/** Every concrete role named by some task's roles, role or groups, sorted. */
 export function graphRoles(tasks: GraphTask[]): string[] {
   const roles = new Set<string>();
   for (const task of tasks) {
-    const named = [...(Array.isArray(task.roles) ? task.roles : []), ...(task.groups ?? [])];
-    for (const role of named) if (role !== ANY_ROLE && role !== SELF_ROLE) roles.add(role);
+    for (const spec of [task.roles, task.role, task.groups]) {
+      for (const role of roleList(spec)) {
+        if (role !== ANY_ROLE && role !== SELF_ROLE && role !== MASTER_ROLE && !isPattern(role))
+          roles.add(role);
+      }
+    }
   }
   return [...roles].sort();
+}
+
+/** The parameter a runnable task cannot run without, or null. */
+export function missingParameter(task: GraphTask): string | null {
+  const p = task.parameters ?? {};
+  const blank = (v: unknown): boolean => typeof v !== 'string' || v.trim() === '';
+  switch (task.type) {
+    case 'shell':
+      return blank(p.cmd) ? 'parameters.cmd' : null;
+    case 'puppet':
+      return blank(p.puppet_manifest) && blank(p.cmd) ? 'parameters.puppet_manifest' : null;
+    case 'sync':
+      return blank(p.src) ? 'parameters.src' : blank(p.dst) ? 'parameters.dst' : null;
+    case 'upload_file':
+      return blank(p.path) ? 'parameters.path' : p.data === undefined ? 'parameters.data' : null;
+    case 'copy_files':
+      return (p.files ?? []).length === 0 ? 'parameters.files' : null;
+    default:
+      return null;
+  }
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -144,10 +276,29 @@ function taskLabel(id: string | null, index: number): string {
 const DEPENDENCY_FIELDS = ['requires', 'required_for'] as const;
 const CROSS_FIELDS = ['cross-depends', 'cross-depended-by'] as const;
 
+/** Task ids that a name matches: itself, or every id its `/regex/` matches from the start (Python's re.match). */
+export function nameMatcher(name: string): (id: string) => boolean {
+  if (!isPattern(name)) return (id) => id === name;
+  const pattern = new RegExp(`^(?:${name.slice(1, -1)})`);
+  return (id) => pattern.test(id);
+}
+
+/** The message for a `/regex/` that does not compile, or null. */
+function patternProblem(name: string): string | null {
+  if (!isPattern(name)) return null;
+  try {
+    new RegExp(name.slice(1, -1));
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /**
- * Validates an uploaded graph and reports every problem found, each naming its task:
- * shape, duplicate ids, unknown or self dependencies, unknown roles, commands missing
- * from shell/puppet tasks, and dependency cycles over requires/required_for.
+ * Validates an uploaded graph and reports every problem found, each naming its task: shape, duplicate ids,
+ * unknown or self dependencies, unknown roles, bad patterns and conditions, parameters a type cannot run
+ * without, and dependency cycles over requires/required_for. Cross-dependencies that match no task are
+ * accepted, as Nailgun accepts them (they order nothing), and returned as warnings.
  */
 export function validateGraph(input: unknown): GraphValidation {
   if (!Array.isArray(input)) return rejected('the graph must be a JSON array of tasks');
@@ -155,17 +306,25 @@ export function validateGraph(input: unknown): GraphValidation {
     return rejected(`the graph has ${input.length} tasks, more than the limit of ${MAX_GRAPH_TASKS}`);
   }
   const { tasks, knownIds, problems } = parseTasks(input);
+  const warnings: GraphProblem[] = [];
   const groupIds = new Set(tasks.filter((t) => t.type === 'group').map((t) => t.id));
   const roleKnown = (role: string): boolean =>
-    role === ANY_ROLE || role === SELF_ROLE || RELEASE_ROLES.includes(role) || groupIds.has(role);
+    role === ANY_ROLE ||
+    role === SELF_ROLE ||
+    role === MASTER_ROLE ||
+    isPattern(role) ||
+    RELEASE_ROLES.includes(role) ||
+    groupIds.has(role);
   for (const task of tasks) {
     dependencyProblems(task, knownIds, problems);
-    crossDependencyProblems(task, knownIds, roleKnown, problems);
+    crossDependencyProblems(task, [...knownIds], roleKnown, problems, warnings);
     roleProblems(task, roleKnown, problems);
-    commandProblems(task, problems);
+    parameterProblems(task, problems);
+    conditionProblems(task, problems);
+    groupProblems(task, knownIds, problems);
   }
   problems.push(...findCycles(tasks));
-  return problems.length === 0 ? { ok: true, tasks } : { ok: false, problems };
+  return problems.length === 0 ? { ok: true, tasks, warnings } : { ok: false, problems };
 }
 
 /** The answer for a graph rejected as a whole, with one problem about the graph itself. */
@@ -211,19 +370,27 @@ function parseTasks(input: unknown[]): ParsedTasks {
       }
       return;
     }
-    tasks.push(parsed.data);
+    // what was uploaded is kept as it was: the schema only checks it
+    tasks.push(element as GraphTask);
   });
   return { tasks, knownIds, problems };
 }
 
-/** Self and unknown targets in requires/required_for. */
+/** Self, unknown and malformed targets in requires/required_for. */
 function dependencyProblems(task: GraphTask, knownIds: Set<string>, problems: GraphProblem[]): void {
   const id = task.id;
   for (const field of DEPENDENCY_FIELDS) {
     for (const target of task[field] ?? []) {
-      if (target === id) {
+      const bad = patternProblem(target);
+      if (bad !== null) {
+        problems.push({
+          task: id,
+          field,
+          message: `task '${id}' has an invalid pattern ${target} in ${field}: ${bad}`,
+        });
+      } else if (target === id) {
         problems.push({ task: id, field, message: `task '${id}' depends on itself in ${field}` });
-      } else if (!knownIds.has(target)) {
+      } else if (!isPattern(target) && !knownIds.has(target)) {
         const verb = field === 'requires' ? 'requires' : 'is required for';
         problems.push({ task: id, field, message: `task '${id}' ${verb} unknown task '${target}'` });
       }
@@ -231,35 +398,50 @@ function dependencyProblems(task: GraphTask, knownIds: Set<string>, problems: Gr
   }
 }
 
-/** Self and unknown targets, and unknown roles, in cross-depends/cross-depended-by. */
+/** Self targets, bad patterns and unknown roles in cross-depends/cross-depended-by; names matching nothing warn. */
 function crossDependencyProblems(
   task: GraphTask,
-  knownIds: Set<string>,
+  ids: string[],
   roleKnown: (role: string) => boolean,
   problems: GraphProblem[],
+  warnings: GraphProblem[],
 ): void {
   const id = task.id;
   for (const field of CROSS_FIELDS) {
     (task[field] ?? []).forEach((dep, i) => {
-      if (dep.name === id) {
+      const at = `${field}[${i}]`;
+      const bad = patternProblem(dep.name);
+      if (bad !== null) {
         problems.push({
           task: id,
-          field: `${field}[${i}].name`,
+          field: `${at}.name`,
+          message: `task '${id}' has an invalid pattern ${dep.name} in ${field}: ${bad}`,
+        });
+      } else if (dep.name === id && dep.role === SELF_ROLE) {
+        problems.push({
+          task: id,
+          field: `${at}.name`,
           message: `task '${id}' depends on itself in ${field}`,
         });
-      } else if (!knownIds.has(dep.name)) {
-        problems.push({
+      } else if (!ids.some(nameMatcher(dep.name))) {
+        warnings.push({
           task: id,
-          field: `${field}[${i}].name`,
-          message: `task '${id}' has ${field} on unknown task '${dep.name}'`,
+          field: `${at}.name`,
+          message: `task '${id}' has ${field} on '${dep.name}', which matches no task: it orders nothing`,
         });
       }
-      for (const role of typeof dep.role === 'string' ? [dep.role] : dep.role) {
+      for (const role of roleList(dep.role)) {
         if (!roleKnown(role)) {
           problems.push({
             task: id,
-            field: `${field}[${i}].role`,
+            field: `${at}.role`,
             message: `task '${id}' names unknown role '${role}' in ${field}`,
+          });
+        } else if (patternProblem(role) !== null) {
+          problems.push({
+            task: id,
+            field: `${at}.role`,
+            message: `task '${id}' has an invalid role pattern ${role} in ${field}`,
           });
         }
       }
@@ -267,47 +449,90 @@ function crossDependencyProblems(
   }
 }
 
-/** Unknown roles in roles/groups. */
+/** Unknown roles and bad patterns in roles/role/groups. */
 function roleProblems(task: GraphTask, roleKnown: (role: string) => boolean, problems: GraphProblem[]): void {
   const id = task.id;
-  for (const field of ['roles', 'groups'] as const) {
-    const roles = task[field];
-    if (!Array.isArray(roles)) continue;
-    for (const role of roles) {
-      if (!roleKnown(role)) {
+  for (const field of ['roles', 'role', 'groups'] as const) {
+    for (const role of roleList(task[field])) {
+      const bad = patternProblem(role);
+      if (bad !== null) {
+        problems.push({
+          task: id,
+          field,
+          message: `task '${id}' has an invalid role pattern ${role} in ${field}: ${bad}`,
+        });
+      } else if (!roleKnown(role) || role === SELF_ROLE) {
         problems.push({ task: id, field, message: `task '${id}' names unknown role '${role}' in ${field}` });
       }
     }
   }
 }
 
-/** A shell or puppet task without a command. */
-function commandProblems(task: GraphTask, problems: GraphProblem[]): void {
-  if ((task.type === 'shell' || task.type === 'puppet') && !executable(task)) {
+/** A runnable task without what its type needs to run. */
+function parameterProblems(task: GraphTask, problems: GraphProblem[]): void {
+  if (!runnable(task)) return;
+  const field = missingParameter(task);
+  if (field !== null) {
     problems.push({
       task: task.id,
-      field: 'parameters.cmd',
-      message: `task '${task.id}' of type ${task.type} has no parameters.cmd`,
+      field,
+      message: `task '${task.id}' of type ${task.type} has no ${field}`,
     });
   }
 }
 
-/** Cycles over requires/required_for, one problem per cycle found by a depth-first walk. */
+/** A condition that Nailgun 9.0 could not evaluate. */
+function conditionProblems(task: GraphTask, problems: GraphProblem[]): void {
+  if (task.condition === undefined) return;
+  const bad = checkCondition(task.condition);
+  if (bad !== null) {
+    problems.push({
+      task: task.id,
+      field: 'condition',
+      message: `task '${task.id}' has a condition that cannot be evaluated: ${bad}`,
+    });
+  }
+}
+
+/** A group's member that is not a task of the graph (Nailgun: "Task X cannot be resolved"). */
+function groupProblems(task: GraphTask, knownIds: Set<string>, problems: GraphProblem[]): void {
+  if (task.tasks === undefined) return;
+  if (task.type !== 'group') {
+    problems.push({
+      task: task.id,
+      field: 'tasks',
+      message: `task '${task.id}' lists tasks but is not a group`,
+    });
+    return;
+  }
+  task.tasks.forEach((member, i) => {
+    if (!knownIds.has(member)) {
+      problems.push({
+        task: task.id,
+        field: `tasks[${i}]`,
+        message: `group '${task.id}' lists unknown task '${member}'`,
+      });
+    }
+  });
+}
+
+/** Cycles over requires/required_for (exact names), one problem per cycle found by a depth-first walk. */
 function findCycles(tasks: GraphTask[]): GraphProblem[] {
   const index = new Map<string, number>();
   tasks.forEach((t, i) => {
     if (!index.has(t.id)) index.set(t.id, i);
   });
-  // Edge u -> v: u must run before v.
+  // Edge u -> v: u must run before v. Groups are not part of the graph Astute runs.
   const next: number[][] = tasks.map(() => []);
   tasks.forEach((task, i) => {
+    if (task.type === 'group') return;
     for (const name of task.requires ?? []) {
       const j = index.get(name);
-      if (j !== undefined && j !== i) next[j]?.push(i);
+      if (j !== undefined && j !== i && tasks[j]?.type !== 'group') next[j]?.push(i);
     }
     for (const name of task.required_for ?? []) {
       const j = index.get(name);
-      if (j !== undefined && j !== i) next[i]?.push(j);
+      if (j !== undefined && j !== i && tasks[j]?.type !== 'group') next[i]?.push(j);
     }
   });
 

@@ -4,14 +4,24 @@
  * fields; the API maps them to Nailgun's free-form `custom` when it serializes a row.
  */
 import type { CommandStatus } from './command-status.js';
+import type { TaskType } from './graph.js';
 import type { Stage } from './stage.js';
 import type { HistoryStatus, NodeErrorType } from './status.js';
 
 /** Why a row was skipped; only some reasons count as success for dependents and for the node. */
-export type SkipReason = 'unchanged' | 'fail_on_error' | 'blocked' | 'stopped' | 'aborted';
+export type SkipReason =
+  | 'unchanged'
+  | 'fail_on_error'
+  | 'blocked'
+  | 'stopped'
+  | 'aborted'
+  /** Its condition is false on this node. */
+  | 'condition'
+  /** A stage, a `skipped` task: nothing to run. */
+  | 'noop';
 
 export function skipCountsAsSuccess(reason: SkipReason): boolean {
-  return reason === 'unchanged' || reason === 'fail_on_error';
+  return reason === 'unchanged' || reason === 'fail_on_error' || reason === 'condition' || reason === 'noop';
 }
 
 /** What SSM reported of the row's command on its node. */
@@ -40,6 +50,9 @@ export interface HistoryRow extends RowOutcome {
   deployTaskId: number;
   stage: Stage;
   taskName: string;
+  /** The task's type in the graph (`shell` for provisioning). */
+  taskType: TaskType;
+  /** A cluster node's id, MASTER_NODE or SYNC_NODE (targets.ts). */
   nodeId: number;
   status: HistoryStatus;
   timeStart: string | null;
@@ -47,9 +60,15 @@ export interface HistoryRow extends RowOutcome {
   cmd: string;
   timeout: number;
   retries: number;
+  /** Seconds between attempts. */
+  interval: number;
   failOnError: boolean;
   requires: string[];
   layer: number | null;
+  /** Decision order within the deployment: a row is decided after the rows it requires. */
+  order: number | null;
+  /** Planned to run nothing: why (a stage, a `skipped` task, a false condition); null when it runs. */
+  noop: { kind: 'condition' | 'noop'; reason: string } | null;
   /** Fingerprint of the task's inputs (definition and cluster settings) in this run. */
   fingerprint: string | null;
   /** Planned as not needing to run: unchanged since its last successful run on this node. */

@@ -50,8 +50,11 @@ export function deploymentMessage(
   const subject = subjectOf(run, clusterName);
   if (failure) return `${subject} has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
   const stop = run.stop;
+  // A critical node failed (a critical role, or a group's fault tolerance exceeded): Astute stops the
+  // deployment gracefully, but it ends in error and is reported as a failure, with the failed nodes
+  // (fuel-astute lib/astute/task_deployment.rb `report_deploy_result`).
   if (isFaultToleranceStop(stop)) {
-    return `${subject} was stopped: ${stop.request.message ?? 'fault tolerance exceeded'}. Failed tasks: ${listed}.`;
+    return `${subject} has failed: ${stop.request.message ?? 'fault tolerance exceeded'}. Failed tasks: ${listed}.`;
   }
   if (isStopping(stop)) {
     const done = rows.filter((r) => r.status === 'ready').length;

@@ -27,6 +27,8 @@ export interface Node {
   progress: number;
   roles: string[];
   pendingRoles: string[];
+  /** Roles this node holds as the elected primary (Nailgun's `primary_roles`), e.g. `controller`. */
+  primaryRoles: string[];
   pendingAddition: boolean;
   pendingDeletion: boolean;
   online: boolean;

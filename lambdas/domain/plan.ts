@@ -1,51 +1,57 @@
 /**
- * Expansion of a deployment graph onto the cluster's nodes (Astute's task-based deployment):
- * per-node task instances, their requirements, and the topological layers that Step
- * Functions runs one after another.
+ * The plan of a deployment: the graph expanded onto the cluster's nodes, the master and the sync node as
+ * Nailgun 9.0 expands it (plan-expansion.ts), stages made global points (plan-stages.ts), and the entries
+ * ordered into the layers Step Functions runs one after another (plan-schedule.ts).
  */
-import { DEFAULT_TASK_TIMEOUT_S, type GraphTask, type TaskType } from './graph';
-import {
-  indexTasks,
-  Membership,
-  type PlanNode,
-  placeInstances,
-  sortedUniqueNodes,
-  taskEdges,
-} from './plan-membership';
-import { applyStrategies, cycleError, layerInstances, RequirementResolver } from './plan-order';
+import type { GraphTask, TaskType } from './graph.js';
+import { type ConditionOf, Expansion, type NoopKind, PlanError, type PlanNode } from './plan-expansion.js';
+import { type ScheduleItem, schedule } from './plan-schedule.js';
+import { implicitStageBarriers } from './plan-stages.js';
+import { instanceKey } from './stage.js';
+import { targetLabel } from './targets.js';
 
-export { PlanError, type PlanNode } from './plan-membership';
+export { PlanError, type PlanNode } from './plan-expansion.js';
 
 export interface TaskInstance {
-  /** `${task}@${nodeId}`, unique in a plan. */
+  /** `${task}@${target}`, unique in a plan. */
   key: string;
   task: string;
+  /** A cluster node's id, MASTER_NODE or SYNC_NODE. */
   nodeId: number;
   type: TaskType;
-  cmd: string;
-  timeout: number;
-  retries: number;
-  failOnError: boolean;
-  /** Keys of the instances that must succeed before this one starts (sorted, no duplicates). */
+  /** null: it runs; else why it runs nothing (recorded as skipped with this reason). */
+  noop: { kind: NoopKind; reason: string } | null;
+  /** Keys of the entries that must end before this one starts (sorted, no duplicates). */
   requires: string[];
-  /** 0-based: 0 without requirements, else 1 + the highest layer among its requirements. */
+  /** 0-based layer; an entry that runs nothing is decided at the start of its layer. */
   layer: number;
+  /** Decision order within the plan: requirements come first. */
+  order: number;
 }
 
 export interface DeploymentPlan {
-  /** Ordered by layer, then key. */
+  /** Ordered by layer, then decision order. */
   instances: TaskInstance[];
-  /** Instance keys per layer, sorted. */
+  /** Keys of the entries that run, per layer, sorted; a layer may hold none (only entries that run nothing). */
   layers: string[][];
+}
+
+export interface PlanOptions {
+  /** Whether a task runs on a target, as its condition says; absent: every condition holds. */
+  conditionOf?: ConditionOf;
+  /** Expected seconds of a task on a target, for ordering within layers; absent: 1. */
+  durationOf?: (task: GraphTask, target: number) => number;
 }
 
 /** Slack added to a layer's longest possible task run, for dispatch and result collection. */
 export const LAYER_SLACK_S = 60;
 
-/** Longest time a layer may take: the slowest instance with all its retries, plus slack. */
-export function layerTimeoutSeconds(instances: TaskInstance[]): number {
+/** Longest time a layer may take: the slowest instance with all its retries (and pauses between), plus slack. */
+export function layerTimeoutSeconds(runs: { timeout: number; retries: number; interval?: number }[]): number {
   let longest = 0;
-  for (const instance of instances) longest = Math.max(longest, instance.timeout * (instance.retries + 1));
+  for (const run of runs) {
+    longest = Math.max(longest, run.timeout * (run.retries + 1) + (run.interval ?? 0) * run.retries);
+  }
   return longest + LAYER_SLACK_S;
 }
 
@@ -56,63 +62,70 @@ export function progressPercent(done: number, total: number): number {
   return Math.floor((clamped * 100) / total);
 }
 
-/**
- * Builds the per-node plan.
- *
- * A task applies to a node when its roles are '*' or share a role with the node; `groups`
- * count as roles, and a node also belongs to every `group` task whose roles it matches.
- * Only executable tasks (shell/puppet with a command) that apply to a node become instances
- * there; everywhere else a task is virtual: it runs nothing, but ordering passes through it
- * to its own requirements on that node.
- */
-export function planDeployment(tasks: GraphTask[], nodes: PlanNode[]): DeploymentPlan {
-  const sortedNodes = sortedUniqueNodes(nodes);
-  const taskIndex = indexTasks(tasks);
-  const membership = new Membership(tasks, sortedNodes);
-  const edges = taskEdges(tasks, taskIndex);
-  const instances = placeInstances(tasks, membership, sortedNodes.length);
-  const resolver = new RequirementResolver(tasks, sortedNodes, edges, membership, instances.instanceOf);
-  const requires = instances.instPair.map((p, k) => resolver.requirementsOf(p, k));
-  applyStrategies(tasks, membership, instances, sortedNodes.length, requires);
-  const layerOf = layerInstances(requires);
-  if (typeof layerOf === 'number') {
-    throw cycleError(tasks, sortedNodes, instances.instPair[layerOf] as number);
-  }
-  return assemblePlan(tasks, sortedNodes, instances.instPair, requires, layerOf);
+/** The per-task limit of a strategy: `parameters.strategy` (Fuel's place), else the top-level form. */
+export function strategyLimit(task: GraphTask): number | null {
+  const strategy = task.parameters?.strategy ?? task.strategy;
+  if (!strategy) return null;
+  if (strategy.type === 'one_by_one') return 1;
+  return strategy.amount ?? null;
 }
 
-/** The plan's instances ordered by layer then key, and the keys per layer. */
-function assemblePlan(
+/** Builds the plan of a graph on these nodes (ids of cluster nodes, with Nailgun's `all_roles`). */
+export function planDeployment(
   tasks: GraphTask[],
   nodes: PlanNode[],
-  instPair: number[],
-  requires: Set<number>[],
-  layerOf: Int32Array,
+  options: PlanOptions = {},
 ): DeploymentPlan {
-  const N = nodes.length;
-  const keyOf = instPair.map((p) => `${tasks[Math.floor(p / N)]?.id}@${nodes[p % N]?.id}`);
-  const instances: TaskInstance[] = instPair.map((p, k) => {
-    const task = tasks[Math.floor(p / N)] as GraphTask;
-    const node = nodes[p % N] as PlanNode;
-    return {
-      key: keyOf[k] as string,
-      task: task.id,
-      nodeId: node.id,
-      type: task.type,
-      cmd: task.parameters?.cmd ?? '',
-      timeout: task.parameters?.timeout ?? DEFAULT_TASK_TIMEOUT_S,
-      retries: task.parameters?.retries ?? 0,
-      failOnError: task.fail_on_error ?? true,
-      requires: [...(requires[k] ?? [])].map((r) => keyOf[r] as string).sort(),
-      layer: layerOf[k] as number,
-    };
-  });
-  instances.sort((a, b) => a.layer - b.layer || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const layers: string[][] = [];
-  for (const instance of instances) {
-    const layer = layers[instance.layer] ?? [];
-    layers[instance.layer] = layer;
-    layer.push(instance.key);
+  assertUnique(tasks, nodes);
+  const conditionOf: ConditionOf = options.conditionOf ?? (() => ({ run: true }));
+  const durationOf = options.durationOf ?? (() => 1);
+  const expansion = new Expansion(tasks, nodes, conditionOf);
+  expansion.link(implicitStageBarriers(tasks));
+  const entries = expansion.entries;
+  const items: ScheduleItem[] = entries.map((e) => ({
+    requires: e.requires,
+    runs: e.noop === null,
+    target: e.target,
+    limitKey: e.task.id,
+    limit: strategyLimit(e.task),
+    duration: durationOf(e.task, e.target),
+  }));
+  const result = schedule(items);
+  if ('cycleAt' in result) {
+    const entry = entries[result.cycleAt];
+    const name = entry?.task.id ?? '?';
+    throw new PlanError(
+      `dependency cycle through task '${name}' on ${targetLabel(entry?.target ?? 0)}`,
+      name,
+    );
   }
+  const keyOf = entries.map((e) => instanceKey(e.task.id, e.target));
+  const instances: TaskInstance[] = entries.map((e, k) => ({
+    key: keyOf[k] as string,
+    task: e.task.id,
+    nodeId: e.target,
+    type: e.task.type,
+    noop: e.noop,
+    requires: [...e.requires].map((r) => keyOf[r] as string).sort(),
+    layer: result.layerOf[k] as number,
+    order: result.orderOf[k] as number,
+  }));
+  instances.sort((a, b) => a.layer - b.layer || a.order - b.order);
+  const layers: string[][] = Array.from({ length: result.layers }, () => []);
+  for (const instance of instances) if (instance.noop === null) layers[instance.layer]?.push(instance.key);
+  for (const layer of layers) layer.sort();
   return { instances, layers };
+}
+
+function assertUnique(tasks: GraphTask[], nodes: PlanNode[]): void {
+  const ids = new Set<string>();
+  for (const task of tasks) {
+    if (ids.has(task.id)) throw new PlanError(`task '${task.id}' is defined more than once`, task.id);
+    ids.add(task.id);
+  }
+  const nodeIds = new Set<number>();
+  for (const node of nodes) {
+    if (nodeIds.has(node.id)) throw new PlanError(`node ${node.id} appears more than once`, null);
+    nodeIds.add(node.id);
+  }
 }

@@ -89,3 +89,6 @@ export function defaultGraph(): GraphTask[] {
     },
   }));
 }
+
+/** The release's OpenStack version, as Fuel 9.0 names it (`{OPENSTACK_VERSION}` in task parameters). */
+export const OPENSTACK_VERSION = 'mitaka-9.0';

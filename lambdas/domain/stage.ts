@@ -2,6 +2,7 @@
  * The stages of a deployment, as the state machine runs them: provisioning, then the layers of the graph in
  * order. A history row belongs to one stage; a command intent and the stage's callback state too.
  */
+import { targetKeyPart } from './targets.js';
 
 export const PROVISION_STAGE = 'provision';
 export type LayerStage = `layer-${number}`;
@@ -29,9 +30,9 @@ export function parseStage(value: string): Stage | null {
 /** Which of a deployment's history rows a query reads. */
 export type RowScope = 'all' | 'provision' | 'layers' | Stage;
 
-/** One task of the graph on one node: `task@node`. */
+/** One task of the graph on one target: `task@3`, `task@master`, `task@sync`. */
 export function instanceKey(taskName: string, nodeId: number): string {
-  return `${taskName}@${nodeId}`;
+  return `${taskName}@${targetKeyPart(nodeId)}`;
 }
 
 export function rowKey(row: { taskName: string; nodeId: number }): string {

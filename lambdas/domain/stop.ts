@@ -105,6 +105,9 @@ export function endReasonOf(
   stop: StopState,
   orchestrationFailed: boolean,
 ): { skipReason: Extract<SkipReason, 'stopped' | 'aborted' | 'blocked'>; reason: string } {
+  if (isFaultToleranceStop(stop)) {
+    return { skipReason: 'stopped', reason: 'not started: the deployment failed' };
+  }
   if (isStopping(stop)) return { skipReason: 'stopped', reason: 'not started: the deployment was stopped' };
   if (orchestrationFailed)
     return { skipReason: 'aborted', reason: 'not started: the deployment was aborted' };

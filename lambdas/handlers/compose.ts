@@ -13,6 +13,8 @@ import {
   type Clock,
   type Context,
   type Log,
+  type MasterNode,
+  NO_MASTER,
   type NodeCommands,
   type Repositories,
   systemClock,
@@ -31,6 +33,7 @@ export interface Infrastructure {
   sfn: { stateMachineArn: string; client: SFNClient };
   clock?: Clock;
   log?: Log;
+  master?: MasterNode;
 }
 
 /** Decorators around the real adapters: to record what crosses a port, or to make it fail as AWS can. */
@@ -61,5 +64,6 @@ export function compose(infra: Infrastructure, decorate: PortDecorators = {}): C
     workflows: decorate.workflows?.(workflows) ?? workflows,
     clock: infra.clock ?? systemClock,
     log: infra.log ?? (() => {}),
+    master: infra.master ?? NO_MASTER,
   };
 }

@@ -4,7 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { cachedFor } from '../api/auth.js';
-import type { Context } from '../app/ports.js';
+import { type Context, NO_MASTER } from '../app/ports.js';
 import { compose } from './compose.js';
 
 function required(name: string): string {
@@ -23,6 +23,10 @@ export function contextFromEnv(): Context {
     ssm: { documentName: process.env.SSM_DOCUMENT_NAME ?? '', client: new SSMClient({}) },
     sfn: { stateMachineArn: process.env.STATE_MACHINE_ARN ?? '', client: new SFNClient({}) },
     log,
+    master: {
+      instanceId: process.env.FUEL_MASTER_INSTANCE_ID || null,
+      ip: process.env.FUEL_MASTER_IP || NO_MASTER.ip,
+    },
   });
 }
 

@@ -5,9 +5,11 @@
  */
 import { z } from 'zod';
 import { COMMAND_STATUSES } from '../domain/command-status.js';
+import { TASK_TYPES } from '../domain/graph.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import { isProvisionStage, layerOf, type RowScope, type Stage } from '../domain/stage.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus, NODE_ERROR_TYPES } from '../domain/status.js';
+import { SYNC_NODE } from '../domain/targets.js';
 import { upgradedRow } from './legacy.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
@@ -34,6 +36,7 @@ const rowSchema = z.object({
   deployTaskId: z.number().int(),
   stage: stageSchema,
   taskName: z.string(),
+  taskType: z.enum(TASK_TYPES).default('shell'),
   nodeId: z.number().int(),
   status: z.enum(HISTORY_STATUSES),
   timeStart: z.string().nullable(),
@@ -41,9 +44,15 @@ const rowSchema = z.object({
   cmd: z.string(),
   timeout: z.number(),
   retries: z.number(),
+  interval: z.number().default(0),
   failOnError: z.boolean(),
   requires: z.array(z.string()),
   layer: z.number().int().nullable(),
+  order: z.number().int().nullable().default(null),
+  noop: z
+    .object({ kind: z.enum(['condition', 'noop']), reason: z.string() })
+    .nullable()
+    .default(null),
   fingerprint: z.string().nullable(),
   unchanged: z.boolean(),
   command: z
@@ -57,7 +66,9 @@ const rowSchema = z.object({
       errorTail: z.string(),
     })
     .nullable(),
-  skipReason: z.enum(['unchanged', 'fail_on_error', 'blocked', 'stopped', 'aborted']).nullable(),
+  skipReason: z
+    .enum(['unchanged', 'fail_on_error', 'blocked', 'stopped', 'aborted', 'condition', 'noop'])
+    .nullable(),
   reason: z.string().nullable(),
   errorType: z.enum(NODE_ERROR_TYPES).nullable(),
   cancelledByStop: z.boolean(),
@@ -66,7 +77,7 @@ const rowSchema = z.object({
 const historyCodec = {
   key: (ref: RowRef): Key => ({
     pk: runPk(ref.deployTaskId),
-    sk: `${ROW_PREFIX}${stageSortKey(ref.stage)}${ref.taskName}#${pad(ref.nodeId)}`,
+    sk: `${ROW_PREFIX}${stageSortKey(ref.stage)}${ref.taskName}#${ref.nodeId === SYNC_NODE ? 'sync' : pad(ref.nodeId)}`,
   }),
   toItem: (row: HistoryRow): Item => ({ ...historyCodec.key(row), entity: 'history', ...row }),
   fromItem: (item: Item): HistoryRow => parseItem(rowSchema, upgradedRow(item)),

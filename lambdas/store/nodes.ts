@@ -25,6 +25,7 @@ const nodeSchema = z.object({
   progress: z.number(),
   roles: z.array(z.string()),
   pendingRoles: z.array(z.string()),
+  primaryRoles: z.array(z.string()).default([]),
   pendingAddition: z.boolean(),
   pendingDeletion: z.boolean(),
   online: z.boolean(),

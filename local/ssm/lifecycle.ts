@@ -5,12 +5,17 @@
  * running is cancelled. Every status change is handed to the listener in order, like EventBridge's
  * status-change notifications; a final status reached while the node is offline is held back until the
  * node is back.
+ *
+ * Like the SSM agent, a step that exits 194 reboots its node and runs again from the start once the node
+ * is back; the invocation's status is that of the run after the reboot. (The agent's other reboot code,
+ * 3010, is no exit status a Linux process can have: `exit 3010` exits 194.)
  */
 import type { ChildProcess } from 'node:child_process';
 import { type CommandStatus, isCommandFinished } from '../../lambdas/domain/command-status.js';
 import { type PreparedStep, prepareSteps, type ResolvedParameters, type SsmDocument } from './documents.js';
-import type { FleetNode } from './nodes.js';
-import { runStep, STDERR_LIMIT, shellEnvironment, tail, terminate } from './processes.js';
+import type { NodeRoot } from './isolation.js';
+import { type FleetNode, isReachable } from './nodes.js';
+import { kill, runStep, STDERR_LIMIT, shellEnvironment, tail, terminate } from './processes.js';
 
 /** The invocation statuses the local fleet reports: a subset of SSM's. */
 export type InvocationStatus = Extract<
@@ -28,6 +33,10 @@ export const isTerminal = (status: InvocationStatus): status is TerminalStatus =
 
 /** setTimeout fires at once for longer delays. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The SSM agent's exit code that reboots the node now and runs the step again after the reboot. */
+export const REBOOT_NOW = 194;
+/** Reboots one invocation may ask for before it is failed (a step that always exits 194). */
+const MAX_REBOOTS = 10;
 
 export interface CommandStatusEvent {
   commandId: string;
@@ -125,6 +134,10 @@ export interface LifecycleContext {
   isClosing(): boolean;
   /** A node took a command. */
   received(record: FleetCommandRecord): void;
+  /** The root the node's commands run in. */
+  rootOf(node: FleetNode): NodeRoot;
+  /** Reboots the node; resolves once it is back (or the fleet closes). */
+  reboot(node: FleetNode): Promise<void>;
   /** Something changed that `idle()` waits for. */
   changed(): void;
 }
@@ -134,6 +147,9 @@ interface Outcome {
   details: StatusDetails;
   code: number;
 }
+
+/** How a step ended, or that it asked for a reboot. */
+type StepOutcome = Outcome | 'reboot';
 
 const SUCCESS: Outcome = { status: 'Success', details: 'Success', code: 0 };
 const CANCELLED: Outcome = { status: 'Cancelled', details: 'Cancelled', code: -1 };
@@ -152,9 +168,9 @@ export class InvocationLifecycle {
   /** A command was sent: Pending, delivered once its node is online, timed out if it never is. */
   start(invocation: Invocation): void {
     this.emit(invocation, 'Pending');
-    if (invocation.node.online) {
+    if (isReachable(invocation.node)) {
       setImmediate(() => {
-        if (invocation.node.online && !invocation.delivered && invocation.status === 'Pending') {
+        if (isReachable(invocation.node) && !invocation.delivered && invocation.status === 'Pending') {
           this.deliver(invocation);
         }
       });
@@ -189,6 +205,11 @@ export class InvocationLifecycle {
     }
     this.transition(invocation, 'Cancelling', 'Cancelling');
     if (invocation.child !== null) terminate(invocation.child);
+  }
+
+  /** The invocation's node reboots: its running process is killed at once. */
+  interrupt(invocation: Invocation): void {
+    if (invocation.child !== null) kill(invocation.child);
   }
 
   /** The fleet closes: no more delivery; a running process is killed. Resolves once it has exited. */
@@ -238,7 +259,7 @@ export class InvocationLifecycle {
       invocation.record.responseCode = invocation.responseCode;
       invocation.record.endedAt = invocation.endedAt?.toISOString() ?? null;
     }
-    if (isTerminal(status) && invocation.delivered && !invocation.node.online) {
+    if (isTerminal(status) && invocation.delivered && !isReachable(invocation.node)) {
       invocation.held = true;
     } else {
       this.emit(invocation, status);
@@ -287,7 +308,10 @@ export class InvocationLifecycle {
     return invocation.cancelRequested || this.context.isClosing();
   }
 
-  /** Runs the steps in order until one does not succeed; the last outcome is the invocation's. */
+  /**
+   * Runs the steps in order until one does not succeed; the last outcome is the invocation's. A step that
+   * asks for a reboot runs again once its node is back.
+   */
   private async execute(invocation: Invocation): Promise<void> {
     const { command, node } = invocation;
     const document = this.context.documents[command.documentName];
@@ -299,11 +323,7 @@ export class InvocationLifecycle {
 
     let final = SUCCESS;
     for (const step of steps) {
-      if (this.stopping(invocation)) {
-        final = CANCELLED;
-        break;
-      }
-      final = await this.executeStep(invocation, step);
+      final = await this.executeWithReboots(invocation, step);
       if (final.status !== 'Success') break;
     }
     invocation.endedAt = new Date();
@@ -311,7 +331,38 @@ export class InvocationLifecycle {
     this.transition(invocation, final.status, final.details);
   }
 
-  private async executeStep(invocation: Invocation, step: PreparedStep): Promise<Outcome> {
+  /** Runs a step, again after each reboot it asks for (at most MAX_REBOOTS). */
+  private async executeWithReboots(invocation: Invocation, step: PreparedStep): Promise<Outcome> {
+    for (let reboots = 0; ; reboots++) {
+      if (this.stopping(invocation)) return CANCELLED;
+      const ended = await this.executeStep(invocation, step);
+      if (ended !== 'reboot') return ended;
+      if (reboots === MAX_REBOOTS) {
+        invocation.stderr = tail(
+          `${invocation.stderr}the step asked for a reboot again after ${MAX_REBOOTS} reboots; it is not run again\n`,
+          STDERR_LIMIT,
+        );
+        const failed: Outcome = { status: 'Failed', details: 'Failed', code: REBOOT_NOW };
+        const result = invocation.steps.at(-1);
+        if (result !== undefined) Object.assign(result, { status: failed.status, responseCode: failed.code });
+        return failed;
+      }
+      invocation.steps.pop();
+      await this.context.reboot(invocation.node);
+    }
+  }
+
+  private async executeStep(invocation: Invocation, step: PreparedStep): Promise<StepOutcome> {
+    const root = this.context.rootOf(invocation.node);
+    try {
+      await root.up();
+    } catch (error) {
+      // the node cannot run commands (refused, or its root would not come up): the step fails
+      const why = error instanceof Error ? error.message : String(error);
+      invocation.stderr = tail(`${invocation.stderr}${why}\n`, STDERR_LIMIT);
+      return { status: 'Failed', details: 'Failed', code: -1 };
+    }
+    if (this.stopping(invocation)) return CANCELLED;
     const result: StepResult = {
       name: step.name,
       status: 'InProgress',
@@ -320,13 +371,15 @@ export class InvocationLifecycle {
       endedAt: null,
     };
     invocation.steps.push(result);
-    const running = runStep(step, shellEnvironment(invocation.node, invocation.command.env), invocation);
+    const env = shellEnvironment(invocation.node, root.environment(), invocation.command.env);
+    const running = runStep(root.launch(step.cwd, step.script), step.timeoutMs, env, invocation);
     if (this.stopping(invocation) && invocation.child !== null) terminate(invocation.child);
     const exit = await running;
     result.endedAt = new Date();
     let outcome: Outcome;
     if (this.stopping(invocation)) outcome = CANCELLED;
     else if (exit.timedOut) outcome = { status: 'TimedOut', details: 'ExecutionTimedOut', code: -1 };
+    else if (exit.code === REBOOT_NOW) return 'reboot';
     else if (exit.code !== 0) outcome = { status: 'Failed', details: 'Failed', code: exit.code };
     else outcome = SUCCESS;
     result.status = outcome.status;

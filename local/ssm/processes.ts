@@ -1,12 +1,12 @@
 /**
- * The processes of the local fleet: each step runs as a real `bash -c` in the node's folder, in a
- * session of its own so that a kill reaches every process it started; its output is kept within the
+ * The processes of the local fleet: each step runs as a real `bash -c` in its node's root (isolation.ts),
+ * in a session of its own so that a kill reaches every process it started; its output is kept within the
  * limits the SSM agent reports.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import type { PreparedStep } from './documents.js';
+import type { Launch } from './isolation.js';
 import type { FleetNode } from './nodes.js';
 
 /** What GetCommandInvocation keeps of stdout and stderr. */
@@ -39,8 +39,10 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 }
 
 /**
- * Signals every process of the session the command's shell leads. A session, unlike a process group, also
- * holds children that moved to their own group (coreutils `timeout` does), so none of them outlives a kill.
+ * Signals every process of the session the command's launcher leads. A session, unlike a process group,
+ * also holds children that moved to their own group (coreutils `timeout` does), so none of them outlives a
+ * kill; the processes a command starts in its node's PID namespace are in that session too, and the
+ * host's /proc shows them with their host pids.
  */
 function killSession(child: ChildProcess, signal: NodeJS.Signals): void {
   const sid = child.pid;
@@ -73,6 +75,11 @@ function killSession(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** SIGKILL to the command's processes at once (its node reboots). */
+export function kill(child: ChildProcess): void {
+  killSession(child, 'SIGKILL');
+}
+
 /** SIGTERM to the command's processes, SIGKILL if it is still there after the grace period. */
 export function terminate(child: ChildProcess): void {
   killSession(child, 'SIGTERM');
@@ -80,10 +87,18 @@ export function terminate(child: ChildProcess): void {
   child.once('close', () => clearTimeout(timer));
 }
 
-/** The environment of a command on a node: the agent's variables and the command's `SSM_*` ones. */
-export function shellEnvironment(node: FleetNode, commandEnv: Record<string, string>): NodeJS.ProcessEnv {
+/**
+ * The environment of a command on a node: the agent's variables, what the node's root adds (PATH with the
+ * stand-ins first, their settings) and the command's `SSM_*` variables.
+ */
+export function shellEnvironment(
+  node: FleetNode,
+  rootEnv: Record<string, string>,
+  commandEnv: Record<string, string>,
+): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    ...rootEnv,
     HOME: node.workDir,
     LANG: 'C.UTF-8',
     FUEL_NODE_NAME: node.name,
@@ -94,14 +109,19 @@ export function shellEnvironment(node: FleetNode, commandEnv: Record<string, str
 }
 
 /**
- * Runs one step; `slot.child` holds its process from the moment this returns until it has exited, and
- * its output goes to `slot.stdout` / `slot.stderr`. A step that outlives its timeout is terminated.
+ * Runs one step as `launch` says; `slot.child` holds its process from the moment this returns until it has
+ * exited, and its output goes to `slot.stdout` / `slot.stderr`. A step that outlives `timeoutMs` is
+ * terminated.
  */
-export function runStep(step: PreparedStep, env: NodeJS.ProcessEnv, slot: ProcessSlot): Promise<StepExit> {
+export function runStep(
+  launch: Launch,
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv,
+  slot: ProcessSlot,
+): Promise<StepExit> {
   return new Promise((resolve) => {
-    mkdirSync(step.cwd, { recursive: true });
-    const child = spawn('bash', ['-c', step.script], {
-      cwd: step.cwd,
+    const child = spawn(launch.file, launch.args, {
+      cwd: launch.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
@@ -111,7 +131,7 @@ export function runStep(step: PreparedStep, env: NodeJS.ProcessEnv, slot: Proces
     const timer = setTimeout(() => {
       timedOut = true;
       terminate(child);
-    }, step.timeoutMs);
+    }, timeoutMs);
     child.stdout?.setEncoding('utf8');
     child.stderr?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {

@@ -1,7 +1,12 @@
 /**
  * The operations of the local SSM Run Command endpoint (AWS JSON 1.1, `AmazonSSM.<Operation>`):
- * SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand and
- * DescribeInstanceInformation, with the request checks SSM makes and its error types.
+ * SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand,
+ * DescribeInstanceInformation and ListTagsForResource, with the request checks SSM makes and its error
+ * types.
+ *
+ * The master is not a node to discover: DescribeInstanceInformation lists it only to a request that asks
+ * for it, by instance id or by a tag filter (`tag:fuel-sls:role` = `master`). Every instance has the
+ * tags `Name` and `fuel-sls:role` (`node` or `master`).
  */
 import { AwsJsonError, validationError } from '../aws-json/errors.js';
 import {
@@ -64,6 +69,7 @@ export function ssmOperations(fleet: FleetState): Record<string, Operation> {
     GetCommandInvocation: (body) => getCommandInvocation(fleet, body),
     CancelCommand: (body) => cancelCommand(fleet, body),
     DescribeInstanceInformation: (body) => describeInstanceInformation(fleet, body),
+    ListTagsForResource: (body) => listTagsForResource(fleet, body),
   };
 }
 
@@ -267,41 +273,90 @@ function cancelCommand(fleet: FleetState, body: Body): unknown {
   return {};
 }
 
-/** The instance ids and ping statuses asked for by either filter form (key/valueSet or Key/Values). */
-function instanceFilters(body: Body): { ids?: string[]; pings?: string[] } {
-  const selection: { ids?: string[]; pings?: string[] } = {};
-  const apply = (key: unknown, values: unknown): void => {
+interface InstanceSelection {
+  ids?: string[];
+  pings?: string[];
+  /** `tag:<key>` filters: the key and the values it may have. */
+  tags: { key: string; values: string[] }[];
+  /** `tag-key` filters: keys the instance must have one of. */
+  tagKeys: string[][];
+}
+
+/**
+ * What either filter form asks for: InstanceIds and PingStatus (key/valueSet or Key/Values), and tags
+ * (`tag:<key>`, `tag-key`: Key/Values only, as SSM accepts them).
+ */
+function instanceFilters(body: Body): InstanceSelection {
+  const selection: InstanceSelection = { tags: [], tagKeys: [] };
+  const apply = (key: unknown, values: unknown, tagsAllowed: boolean): void => {
     const list = stringList(values, 'filter values') ?? [];
     if (key === 'InstanceIds') selection.ids = list;
     else if (key === 'PingStatus') selection.pings = list;
-    else
+    else if (tagsAllowed && key === 'tag-key') selection.tagKeys.push(list);
+    else if (tagsAllowed && typeof key === 'string' && key.startsWith('tag:') && key.length > 4) {
+      selection.tags.push({ key: key.slice(4), values: list });
+    } else
       throw new AwsJsonError(
         'InvalidInstanceInformationFilterValue',
         `Unsupported filter key ${String(key)}`,
       );
   };
-  for (const list of [body.InstanceInformationFilterList, body.Filters]) {
+  for (const [list, tagsAllowed] of [
+    [body.InstanceInformationFilterList, false],
+    [body.Filters, true],
+  ] as const) {
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) throw validationError('Filters must be a list');
     for (const filter of list) {
       if (!isRecord(filter)) throw validationError('Each filter must be an object');
-      if ('key' in filter) apply(filter.key, filter.valueSet);
-      else apply(filter.Key, filter.Values);
+      if ('key' in filter) apply(filter.key, filter.valueSet, false);
+      else apply(filter.Key, filter.Values, tagsAllowed);
     }
   }
   return selection;
 }
 
+function hasTags(node: FleetNode, selection: InstanceSelection): boolean {
+  const tagValue = (key: string): string | undefined => node.tags.find((tag) => tag.Key === key)?.Value;
+  return (
+    selection.tags.every(({ key, values }) => {
+      const value = tagValue(key);
+      return value !== undefined && values.includes(value);
+    }) && selection.tagKeys.every((keys) => keys.some((key) => tagValue(key) !== undefined))
+  );
+}
+
+/** The master is listed to a request that asks for it by instance id or by tag, never to a plain one. */
+function asksForMaster(selection: InstanceSelection): boolean {
+  return selection.ids !== undefined || selection.tags.length > 0 || selection.tagKeys.length > 0;
+}
+
 function describeInstanceInformation(fleet: FleetState, body: Body): unknown {
   const limit = maxResults(body, 'MaxResults', { min: 5, max: 50 });
-  const { ids, pings } = instanceFilters(body);
+  const selection = instanceFilters(body);
+  const { ids, pings } = selection;
   const selected = fleet.nodes
+    .filter((node) => node.role !== 'master' || asksForMaster(selection))
     .filter((node) => ids === undefined || ids.includes(node.instanceId))
-    .filter((node) => pings === undefined || pings.includes(pingStatus(node)));
+    .filter((node) => pings === undefined || pings.includes(pingStatus(node)))
+    .filter((node) => hasTags(node, selection));
   const page = pageAfter(selected, (node) => node.instanceId, limit, optionalString(body, 'NextToken'));
   const now = new Date();
   return {
     InstanceInformationList: page.items.map((node) => instanceShape(node, fleet.registeredAt, now)),
     NextToken: page.nextToken,
   };
+}
+
+function listTagsForResource(fleet: FleetState, body: Body): unknown {
+  const resourceType = requiredString(body, 'ResourceType');
+  const resourceId = requiredString(body, 'ResourceId');
+  if (resourceType !== 'ManagedInstance') {
+    throw new AwsJsonError('InvalidResourceType', `Resource type ${resourceType} has no tags here`);
+  }
+  const node = fleet.nodes.find((item) => item.instanceId === resourceId);
+  if (node === undefined) {
+    throw new AwsJsonError('InvalidResourceId', `Managed instance ${resourceId} does not exist`);
+  }
+  return { TagList: node.tags.map((tag) => ({ Key: tag.Key, Value: tag.Value })) };
 }

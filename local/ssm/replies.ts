@@ -12,7 +12,7 @@ import {
   isTerminal,
   type StatusDetails,
 } from './lifecycle.js';
-import { type FleetNode, pingStatus } from './nodes.js';
+import { type FleetNode, isReachable, pingStatus } from './nodes.js';
 import { STDERR_LIMIT, STDOUT_LIMIT, tail } from './processes.js';
 
 const PLUGIN_OUTPUT_LIMIT = 2500;
@@ -168,7 +168,7 @@ export function instanceShape(node: FleetNode, registeredAt: Date, now: Date): B
   return {
     InstanceId: node.instanceId,
     PingStatus: pingStatus(node),
-    LastPingDateTime: epochSeconds(node.online ? now : node.lastPingAt),
+    LastPingDateTime: epochSeconds(isReachable(node) ? now : node.lastPingAt),
     AgentVersion: AGENT_VERSION,
     IsLatestVersion: true,
     PlatformType: 'Linux',

@@ -750,7 +750,7 @@ const cases: Case[] = [
       json: [shell('ansible-task', { type: 'ansible' })],
     }),
     status: 400,
-    message: /task 'ansible-task': type: Invalid option: expected one of "shell"\|"puppet"/,
+    message: /task 'ansible-task': type: Invalid option: expected one of "puppet"\|"shell"/,
   },
   {
     name: 'graph task with a role not in the release',

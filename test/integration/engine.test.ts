@@ -169,10 +169,13 @@ describe('dispatch retried by Step Functions', () => {
   it('a Lambda retried after it sent: the fleet gets each (task, node) once and the new token is completed', async () => {
     const h = await harness();
     const graph = [
-      shell('a', '*', gated('layer', 'echo task-a')),
+      shell('a', ['compute'], gated('layer', 'echo task-a')),
       shell('c', ['controller'], gated('layer', 'echo task-c')),
     ];
-    const { deployTask, nodes } = await h.setupCluster({ graph, roles: [['controller'], ['compute']] });
+    const { deployTask, nodes } = await h.setupCluster({
+      graph,
+      roles: [['controller'], ['compute'], ['compute']],
+    });
     const taskId = deployTask.id;
     await h.engine.plan({ taskId });
     await h.runStage(taskId, 'provision');
@@ -189,12 +192,12 @@ describe('dispatch retried by Step Functions', () => {
     await h.settle();
 
     const layer = received(h, graph, nodes).filter((k) => !k.startsWith('provision@'));
-    const [n1, n2] = nodes.map((n) => n.id);
-    expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
+    const [n1, n2, n3] = nodes.map((n) => n.id);
+    expect(countOf(layer)).toEqual({ [`a@${n2}`]: 1, [`a@${n3}`]: 1, [`c@${n1}`]: 1 });
     expect(h.workflows.completionsOf(second)).toHaveLength(1);
     const rows = await h.rows(taskId, 'layers');
     expect(rows.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
-    expect((await h.run(taskId)).done).toBe(5);
+    expect((await h.run(taskId)).done).toBe(6);
   });
 
   it('a retry after the stage already finished completes the new token at once and keeps nodes provisioned', async () => {
@@ -257,8 +260,11 @@ describe('crash between SendCommand and recording the command id', () => {
       return crash;
     };
     // Two tasks in layer 0: two SendCommand batches; the crash happens after the first.
-    const graph = [shell('a', '*', 'echo task-a'), shell('c', ['controller'], 'echo task-c')];
-    const { deployTask, nodes } = await h.setupCluster({ graph, roles: [['controller'], ['compute']] });
+    const graph = [shell('a', ['compute'], 'echo task-a'), shell('c', ['controller'], 'echo task-c')];
+    const { deployTask, nodes } = await h.setupCluster({
+      graph,
+      roles: [['controller'], ['compute'], ['compute']],
+    });
     const taskId = deployTask.id;
     await h.engine.plan({ taskId });
     await h.runStage(taskId, 'provision');
@@ -277,9 +283,9 @@ describe('crash between SendCommand and recording the command id', () => {
     await h.waitForCompletion(second);
     await h.settle();
 
-    const [n1, n2] = nodes.map((n) => n.id);
+    const [n1, n2, n3] = nodes.map((n) => n.id);
     const layer = received(h, graph, nodes).filter((k) => !k.startsWith('provision@'));
-    expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
+    expect(countOf(layer)).toEqual({ [`a@${n2}`]: 1, [`a@${n3}`]: 1, [`c@${n1}`]: 1 });
 
     const intents = await h.repos.bookkeeping.intents(taskId, 'layer-0');
     const log = h.fleet.commandLog();
@@ -292,7 +298,7 @@ describe('crash between SendCommand and recording the command id', () => {
     expect(h.workflows.completionsOf(second)).toHaveLength(1);
     const rows = await h.rows(taskId, 'layers');
     expect(rows.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
-    expect((await h.run(taskId)).done).toBe(5);
+    expect((await h.run(taskId)).done).toBe(6);
   });
 });
 
@@ -333,8 +339,11 @@ function crashingHarness(): Promise<{ h: Harness; store: () => CrashingWrites }>
 describe('crash while recording the intents of a stage', () => {
   it('the retried dispatch still sends every batch of the layer', async () => {
     const { h, store } = await crashingHarness();
-    const graph = [shell('a', '*', 'echo task-a'), shell('c', ['controller'], 'echo task-c')];
-    const { deployTask, nodes } = await h.setupCluster({ graph, roles: [['controller'], ['compute']] });
+    const graph = [shell('a', ['compute'], 'echo task-a'), shell('c', ['controller'], 'echo task-c')];
+    const { deployTask, nodes } = await h.setupCluster({
+      graph,
+      roles: [['controller'], ['compute'], ['compute']],
+    });
     const taskId = deployTask.id;
     await h.engine.plan({ taskId });
     await h.runStage(taskId, 'provision');
@@ -349,13 +358,13 @@ describe('crash while recording the intents of a stage', () => {
     await h.waitForCompletion(token);
     await h.settle();
 
-    const [n1, n2] = nodes.map((n) => n.id);
+    const [n1, n2, n3] = nodes.map((n) => n.id);
     const layer = received(h, graph, nodes).filter((k) => !k.startsWith('provision@'));
-    expect(countOf(layer)).toEqual({ [`a@${n1}`]: 1, [`a@${n2}`]: 1, [`c@${n1}`]: 1 });
+    expect(countOf(layer)).toEqual({ [`a@${n2}`]: 1, [`a@${n3}`]: 1, [`c@${n1}`]: 1 });
     const rows = await h.rows(taskId, 'layers');
     expect(statusesOf(rows)).toEqual({
-      [`layer-0:a@${n1}`]: 'ready',
       [`layer-0:a@${n2}`]: 'ready',
+      [`layer-0:a@${n3}`]: 'ready',
       [`layer-0:c@${n1}`]: 'ready',
     });
   });
@@ -422,28 +431,131 @@ describe('duplicate status events', () => {
   });
 });
 
+/** The layer each (task, node) of a planned run is in, as `task@node` -> stage. */
+async function layerOf(h: Harness, taskId: number): Promise<Map<string, string>> {
+  return new Map((await h.rows(taskId, 'layers')).map((r) => [`${r.taskName}@${r.nodeId}`, r.stage]));
+}
+
 describe('a failing task', () => {
   it('fails its node, blocks its dependents and the node, lets independent work run, and fails the deployment', async () => {
     const h = await harness();
     const graph: GraphTask[] = [
-      // the controller may fail without stopping the deployment (Astute's fault tolerance)
-      { id: 'controllers', type: 'group', roles: ['controller'], fault_tolerance: 1 },
+      // a compute may fail without stopping the deployment (Astute's fault tolerance: the group tolerates 1)
+      { id: 'computes', type: 'group', roles: ['compute'], fault_tolerance: 1 },
       shell('prep', '*', 'echo prep'),
-      shell('bad', ['controller'], 'echo configuring bad; echo boom >&2; exit 3'),
-      shell('ctl-later', ['controller'], 'echo ctl-later', { requires: ['prep'] }),
-      shell('ctl-after-bad', ['controller'], 'echo ctl-after-bad', { requires: ['bad'] }),
-      shell('needs-bad', ['compute'], 'echo needs-bad', {
+      shell('bad', ['compute'], 'echo configuring bad; echo boom >&2; exit 3', { requires: ['prep'] }),
+      // work on the failed node that does not need `bad`; the controller's `independent` orders it after `bad`
+      shell('cmp-later', ['compute'], 'echo cmp-later', {
         requires: ['prep'],
-        'cross-depends': [{ name: 'bad', role: 'controller' }],
+        'cross-depends': [{ name: 'independent', role: 'controller' }],
       }),
-      shell('needs-needs-bad', ['compute'], 'echo needs-needs-bad', { requires: ['needs-bad'] }),
-      shell('independent', ['cinder'], 'echo independent', { requires: ['prep'] }),
+      shell('cmp-after-bad', ['compute'], 'echo cmp-after-bad', { requires: ['bad'] }),
+      shell('needs-bad', ['cinder'], 'echo needs-bad', {
+        requires: ['prep'],
+        'cross-depends': [{ name: 'bad', role: 'compute' }],
+      }),
+      shell('needs-needs-bad', ['cinder'], 'echo needs-needs-bad', { requires: ['needs-bad'] }),
+      shell('independent', ['controller'], 'echo independent', { requires: ['prep'] }),
     ];
     const { deployTask, nodes, clusterId } = await h.setupCluster({
       graph,
-      roles: [['controller'], ['compute'], ['cinder']],
+      roles: [['compute'], ['cinder'], ['controller']],
     });
-    const [ctl, cmp, cnd] = nodes.map((n) => n.id) as [number, number, number];
+    const [cmp, cnd, ctl] = nodes.map((n) => n.id) as [number, number, number];
+    const taskId = deployTask.id;
+    const stages: string[] = (await h.engine.plan({ taskId })).layers.map((l) => l.stage);
+    const layers = await layerOf(h, taskId);
+    const at = (key: string): string => {
+      const stage = layers.get(key);
+      if (stage === undefined) throw new Error(`${key} is not planned`);
+      return stage;
+    };
+    const badLayer = stages.indexOf(at(`bad@${cmp}`));
+    expect(badLayer).toBeGreaterThanOrEqual(0);
+    expect(stages.indexOf(at(`cmp-later@${cmp}`))).toBeGreaterThan(badLayer);
+    await h.runStage(taskId, 'provision');
+    for (const stage of stages.slice(0, badLayer + 1)) await h.runStage(taskId, stage);
+    await h.settle();
+
+    const bad = await h.row(taskId, at(`bad@${cmp}`), 'bad', cmp);
+    expect(bad.status).toBe('error');
+    expect(bad.command?.exitCode).toBe(3);
+    expect(bad.command?.ssmStatus).toBe('Failed');
+    expect(String(bad.command?.outputTail)).toContain('configuring bad');
+    expect(String(bad.command?.errorTail)).toContain('boom');
+    expect(bad.timeEnd).not.toBeNull();
+    const failedNode = await h.node(cmp);
+    expect(failedNode.status).toBe('error');
+    expect(failedNode.errorType).toBe('deploy');
+    expect(failedNode.errorMsg).toContain('bad');
+    // within the group's tolerance: the deployment goes on
+    expect(await h.engine.checkStop({ taskId })).toEqual({ stopRequested: false });
+
+    for (const stage of stages.slice(badLayer + 1)) await h.runStage(taskId, stage);
+    await h.settle();
+
+    const skipped = async (task: string, node: number) => {
+      const row = await h.row(taskId, at(`${task}@${node}`), task, node);
+      expect(row.status, `${task}@${node}`).toBe('skipped');
+      expect(row.skipReason).toBe('blocked');
+      return String(row.reason);
+    };
+    expect(await skipped('cmp-later', cmp)).toContain('bad');
+    expect(await skipped('cmp-after-bad', cmp)).toContain('bad');
+    expect(await skipped('needs-bad', cnd)).toContain(`bad@${cmp}`);
+    expect(await skipped('needs-needs-bad', cnd)).toContain(`needs-bad@${cnd}`);
+    expect((await h.row(taskId, at(`independent@${ctl}`), 'independent', ctl)).status).toBe('ready');
+
+    const sent = received(h, graph, nodes);
+    for (const never of [
+      `cmp-later@${cmp}`,
+      `cmp-after-bad@${cmp}`,
+      `needs-bad@${cnd}`,
+      `needs-needs-bad@${cnd}`,
+    ]) {
+      expect(sent).not.toContain(never);
+    }
+    expect(countOf(sent)).toEqual({
+      [`provision@${cmp}`]: 1,
+      [`provision@${cnd}`]: 1,
+      [`provision@${ctl}`]: 1,
+      [`prep@${cmp}`]: 1,
+      [`prep@${cnd}`]: 1,
+      [`prep@${ctl}`]: 1,
+      [`bad@${cmp}`]: 1,
+      [`independent@${ctl}`]: 1,
+    });
+
+    expect(await h.engine.finish({ taskId, failure: null })).toEqual({ status: 'error' });
+    const cluster = await h.service.cluster(clusterId);
+    expect(cluster.status).toBe('error');
+    expect(cluster.deploymentTaskId).toBeNull();
+    expect(await h.node(cmp)).toMatchObject({ status: 'error', errorType: 'deploy' });
+    expect(await h.node(ctl)).toMatchObject({ status: 'ready', errorType: null, progress: 100 });
+    // The cinder node ran `prep` only: its work was left undone, it did not fail.
+    expect(await h.node(cnd)).toMatchObject({ status: 'stopped', errorType: null });
+    const deploy = await h.run(taskId);
+    expect(deploy.status).toBe('error');
+    expect(deploy.message).toContain(`bad on node ${cmp}`);
+    expect(deploy.message).not.toContain('stopped');
+    expect((await h.stageTask(deploy.children.deployment ?? -1)).status).toBe('error');
+    expect((await h.stageTask(deploy.children.provision ?? -1)).status).toBe('ready');
+  });
+
+  it('on a compute in no fault-tolerance group fails that node alone: the controllers deploy to the end', async () => {
+    const h = await harness();
+    const graph: GraphTask[] = [
+      shell('ctl-a', ['controller'], 'echo ctl-a'),
+      shell('ctl-b', ['controller'], 'echo ctl-b', { requires: ['ctl-a'] }),
+      shell('ctl-c', ['controller'], 'echo ctl-c', { requires: ['ctl-b'] }),
+      shell('cmp-bad', ['compute'], 'echo no hypervisor >&2; exit 4'),
+      shell('cmp-next', ['compute'], 'echo cmp-next', { requires: ['cmp-bad'] }),
+    ];
+    const { deployTask, nodes, clusterId } = await h.setupCluster({
+      graph,
+      roles: [['controller'], ['controller'], ['compute']],
+    });
+    const [ctl1, ctl2, cmp] = nodes.map((n) => n.id) as [number, number, number];
     const taskId = deployTask.id;
     const outline = await h.engine.plan({ taskId });
     expect(outline.layers.map((l) => l.stage)).toEqual(['layer-0', 'layer-1', 'layer-2']);
@@ -451,67 +563,98 @@ describe('a failing task', () => {
     await h.runStage(taskId, 'layer-0');
     await h.settle();
 
-    const bad = await h.row(taskId, 'layer-0', 'bad', ctl);
-    expect(bad.status).toBe('error');
-    expect(bad.command?.exitCode).toBe(3);
-    expect(bad.command?.ssmStatus).toBe('Failed');
-    expect(String(bad.command?.outputTail)).toContain('configuring bad');
-    expect(String(bad.command?.errorTail)).toContain('boom');
-    expect(bad.timeEnd).not.toBeNull();
-    const failedNode = await h.node(ctl);
-    expect(failedNode.status).toBe('error');
-    expect(failedNode.errorType).toBe('deploy');
-    expect(failedNode.errorMsg).toContain('bad');
+    expect((await h.row(taskId, 'layer-0', 'cmp-bad', cmp)).status).toBe('error');
+    expect(await h.node(cmp)).toMatchObject({ status: 'error', errorType: 'deploy' });
+    // a compute is no critical role (Nailgun's critical_roles) and no group counts it: no stop
+    expect(await h.engine.checkStop({ taskId })).toEqual({ stopRequested: false });
+    expect((await h.run(taskId)).stop.phase).toBe('none');
 
     await h.runStage(taskId, 'layer-1');
     await h.runStage(taskId, 'layer-2');
     await h.settle();
 
-    const skipped = async (stage: string, task: string, node: number) => {
-      const row = await h.row(taskId, stage, task, node);
-      expect(row.status, `${task}@${node}`).toBe('skipped');
-      expect(row.skipReason).toBe('blocked');
-      return String(row.reason);
-    };
-    expect(await skipped('layer-1', 'ctl-later', ctl)).toContain('bad');
-    expect(await skipped('layer-1', 'ctl-after-bad', ctl)).toContain('bad');
-    expect(await skipped('layer-1', 'needs-bad', cmp)).toContain(`bad@${ctl}`);
-    expect(await skipped('layer-2', 'needs-needs-bad', cmp)).toContain(`needs-bad@${cmp}`);
-    expect((await h.row(taskId, 'layer-1', 'independent', cnd)).status).toBe('ready');
-
-    const sent = received(h, graph, nodes);
-    for (const never of [
-      `ctl-later@${ctl}`,
-      `ctl-after-bad@${ctl}`,
-      `needs-bad@${cmp}`,
-      `needs-needs-bad@${cmp}`,
-    ]) {
-      expect(sent).not.toContain(never);
+    for (const [stage, task] of [
+      ['layer-0', 'ctl-a'],
+      ['layer-1', 'ctl-b'],
+      ['layer-2', 'ctl-c'],
+    ] as const) {
+      for (const ctl of [ctl1, ctl2]) {
+        expect((await h.row(taskId, stage, task, ctl)).status, `${task}@${ctl}`).toBe('ready');
+      }
     }
-    expect(countOf(sent)).toEqual({
-      [`provision@${ctl}`]: 1,
-      [`provision@${cmp}`]: 1,
-      [`provision@${cnd}`]: 1,
-      [`prep@${ctl}`]: 1,
-      [`prep@${cmp}`]: 1,
-      [`prep@${cnd}`]: 1,
-      [`bad@${ctl}`]: 1,
-      [`independent@${cnd}`]: 1,
+    const next = await h.row(taskId, 'layer-1', 'cmp-next', cmp);
+    expect(next.status).toBe('skipped');
+    expect(next.skipReason).toBe('blocked');
+    expect(String(next.reason)).toContain('cmp-bad');
+    const sent = received(h, graph, nodes);
+    expect(sent).toContain(`ctl-c@${ctl1}`);
+    expect(sent).toContain(`ctl-c@${ctl2}`);
+    expect(sent).not.toContain(`cmp-next@${cmp}`);
+
+    expect(await h.engine.finish({ taskId, failure: null })).toEqual({ status: 'error' });
+    expect(await h.node(ctl1)).toMatchObject({ status: 'ready', errorType: null, progress: 100 });
+    expect(await h.node(ctl2)).toMatchObject({ status: 'ready', errorType: null, progress: 100 });
+    expect(await h.node(cmp)).toMatchObject({ status: 'error', errorType: 'deploy' });
+    expect((await h.service.cluster(clusterId)).status).toBe('error');
+    const deploy = await h.run(taskId);
+    expect(deploy.status).toBe('error');
+    expect(deploy.message).toBe(
+      `Deployment of environment 'env' has failed. Failed tasks: cmp-bad on node ${cmp}.`,
+    );
+  });
+
+  it('on a controller is critical: it stops the run, even in a group that tolerates it, and ends it as a failure', async () => {
+    const h = await harness();
+    const graph: GraphTask[] = [
+      // the group would tolerate one failure, but controller is a critical role (Nailgun's critical_roles)
+      { id: 'controllers', type: 'group', roles: ['controller'], fault_tolerance: 1 },
+      shell('ctl-bad', ['controller'], 'echo db broken >&2; exit 3'),
+      shell('cmp-a', ['compute'], 'echo cmp-a'),
+      shell('ctl-next', ['controller'], 'echo ctl-next', { requires: ['ctl-bad'] }),
+      shell('cmp-b', ['compute'], 'echo cmp-b', { requires: ['cmp-a'] }),
+    ];
+    const { deployTask, nodes, clusterId } = await h.setupCluster({
+      graph,
+      roles: [['controller'], ['compute'], ['compute']],
+    });
+    const [ctl, cmp1, cmp2] = nodes.map((n) => n.id) as [number, number, number];
+    const taskId = deployTask.id;
+    const outline = await h.engine.plan({ taskId });
+    expect(outline.layers.map((l) => l.stage)).toEqual(['layer-0', 'layer-1']);
+    await h.runStage(taskId, 'provision');
+    await h.runStage(taskId, 'layer-0');
+    await h.settle();
+
+    expect((await h.row(taskId, 'layer-0', 'ctl-bad', ctl)).status).toBe('error');
+    const reason = `node ${ctl} (controller) failed: its role controller is critical`;
+    // the state machine checks the stop before the next layer, and goes to finish
+    expect(await h.engine.checkStop({ taskId })).toEqual({ stopRequested: true });
+    const stopping = await h.run(taskId);
+    expect(stopping.stop.phase).toBe('requested');
+    expect(stopping.stop.phase !== 'none' && stopping.stop.request).toMatchObject({
+      cause: 'fault_tolerance',
+      message: reason,
+      stopTaskId: null,
     });
 
     expect(await h.engine.finish({ taskId, failure: null })).toEqual({ status: 'error' });
-    const cluster = await h.service.cluster(clusterId);
-    expect(cluster.status).toBe('error');
-    expect(cluster.deploymentTaskId).toBeNull();
+    for (const cmp of [cmp1, cmp2]) {
+      expect((await h.row(taskId, 'layer-0', 'cmp-a', cmp)).status).toBe('ready');
+      const left = await h.row(taskId, 'layer-1', 'cmp-b', cmp);
+      expect(left.status, `cmp-b@${cmp}`).toBe('skipped');
+      expect(left.skipReason).toBe('stopped');
+      // the computes ran cmp-a; cmp-b never started: work left, not failed
+      expect(await h.node(cmp)).toMatchObject({ status: 'stopped', errorType: null });
+    }
+    const sent = received(h, graph, nodes);
+    expect(sent.filter((c) => c.startsWith('cmp-b@') || c.startsWith('ctl-next@'))).toEqual([]);
     expect(await h.node(ctl)).toMatchObject({ status: 'error', errorType: 'deploy' });
-    expect(await h.node(cnd)).toMatchObject({ status: 'ready', errorType: null, progress: 100 });
-    // The compute node ran `prep` only: its work was left undone, it did not fail.
-    expect(await h.node(cmp)).toMatchObject({ status: 'stopped', errorType: null });
+    expect((await h.service.cluster(clusterId)).status).toBe('error');
     const deploy = await h.run(taskId);
     expect(deploy.status).toBe('error');
-    expect(deploy.message).toContain(`bad on node ${ctl}`);
-    expect((await h.stageTask(deploy.children.deployment ?? -1)).status).toBe('error');
-    expect((await h.stageTask(deploy.children.provision ?? -1)).status).toBe('ready');
+    expect(deploy.message).toBe(
+      `Deployment of environment 'env' has failed: ${reason}. Failed tasks: ctl-bad on node ${ctl}.`,
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -112,6 +112,37 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a node's command writes for a process: its pid there and its PID namespace. */
+const PID_AND_NAMESPACE = (pid: string) => `echo "${pid} $(readlink /proc/$$/ns/pid)"`;
+
+/**
+ * The host pid of a process a node's command wrote with PID_AND_NAMESPACE: the process of that PID
+ * namespace with that pid in it (a node's pids are its own). Throws when there is none.
+ */
+function hostPid(written: string): number {
+  const [pid, namespace] = written.trim().split(/\s+/);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) !== namespace) continue;
+      const nsPids = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      if (nsPids?.trim().split(/\s+/).at(-1) === pid) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`No process ${pid} in ${namespace}`);
+}
+
+/** Waits for a pid file a command writes, and answers the host pid it names. */
+async function pidFrom(file: string): Promise<number> {
+  await waitFor(
+    async () => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'),
+    (ready) => ready,
+  );
+  return hostPid(readFileSync(file, 'utf8'));
 }
 
 beforeAll(async () => {
@@ -229,17 +260,29 @@ describe('LocalFleet running commands', () => {
     expect(out.StandardErrorContent).toBe('attempt 1 failed with exit code 3, retrying\n');
   });
 
+  it("pauses the task's interval between attempts", async () => {
+    // each attempt notes when it started (ms); the first fails, the second succeeds
+    const script =
+      'date +%s%3N >> attempts.log; if [ "$(wc -l < attempts.log)" -lt 2 ]; then exit 5; fi; cat attempts.log';
+    const commandId = await runTask([nodeId(4)], { command: [script], retries: ['1'], interval: ['1'] });
+    const out = await finished(commandId, nodeId(4));
+    expect(out.Status).toBe('Success');
+    const [first, second] = String(out.StandardOutputContent).trim().split('\n').map(Number);
+    expect(Number(second) - Number(first)).toBeGreaterThanOrEqual(1000);
+  });
+
   it('kills a command that outlives the step timeout and reports TimedOut', async () => {
     const started = Date.now();
     const commandId = await runTask([nodeId(3)], {
-      command: ['echo $$ > timeout.pid; sleep 30'],
+      command: [`${PID_AND_NAMESPACE('$$')} > timeout.pid; sleep 30`],
       executionTimeout: ['1'],
     });
+    const pid = await pidFrom(join(workDir(3), 'timeout.pid'));
+    expect(isAlive(pid)).toBe(true);
     const out = await finished(commandId, nodeId(3));
     expect(out.Status).toBe('TimedOut');
     expect(out.StatusDetails).toBe('ExecutionTimedOut');
     expect(Date.now() - started).toBeLessThan(3500);
-    const pid = Number(readFileSync(join(workDir(3), 'timeout.pid'), 'utf8'));
     expect(isAlive(pid)).toBe(false);
   });
 
@@ -274,13 +317,10 @@ describe('LocalFleet running commands', () => {
   });
 
   it('cancels a running command: Cancelling, then Cancelled once its processes are gone', async () => {
-    const commandId = await runTask([nodeId(5)], { command: ['sleep 30 & echo $! > sleep.pid; wait'] });
-    const pidFile = join(workDir(5), 'sleep.pid');
-    await waitFor(
-      async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'),
-      (ready) => ready,
-    );
-    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const commandId = await runTask([nodeId(5)], {
+      command: [`sleep 30 & ${PID_AND_NAMESPACE('$!')} > sleep.pid; wait`],
+    });
+    const pid = await pidFrom(join(workDir(5), 'sleep.pid'));
     expect(isAlive(pid)).toBe(true);
 
     const started = Date.now();
@@ -576,14 +616,12 @@ describe('LocalFleet lifecycle', () => {
             Parameters: { command: [command] },
           }),
         );
-      await send(nodeId(1), 'sleep 30 & echo $! > sleep.pid; wait');
-      await send(nodeId(2), 'trap "" TERM; sleep 30 & echo $! > sleep.pid; wait');
-      const pidFiles = [join(dir, 'node-1', 'sleep.pid'), join(dir, 'node-2', 'sleep.pid')];
-      await waitFor(
-        async () => pidFiles.every((file) => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n')),
-        (ready) => ready,
-      );
-      const pids = pidFiles.map((file) => Number(readFileSync(file, 'utf8')));
+      await send(nodeId(1), `sleep 30 & ${PID_AND_NAMESPACE('$!')} > sleep.pid; wait`);
+      await send(nodeId(2), `trap "" TERM; sleep 30 & ${PID_AND_NAMESPACE('$!')} > sleep.pid; wait`);
+      const pids = [
+        await pidFrom(join(dir, 'node-1', 'sleep.pid')),
+        await pidFrom(join(dir, 'node-2', 'sleep.pid')),
+      ];
       expect(pids.map(isAlive)).toEqual([true, true]);
 
       const started = Date.now();

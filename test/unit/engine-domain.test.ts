@@ -35,6 +35,7 @@ function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}):
     deployTaskId: 1,
     stage: 'layer-1',
     taskName,
+    taskType: 'shell',
     nodeId,
     status: 'pending',
     timeStart: null,
@@ -45,9 +46,12 @@ function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}):
     cmd: `run ${taskName}`,
     timeout: 300,
     retries: 0,
+    interval: 0,
     failOnError: true,
     requires: [],
     layer: 1,
+    order: null,
+    noop: null,
     ...extra,
   };
 }
@@ -164,6 +168,8 @@ describe('executionTimeout', () => {
   it('covers every attempt plus room', () => {
     expect(executionTimeout(100, 0)).toBe(130);
     expect(executionTimeout(100, 2)).toBe(330);
+    // the pauses between attempts count too
+    expect(executionTimeout(100, 2, 20)).toBe(370);
   });
 
   it("stays within aws:runShellScript's 48 h limit", () => {

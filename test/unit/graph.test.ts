@@ -82,8 +82,8 @@ describe('validateGraph', () => {
       shell('glance', { type: 'ansible' }),
       shell('nova', { strategy: { type: 'one_by_one', amount: 0 } }),
       shell('heat', { fault_tolerance: 'ten' }),
-      shell('horizon', { 'cross-depends': [{ name: 'keystone' }] }),
-      shell('cinder', { fail_on_error: 'no', roles: 'controller' }),
+      shell('horizon', { 'cross-depends': [{ name: 'keystone', policy: 'some' }] }),
+      shell('cinder', { fail_on_error: 'no', roles: 42 }),
     ]);
     const fields = problems.map((p) => `${p.task}:${p.field}`);
     expect(fields).toEqual(
@@ -93,7 +93,7 @@ describe('validateGraph', () => {
         'glance:type',
         'nova:strategy.amount',
         'heat:fault_tolerance',
-        'horizon:cross-depends[0].role',
+        'horizon:cross-depends[0].policy',
         'cinder:fail_on_error',
         'cinder:roles',
       ]),
@@ -131,25 +131,37 @@ describe('validateGraph', () => {
     expect(problems.every((p) => p.task === 'keystone')).toBe(true);
   });
 
-  it('rejects cross-depends and cross-depended-by on unknown tasks', () => {
-    const problems = problemsOf([
+  it('accepts cross-dependencies on names that match no task (as Nailgun) and warns about each', () => {
+    const result = validateGraph([
       shell('a', {
-        'cross-depends': [{ name: 'nope', role: 'controller' }],
-        'cross-depended-by': [{ name: 'nada', role: '*' }],
+        'cross-depends': [{ name: 'nope', role: 'controller' }, { name: '(primary-)?rabbitmq' }],
+        'cross-depended-by': [{ name: '/^nada/', role: '*' }],
       }),
     ]);
-    expect(problems).toEqual([
+    if (!result.ok) throw new Error('expected the graph to be accepted');
+    expect(result.warnings).toEqual([
       {
         task: 'a',
         field: 'cross-depends[0].name',
-        message: "task 'a' has cross-depends on unknown task 'nope'",
+        message: "task 'a' has cross-depends on 'nope', which matches no task: it orders nothing",
+      },
+      {
+        task: 'a',
+        field: 'cross-depends[1].name',
+        message:
+          "task 'a' has cross-depends on '(primary-)?rabbitmq', which matches no task: it orders nothing",
       },
       {
         task: 'a',
         field: 'cross-depended-by[0].name',
-        message: "task 'a' has cross-depended-by on unknown task 'nada'",
+        message: "task 'a' has cross-depended-by on '/^nada/', which matches no task: it orders nothing",
       },
     ]);
+  });
+
+  it('rejects patterns that do not compile, naming the task and field', () => {
+    const problems = problemsOf([shell('a', { roles: ['/(/'], 'cross-depends': [{ name: '/[/' }] })]);
+    expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual(['a:cross-depends[0].name', 'a:roles']);
   });
 
   it('rejects a task depending on itself', () => {
@@ -199,7 +211,11 @@ describe('validateGraph', () => {
     ]);
     expect(problems).toEqual([
       { task: 'x', field: 'parameters.cmd', message: "task 'x' of type shell has no parameters.cmd" },
-      { task: 'y', field: 'parameters.cmd', message: "task 'y' of type puppet has no parameters.cmd" },
+      {
+        task: 'y',
+        field: 'parameters.puppet_manifest',
+        message: "task 'y' of type puppet has no parameters.puppet_manifest",
+      },
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TASK_TIMEOUT_S, type GraphTask, validateGraph } from '../../lambdas/domain/graph';
+import { type GraphTask, validateGraph } from '../../lambdas/domain/graph';
 import {
   type DeploymentPlan,
   LAYER_SLACK_S,
@@ -11,6 +11,7 @@ import {
   progressPercent,
   type TaskInstance,
 } from '../../lambdas/domain/plan';
+import { SYNC_NODE } from '../../lambdas/domain/targets';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/reference-graph.json', import.meta.url), 'utf8'),
@@ -50,28 +51,28 @@ function req(plan: DeploymentPlan, key: string): string[] {
   return instance.requires;
 }
 
+/** Layers respect requirements (a running entry after its running requirements' layers, an entry that runs
+ * nothing no earlier than them), hold one running entry per node, and list running entries only. */
 function expectTopological(plan: DeploymentPlan): void {
   const index = byKey(plan);
   expect(index.size).toBe(plan.instances.length);
-  const layerOfKey = new Map<string, number>();
-  plan.layers.forEach((keys, layer) => {
-    for (const key of keys) layerOfKey.set(key, layer);
-  });
   const violations: string[] = [];
   for (const instance of plan.instances) {
-    let highest = -1;
     for (const key of instance.requires) {
       const required = index.get(key);
       if (!required) violations.push(`${instance.key} requires missing ${key}`);
-      else if (required.layer >= instance.layer) violations.push(`${instance.key} not after ${key}`);
-      else highest = Math.max(highest, required.layer);
+      else if (required.noop === null && required.layer >= instance.layer && instance.noop === null)
+        violations.push(`${instance.key} not after ${key}`);
+      else if (required.layer > instance.layer) violations.push(`${instance.key} before ${key}`);
+      else if (required.order >= instance.order) violations.push(`${instance.key} decided before ${key}`);
     }
-    if (instance.layer !== highest + 1) violations.push(`${instance.key} has layer ${instance.layer}`);
-    if (layerOfKey.get(instance.key) !== instance.layer)
-      violations.push(`${instance.key} in the wrong layer`);
   }
+  plan.layers.forEach((keys, layer) => {
+    const nodes = keys.map((k) => index.get(k)?.nodeId);
+    if (new Set(nodes).size !== nodes.length) violations.push(`layer ${layer} runs two tasks on one node`);
+    for (const key of keys) if (index.get(key)?.layer !== layer) violations.push(`${key} in the wrong layer`);
+  });
   expect(violations).toEqual([]);
-  expect(layerOfKey.size).toBe(plan.instances.length);
   for (const layer of plan.layers) expect(layer).toEqual([...layer].sort());
 }
 
@@ -82,113 +83,134 @@ const nodes3: PlanNode[] = [
 ];
 
 describe('planDeployment', () => {
-  it('orders tasks on the same node by requires and required_for', () => {
+  it('orders tasks on the same node by requires and required_for, one at a time', () => {
     const plan = planDeployment(
       [sh('b', '*', { requires: ['a'] }), sh('a', '*'), sh('c', '*', { required_for: ['b'] })],
       [{ id: 7, roles: ['compute'] }],
     );
     expect(req(plan, 'b@7')).toEqual(['a@7', 'c@7']);
     expect(req(plan, 'a@7')).toEqual([]);
-    expect(plan.layers).toEqual([['a@7', 'c@7'], ['b@7']]);
+    expect(plan.layers).toEqual([['a@7'], ['c@7'], ['b@7']]);
+    expectTopological(plan);
   });
 
-  it('creates instances only where the task applies, by roles or groups', () => {
-    const plan = planDeployment(
-      [sh('ctl', ['controller']), sh('all', '*'), sh('cmp', undefined, { groups: ['compute'] })],
-      nodes3,
-    );
-    expect(plan.instances.map((i) => i.key).sort()).toEqual([
-      'all@1',
-      'all@2',
-      'all@3',
-      'cmp@2',
-      'cmp@3',
-      'ctl@1',
-    ]);
-  });
-
-  it('applies tasks bound to a group task to the nodes matching the group roles', () => {
-    const plan = planDeployment(
-      [{ id: 'workers', type: 'group', roles: ['compute'] }, sh('w', undefined, { groups: ['workers'] })],
-      nodes3,
-    );
-    expect(plan.instances.map((i) => i.key)).toEqual(['w@2', 'w@3']);
-  });
-
-  it('passes ordering through group and stage tasks', () => {
+  it('lands a task by roles, its alias role, groups, a single role string, a /regex/ and *', () => {
     const plan = planDeployment(
       [
-        sh('a', '*'),
-        { id: 'stage1', type: 'stage', requires: ['a'] },
-        { id: 'grp', type: 'group', roles: '*', requires: ['stage1'] },
-        sh('b', '*', { requires: ['grp'] }),
+        sh('ctl', ['controller']),
+        sh('all', '*'),
+        sh('cmp', undefined, { groups: ['compute'] }),
+        sh('alias', undefined, { role: ['compute'] }),
+        sh('single', 'controller'),
+        sh('pattern', ['/^comp/']),
+        sh('every', ['/.*/']),
       ],
       nodes3,
     );
-    expect(plan.instances).toHaveLength(6);
-    for (const n of [1, 2, 3]) expect(req(plan, `b@${n}`)).toEqual([`a@${n}`]);
+    const on = (task: string) =>
+      plan.instances
+        .filter((i) => i.task === task)
+        .map((i) => i.nodeId)
+        .sort((a, b) => a - b);
+    expect(on('ctl')).toEqual([1]);
+    expect(on('all')).toEqual([1, 2, 3]);
+    expect(on('cmp')).toEqual([2, 3]);
+    expect(on('alias')).toEqual([2, 3]);
+    expect(on('single')).toEqual([1]);
+    expect(on('pattern')).toEqual([2, 3]);
+    expect(on('every')).toEqual([1, 2, 3]);
   });
 
-  it('passes ordering through tasks that do not apply to the node, and through tasks without a command', () => {
+  it('lands the tasks of the master role on the master node', () => {
+    const plan = planDeployment([sh('keys', 'master'), sh('copy', '*', { requires: ['keys'] })], nodes3);
+    expect(plan.instances.filter((i) => i.task === 'keys').map((i) => i.key)).toEqual(['keys@master']);
+    // requires reach the same node and the sync node only: the master's task is reached by cross-depends
+    expect(req(plan, 'copy@2')).toEqual([]);
+  });
+
+  it("a group names its roles' nodes; its member tasks land there too; the group itself is no entry", () => {
+    const plan = planDeployment(
+      [
+        { id: 'workers', type: 'group', roles: ['compute'], tasks: ['base'] },
+        sh('w', undefined, { groups: ['workers'] }),
+        sh('base', ['controller']),
+      ],
+      nodes3,
+    );
+    expect(plan.instances.map((i) => i.key).sort()).toEqual(['base@1', 'base@2', 'base@3', 'w@2', 'w@3']);
+  });
+
+  it('notes stages on the sync node; they run nothing and order every node (global points)', () => {
+    const plan = planDeployment(
+      [
+        { id: 'pre_start', type: 'stage' },
+        { id: 'pre_end', type: 'stage', requires: ['pre_start'] },
+        sh('slow-pre', ['controller'], { requires: ['pre_start'], required_for: ['pre_end'] }),
+        sh('deploy', ['compute'], { requires: ['pre_end'] }),
+      ],
+      nodes3,
+    );
+    const stage = byKey(plan).get('pre_end@sync');
+    expect(stage).toMatchObject({ nodeId: SYNC_NODE, noop: { kind: 'stage' } });
+    expect(stage?.requires).toEqual(['pre_start@sync', 'slow-pre@1']);
+    expect(req(plan, 'deploy@2')).toEqual(['pre_end@sync']);
+    expect(plan.layers).toEqual([['slow-pre@1'], ['deploy@2', 'deploy@3']]);
+    expectTopological(plan);
+  });
+
+  it('a task that follows a stage ends before the next stage even when its graph does not say so', () => {
+    const plan = planDeployment(
+      [
+        { id: 'pre_start', type: 'stage' },
+        { id: 'pre_end', type: 'stage', requires: ['pre_start'] },
+        sh('loose', ['controller'], { requires: ['pre_start'] }),
+        sh('after-loose', ['controller'], { requires: ['loose'] }),
+        sh('deploy', ['compute'], { requires: ['pre_end'] }),
+      ],
+      nodes3,
+    );
+    expect(req(plan, 'pre_end@sync')).toEqual(['after-loose@1', 'loose@1', 'pre_start@sync']);
+    const layerOf = (key: string) => byKey(plan).get(key)?.layer ?? -1;
+    expect(layerOf('deploy@2')).toBeGreaterThan(layerOf('after-loose@1'));
+  });
+
+  it('a task absent from a node passes nothing on there (as Nailgun); a skipped one stays and does', () => {
     const plan = planDeployment(
       [
         sh('a', '*'),
         sh('ctl-only', ['controller'], { requires: ['a'] }),
-        { id: 'noop', type: 'skipped', roles: '*', requires: ['ctl-only'] },
-        sh('c', '*', { requires: ['noop'] }),
+        sh('c', '*', { requires: ['ctl-only'] }),
+        { id: 'noop', type: 'skipped', roles: '*', requires: ['a'] },
+        sh('d', '*', { requires: ['noop'] }),
       ],
       nodes3,
     );
     expect(req(plan, 'c@1')).toEqual(['ctl-only@1']);
-    expect(req(plan, 'c@2')).toEqual(['a@2']);
-    expect(req(plan, 'c@3')).toEqual(['a@3']);
-    expect(byKey(plan).has('noop@1')).toBe(false);
+    expect(req(plan, 'c@2')).toEqual([]);
+    expect(byKey(plan).get('noop@2')).toMatchObject({ noop: { kind: 'skipped' }, requires: ['a@2'] });
+    expect(req(plan, 'd@2')).toEqual(['noop@2']);
+    expect(byKey(plan).get('d@2')?.layer).toBeGreaterThan(byKey(plan).get('a@2')?.layer ?? 99);
+    expectTopological(plan);
   });
 
-  it('cross-depends on a role links every node of that role', () => {
-    const plan = planDeployment(
-      [
-        sh('api', ['controller']),
-        sh('agent', ['compute'], { 'cross-depends': [{ name: 'api', role: 'controller' }] }),
-      ],
-      [...nodes3, { id: 4, roles: ['controller'] }],
-    );
-    expect(req(plan, 'agent@2')).toEqual(['api@1', 'api@4']);
-    expect(req(plan, 'agent@3')).toEqual(['api@1', 'api@4']);
-  });
-
-  it("cross-depends with role '*' links every node where the task has an instance", () => {
-    const plan = planDeployment(
-      [sh('x', ['compute']), sh('y', ['controller'], { 'cross-depends': [{ name: 'x', role: '*' }] })],
-      nodes3,
-    );
-    expect(req(plan, 'y@1')).toEqual(['x@2', 'x@3']);
-  });
-
-  it('cross-depends on a task virtual on the target node passes through to its requirements there', () => {
-    const plan = planDeployment(
-      [
-        sh('base', '*'),
-        sh('ctl', ['controller'], { requires: ['base'] }),
-        sh('y', ['compute'], { 'cross-depends': [{ name: 'ctl', role: '*' }] }),
-      ],
-      nodes3,
-    );
-    expect(req(plan, 'y@2')).toEqual(['base@2', 'base@3', 'ctl@1']);
-  });
-
-  it("cross-depends with role 'self' and with a list of roles", () => {
+  it('cross-depends without a role means every other node; self, lists, patterns and policy any', () => {
+    const nodes = [...nodes3, { id: 4, roles: ['ceph-osd'] }];
     const plan = planDeployment(
       [
         sh('x', '*'),
-        sh('y', '*', { 'cross-depends': [{ name: 'x', role: 'self' }] }),
-        sh('z', ['controller'], { 'cross-depends': [{ name: 'x', role: ['compute', 'ceph-osd'] }] }),
+        sh('any-node', ['compute'], { 'cross-depends': [{ name: 'x' }] }),
+        sh('mine', '*', { 'cross-depends': [{ name: 'x', role: 'self' }] }),
+        sh('listed', ['controller'], { 'cross-depends': [{ name: 'x', role: ['compute', 'ceph-osd'] }] }),
+        sh('pattern', ['controller'], { 'cross-depends': [{ name: '/^(any|mi)/', role: 'compute' }] }),
+        sh('one', ['controller'], { 'cross-depends': [{ name: 'x', role: 'compute', policy: 'any' }] }),
       ],
-      [...nodes3, { id: 4, roles: ['ceph-osd'] }],
+      nodes,
     );
-    expect(req(plan, 'y@2')).toEqual(['x@2']);
-    expect(req(plan, 'y@4')).toEqual(['x@4']);
-    expect(req(plan, 'z@1')).toEqual(['x@2', 'x@3', 'x@4']);
+    expect(req(plan, 'any-node@2')).toEqual(['x@1', 'x@2', 'x@3', 'x@4']);
+    expect(req(plan, 'mine@3')).toEqual(['x@3']);
+    expect(req(plan, 'listed@1')).toEqual(['x@2', 'x@3', 'x@4']);
+    expect(req(plan, 'pattern@1')).toEqual(['any-node@2', 'any-node@3', 'mine@2', 'mine@3']);
+    expect(req(plan, 'one@1')).toEqual(['x@2']);
   });
 
   it('cross-depended-by makes the named task wait on every node of the role', () => {
@@ -200,81 +222,55 @@ describe('planDeployment', () => {
       [...nodes3, { id: 4, roles: ['controller'] }],
     );
     expect(req(plan, 'client@2')).toEqual(['db@1', 'db@4']);
-    expect(req(plan, 'client@3')).toEqual(['db@1', 'db@4']);
     expect(req(plan, 'client@1')).toEqual([]);
-    expect(req(plan, 'client@4')).toEqual([]);
   });
 
-  it("cross-depended-by with role 'self' stays on the node", () => {
-    const plan = planDeployment(
-      [sh('db', '*', { 'cross-depended-by': [{ name: 'client', role: 'self' }] }), sh('client', '*')],
-      nodes3,
+  it('one_by_one: one node at a time, ascending ids; parallel amount: that many per layer', () => {
+    const nodes = [30, 10, 20].map((id) => ({ id, roles: ['compute'] }));
+    const serial = planDeployment(
+      [sh('one', '*', { parameters: { cmd: 'x', strategy: { type: 'one_by_one' } } })],
+      nodes,
     );
-    expect(req(plan, 'client@2')).toEqual(['db@2']);
+    expect(serial.layers).toEqual([['one@10'], ['one@20'], ['one@30']]);
+    const five = Array.from({ length: 5 }, (_, i) => ({ id: i + 1, roles: ['compute'] }));
+    const chunks = planDeployment([sh('p', '*', { strategy: { type: 'parallel', amount: 2 } })], five);
+    expect(chunks.layers).toEqual([['p@1', 'p@2'], ['p@3', 'p@4'], ['p@5']]);
+    const free = planDeployment([sh('p', '*', { strategy: { type: 'parallel' } })], five);
+    expect(free.layers).toHaveLength(1);
   });
 
-  it('one_by_one chains the instances in ascending node id', () => {
+  it('puts the longest remaining path first when a node has several ready tasks', () => {
     const plan = planDeployment(
-      [sh('a', '*'), sh('one', '*', { requires: ['a'], strategy: { type: 'one_by_one' } })],
-      [
-        { id: 30, roles: ['compute'] },
-        { id: 10, roles: ['compute'] },
-        { id: 20, roles: ['compute'] },
-      ],
-    );
-    expect(req(plan, 'one@10')).toEqual(['a@10']);
-    expect(req(plan, 'one@20')).toEqual(['a@20', 'one@10']);
-    expect(req(plan, 'one@30')).toEqual(['a@30', 'one@20']);
-    expect(plan.layers).toEqual([['a@10', 'a@20', 'a@30'], ['one@10'], ['one@20'], ['one@30']]);
-  });
-
-  it('parallel with amount runs chunks of that many nodes after each other', () => {
-    const nodes = Array.from({ length: 5 }, (_, i) => ({ id: i + 1, roles: ['compute'] }));
-    const plan = planDeployment([sh('p', '*', { strategy: { type: 'parallel', amount: 2 } })], nodes);
-    expect(req(plan, 'p@1')).toEqual([]);
-    expect(req(plan, 'p@2')).toEqual([]);
-    expect(req(plan, 'p@3')).toEqual(['p@1', 'p@2']);
-    expect(req(plan, 'p@4')).toEqual(['p@1', 'p@2']);
-    expect(req(plan, 'p@5')).toEqual(['p@3', 'p@4']);
-    expect(plan.layers).toEqual([['p@1', 'p@2'], ['p@3', 'p@4'], ['p@5']]);
-  });
-
-  it('parallel without amount adds no edges', () => {
-    const plan = planDeployment([sh('p', '*', { strategy: { type: 'parallel' } })], nodes3);
-    expect(plan.layers).toEqual([['p@1', 'p@2', 'p@3']]);
-  });
-
-  it('applies defaults for timeout, retries and fail_on_error', () => {
-    const plan = planDeployment(
-      [
-        sh('plain', '*'),
-        {
-          id: 'tuned',
-          type: 'puppet',
-          roles: '*',
-          fail_on_error: false,
-          parameters: { cmd: 'puppet apply', timeout: 42, retries: 3 },
-        },
-      ],
+      [sh('short', '*'), sh('long1', '*'), sh('long2', '*', { requires: ['long1'] })],
       [{ id: 1, roles: ['compute'] }],
+      { durationOf: (task) => (task.id === 'short' ? 1 : 5) },
     );
-    const index = byKey(plan);
-    expect(index.get('plain@1')).toMatchObject({
-      task: 'plain',
-      nodeId: 1,
-      type: 'shell',
-      cmd: 'run plain',
-      timeout: DEFAULT_TASK_TIMEOUT_S,
-      retries: 0,
-      failOnError: true,
+    expect(plan.layers).toEqual([['long1@1'], ['long2@1'], ['short@1']]);
+  });
+
+  it('a false condition makes an entry that runs nothing and says why; it still passes order on', () => {
+    const plan = planDeployment(
+      [sh('a', '*'), sh('maybe', '*', { requires: ['a'] }), sh('b', '*', { requires: ['maybe'] })],
+      nodes3,
+      {
+        conditionOf: (task, target) =>
+          task.id === 'maybe' && target === 2
+            ? { run: false, reason: 'condition is false: x' }
+            : { run: true },
+      },
+    );
+    expect(byKey(plan).get('maybe@2')).toMatchObject({
+      noop: { kind: 'condition', reason: 'condition is false: x' },
     });
-    expect(index.get('tuned@1')).toMatchObject({
-      type: 'puppet',
-      cmd: 'puppet apply',
-      timeout: 42,
-      retries: 3,
-      failOnError: false,
-    });
+    expect(byKey(plan).get('maybe@1')?.noop).toBeNull();
+    expect(plan.layers.flat()).not.toContain('maybe@2');
+    expectTopological(plan);
+  });
+
+  it('a condition that cannot be evaluated is a PlanError naming the task and the node', () => {
+    expect(() =>
+      planDeployment([sh('a', '*', { condition: 'x' })], nodes3, { conditionOf: () => ({ error: 'boom' }) }),
+    ).toThrow(/task 'a' on node 1: its condition cannot be evaluated: boom/);
   });
 
   it('raises PlanError on an instance-level cycle through cross-depends', () => {
@@ -286,18 +282,9 @@ describe('planDeployment', () => {
     try {
       planDeployment(tasks, nodes3);
     } catch (error) {
-      expect(error).toBeInstanceOf(PlanError);
       expect(['a', 'b']).toContain((error as PlanError).task);
       expect((error as PlanError).message).toMatch(/cycle/);
     }
-  });
-
-  it('raises PlanError on a cycle that runs through virtual tasks', () => {
-    const tasks: GraphTask[] = [
-      { id: 'g', type: 'stage', 'cross-depends': [{ name: 'a', role: '*' }] },
-      sh('a', ['compute'], { requires: ['g'] }),
-    ];
-    expect(() => planDeployment(tasks, nodes3)).toThrow(PlanError);
   });
 
   it('a graph without a cycle across nodes plans although both roles depend on each other', () => {
@@ -313,13 +300,15 @@ describe('planDeployment', () => {
     expectTopological(plan);
   });
 
-  it('an empty cluster or graph gives an empty plan', () => {
-    expect(planDeployment(referenceTasks(), [])).toEqual({ instances: [], layers: [] });
+  it('an empty cluster runs nothing (its stages are noted on the sync node); an empty graph plans nothing', () => {
+    const empty = planDeployment(referenceTasks(), []);
+    expect(empty.layers.flat()).toEqual([]);
+    expect(new Set(empty.instances.map((i) => i.nodeId))).toEqual(new Set([SYNC_NODE]));
     expect(planDeployment([], nodes3)).toEqual({ instances: [], layers: [] });
   });
 
   for (const layout of ['small', 'reference-50']) {
-    it(`layers of the reference graph on '${layout}' are a topological order`, () => {
+    it(`layers of the reference graph on '${layout}' are a topological order with one task per node`, () => {
       const nodes = layoutNodes(layout);
       const plan = planDeployment(referenceTasks(), nodes);
       expectTopological(plan);
@@ -349,18 +338,7 @@ describe('planDeployment', () => {
 });
 
 describe('layerTimeoutSeconds', () => {
-  const instance = (timeout: number, retries: number): TaskInstance => ({
-    key: `t${timeout}@1`,
-    task: `t${timeout}`,
-    nodeId: 1,
-    type: 'shell',
-    cmd: 'x',
-    timeout,
-    retries,
-    failOnError: true,
-    requires: [],
-    layer: 0,
-  });
+  const instance = (timeout: number, retries: number) => ({ timeout, retries });
 
   it('is the slowest instance with its retries plus slack', () => {
     expect(layerTimeoutSeconds([instance(100, 0), instance(40, 2), instance(50, 1)])).toBe(

@@ -168,6 +168,53 @@ describe('messages', () => {
     ).toBe("Provisioning of environment 'env' was stopped: 1 of 2 tasks done, 1 not started.");
   });
 
+  it("word a critical node's failure (a fault-tolerance stop) as a failure, naming the node and why", () => {
+    const tolerance = (message: string | null) =>
+      requestedStop({
+        cause: 'fault_tolerance',
+        by: 'fault tolerance',
+        message,
+        stopTaskId: null,
+        at: new Date(0),
+        timeoutSeconds: 30,
+      });
+    const rows = [
+      row('db', 'error', { nodeId: 3 }),
+      row('api', 'skipped', {
+        nodeId: 3,
+        skipReason: 'blocked',
+        reason: 'not run: requirement db@3 did not succeed',
+      }),
+      row('agent', 'skipped', { nodeId: 4, skipReason: 'stopped' }),
+    ];
+    const critical = {
+      name: 'deploy' as const,
+      stop: tolerance('node 3 (controller) failed: its role controller is critical'),
+    };
+    expect(deploymentMessage('env', 'failed', critical, rows, null)).toBe(
+      "Deployment of environment 'env' has failed: node 3 (controller) failed: its role controller is critical. " +
+        'Failed tasks: db on node 3.',
+    );
+    const group = {
+      name: 'deploy' as const,
+      stop: tolerance("2 of 2 nodes of group 'compute' failed; it tolerates 1"),
+    };
+    expect(deploymentMessage('env', 'failed', group, rows, null)).toBe(
+      "Deployment of environment 'env' has failed: 2 of 2 nodes of group 'compute' failed; it tolerates 1. " +
+        'Failed tasks: db on node 3.',
+    );
+    // forced afterwards by an operator, it is still the failure that ended it
+    const forced = {
+      name: 'deploy' as const,
+      stop: forcedStop(tolerance(null), new Date(0).toISOString(), 'operator'),
+    };
+    const message = deploymentMessage('env', 'failed', forced, rows, null);
+    expect(message).toBe(
+      "Deployment of environment 'env' has failed: fault tolerance exceeded. Failed tasks: db on node 3.",
+    );
+    expect(message).not.toContain('stopped');
+  });
+
   it('say how a stop ended, and name what forced it', () => {
     const rows = [row('a', 'error', { cancelledByStop: true })];
     expect(stopMessage('env', { name: 'deploy', stop: stopBy('operator') }, rows)).toBe(

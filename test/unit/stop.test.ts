@@ -102,6 +102,11 @@ describe('the stop state', () => {
     });
     // a stop wins over an orchestration failure
     expect(endReasonOf(requested(), true).skipReason).toBe('stopped');
+    // a failed node that stopped the deployment: worded as the failure it is
+    expect(endReasonOf(requested('fault_tolerance'), false)).toEqual({
+      skipReason: 'stopped',
+      reason: 'not started: the deployment failed',
+    });
     expect(endReasonOf(NO_STOP, true)).toEqual({
       skipReason: 'aborted',
       reason: 'not started: the deployment was aborted',

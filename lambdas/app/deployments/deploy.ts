@@ -4,15 +4,15 @@
  * the run's uuid). Once the execution runs it owns the lock; a start that failed is undone here.
  */
 import { randomUUID } from 'node:crypto';
+import { defaultAttributes } from '../../domain/attributes.js';
 import { ConflictError, ValidationError, WriteConflictError } from '../../domain/errors.js';
-import type { GraphTask } from '../../domain/graph.js';
 import {
   deployWhileStoppingMessage,
   runNotStartedMessage,
   runStartedMessage,
 } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
-import { PlanError, planDeployment } from '../../domain/plan.js';
+import { electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { needsProvisioning } from '../../domain/status.js';
 import { isStopping } from '../../domain/stop.js';
 import {
@@ -22,6 +22,7 @@ import {
   newRun,
   newStageTask,
 } from '../../domain/task.js';
+import { expandGraph } from '../engine/plan.js';
 import { assertUnlocked, getCluster } from '../inventory/clusters.js';
 import { graphOf } from '../inventory/config.js';
 import { type Context, nowIso } from '../ports.js';
@@ -29,23 +30,31 @@ import { type Context, nowIso } from '../ports.js';
 /** Step Functions keeps at most 25,000 events per execution; about 15 per layer leaves room for 1,000 layers. */
 export const MAX_LAYERS = 1000;
 
-/** The graph must expand on these nodes within the limits of one execution. */
-function checkPlan(graph: GraphTask[], nodes: Node[]): void {
-  try {
-    const planned = planDeployment(
-      graph,
-      nodes.map((n) => ({ id: n.id, roles: [...new Set([...n.roles, ...n.pendingRoles])] })),
+/**
+ * The graph must expand on these nodes (as the plan step will expand it: pending roles taken on, primaries
+ * elected, conditions evaluated) within the limits of one execution.
+ */
+async function checkPlan(ctx: Context, c: Cluster, members: Node[], nodes: Node[]): Promise<void> {
+  const graph = await graphOf(ctx, c.id);
+  const editable = (await ctx.repos.clusters.getAttributes(c.id)) ?? defaultAttributes();
+  const projected = nodes.map((n) => ({ ...n, roles: [...new Set([...n.roles, ...n.pendingRoles])] }));
+  const elected = electPrimaries(
+    members.map((m) => projected.find((n) => n.id === m.id) ?? m),
+    new Set(nodes.map((n) => n.id)),
+    rolesNeedingPrimary(graph),
+  );
+  const planned = expandGraph(ctx, {
+    cluster: c,
+    editable,
+    graph,
+    nodes: projected.map((n) => ({ ...n, primaryRoles: elected.get(n.id) ?? n.primaryRoles })),
+    runId: 0,
+  }).deployment;
+  if (planned.layers.length > MAX_LAYERS) {
+    throw new ValidationError(
+      `The deployment would need ${planned.layers.length} layers, at most ${MAX_LAYERS}: ` +
+        'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes',
     );
-    if (planned.layers.length > MAX_LAYERS) {
-      throw new ValidationError(
-        `The deployment would need ${planned.layers.length} layers, at most ${MAX_LAYERS}: ` +
-          'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes',
-      );
-    }
-  } catch (err) {
-    if (err instanceof PlanError)
-      throw new ValidationError(`The deployment graph cannot run on these nodes: ${err.message}`);
-    throw err;
   }
 }
 
@@ -101,8 +110,9 @@ export async function deployChanges(
     throw new ConflictError(deployWhileStoppingMessage(c.name, running.id));
   }
   assertUnlocked(c, mode.scope === 'provision' ? 'provision' : 'deploy');
-  const nodes = selectNodes(c, await ctx.repos.nodes.listOfCluster(clusterId), mode.nodes, mode.scope);
-  if (mode.scope !== 'provision') checkPlan(await graphOf(ctx, clusterId), nodes);
+  const members = await ctx.repos.nodes.listOfCluster(clusterId);
+  const nodes = selectNodes(c, members, mode.nodes, mode.scope);
+  if (mode.scope !== 'provision') await checkPlan(ctx, c, members, nodes);
   const offline = nodes.filter((n) => !n.online);
   if (offline.length > 0) {
     throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);

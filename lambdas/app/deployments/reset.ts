@@ -23,6 +23,7 @@ export async function resetCluster(ctx: Context, clusterId: number): Promise<Act
         errorType: null,
         errorMsg: null,
         progress: 0,
+        primaryRoles: [],
         roles: [],
         pendingRoles: [...new Set([...node.roles, ...node.pendingRoles])],
         pendingAddition: true,

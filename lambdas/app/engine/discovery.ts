@@ -1,4 +1,7 @@
-/** Discovery: SSM managed instances become nodes (new ones appear as `discover`), and `online` follows them. */
+/**
+ * Discovery: SSM managed instances become nodes (new ones appear as `discover`), and `online` follows them.
+ * The master node is not a node of any cluster: it is left out.
+ */
 import type { Context } from '../ports.js';
 import { nowIso } from '../ports.js';
 
@@ -7,6 +10,7 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
   let added = 0;
   let updated = 0;
   for (const instance of await ctx.commands.instances()) {
+    if (instance.instanceId === ctx.master.instanceId) continue;
     const known = await nodes.idOfInstance(instance.instanceId);
     if (known !== null) {
       const current = await nodes.get(known);
@@ -34,6 +38,7 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
       progress: 0,
       roles: [],
       pendingRoles: [],
+      primaryRoles: [],
       pendingAddition: false,
       pendingDeletion: false,
       online: instance.online,

@@ -14,6 +14,7 @@ import {
 } from '../../domain/dispatch.js';
 import type { HistoryRow } from '../../domain/history.js';
 import { instanceKey, isProvisionStage, rowKey, type Stage } from '../../domain/stage.js';
+import { MASTER_NODE } from '../../domain/targets.js';
 import { type Context, nowIso } from '../ports.js';
 import { sendUnderLease } from '../stop/dispatch-lease.js';
 import { countDone } from './run.js';
@@ -103,6 +104,7 @@ async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<Co
   const batches = batchRows(decision.send);
   const nodes = await ctx.repos.nodes.getMany(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
   const instanceOf = new Map(nodes.map((n) => [n.id, n.instanceId]));
+  if (ctx.master.instanceId !== null) instanceOf.set(MASTER_NODE, ctx.master.instanceId);
   return batches.map((batch, index) => ({
     deployTaskId: taskId,
     stage,

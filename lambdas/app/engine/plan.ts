@@ -1,19 +1,44 @@
 /**
- * "Plan deployment", the state machine's first step: expands the graph on the run's nodes, decides which
- * nodes need provisioning and which work is unchanged since its last successful run, and stores the pending
- * history rows. Idempotent: a retried plan returns the outline it stored.
+ * "Plan deployment", the state machine's first step: elects the primaries, expands the graph on the run's
+ * nodes (conditions evaluated per node, commands rendered per type), decides which nodes need provisioning
+ * and which work is unchanged since its last successful run, and stores the pending history rows: one per
+ * task on every node it applies to, including those that run nothing. Idempotent: a retried plan returns the
+ * outline it stored.
  */
-import { defaultAttributes, provisionCommand, provisionTimeout } from '../../domain/attributes.js';
+import {
+  defaultAttributes,
+  type Editable,
+  provisionCommand,
+  provisionTimeout,
+} from '../../domain/attributes.js';
+import { evaluateCondition, evaluateYaql, flattenSettings, formatValues } from '../../domain/conditions.js';
+import {
+  clusterModel,
+  deploymentInfo,
+  type InfoContext,
+  placeholderValues,
+} from '../../domain/deployment-info.js';
 import { executionTimeout, stageTimeLimit } from '../../domain/dispatch.js';
-import { NotFoundError } from '../../domain/errors.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { taskFingerprint } from '../../domain/fingerprint.js';
+import type { GraphTask } from '../../domain/graph.js';
 import { type HistoryRow, pendingRow } from '../../domain/history.js';
-import type { Node } from '../../domain/model.js';
-import { layerTimeoutSeconds, planDeployment } from '../../domain/plan.js';
-import { defaultGraph } from '../../domain/release.js';
+import type { Cluster, Node } from '../../domain/model.js';
+import {
+  type DeploymentPlan,
+  layerTimeoutSeconds,
+  PlanError,
+  planDeployment,
+  type TaskInstance,
+} from '../../domain/plan.js';
+import type { ConditionVerdict } from '../../domain/plan-expansion.js';
+import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
+import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
 import { needsProvisioning } from '../../domain/status.js';
+import { MASTER_NODE } from '../../domain/targets.js';
 import type { DeploymentOutline, DeploymentRun } from '../../domain/task.js';
+import { renderCommand } from '../../domain/task-commands.js';
 import type { Context } from '../ports.js';
 import { loadRun } from './run.js';
 
@@ -25,35 +50,27 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   if (!cluster) throw new NotFoundError(`Cluster ${run.clusterId} not found`);
   const graph = (await repos.clusters.getGraph(cluster.id)) ?? defaultGraph();
   const editable = (await repos.clusters.getAttributes(cluster.id)) ?? defaultAttributes();
-  const nodes = await takePendingRoles(ctx, run);
-
-  const deployment =
+  const nodes = await electPrimaryNodes(
+    ctx,
+    run,
+    await takePendingRoles(ctx, run),
+    rolesNeedingPrimary(graph),
+  );
+  const { deployment, info } =
     run.mode.scope === 'provision'
-      ? { instances: [], layers: [] }
-      : planDeployment(
-          graph,
-          nodes.map((n) => ({ id: n.id, roles: n.roles })),
-        );
+      ? { deployment: { instances: [], layers: [] }, info: null }
+      : expandGraph(ctx, { cluster, editable, graph, nodes, runId: run.id });
   const toProvision =
     run.mode.scope === 'deploy' ? [] : nodes.filter((n) => needsProvisioning(n.status, n.errorType));
   const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
   const unchangedOn = await unchangedWork(ctx, run, nodes, fingerprints);
+  const byId = new Map(graph.map((t) => [t.id, t]));
 
   const provisionLimit = provisionTimeout(editable);
   const rows: HistoryRow[] = [
     ...toProvision.map((n) => provisionRow(run.id, n.id, provisionCommand(editable), provisionLimit)),
     ...deployment.instances.map((i) =>
-      pendingRow({
-        deployTaskId: run.id,
-        stage: layerStage(i.layer),
-        taskName: i.task,
-        nodeId: i.nodeId,
-        cmd: i.cmd,
-        timeout: i.timeout,
-        retries: i.retries,
-        failOnError: i.failOnError,
-        requires: i.requires,
-        layer: i.layer,
+      instanceRow(run.id, i, byId.get(i.task) as GraphTask, info as InfoContext, {
         fingerprint: fingerprints.get(i.task) ?? null,
         unchanged: unchangedOn.get(i.nodeId)?.has(i.task) ?? false,
       }),
@@ -61,16 +78,22 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   ];
   await repos.history.putRows(rows);
 
-  const byKey = new Map(deployment.instances.map((i) => [i.key, i]));
+  const rowOf = new Map(rows.filter((r) => r.layer !== null).map((r) => [`${r.taskName}@${r.nodeId}`, r]));
   const outline: DeploymentOutline = {
     provision: {
       nodeCount: toProvision.length,
       timeoutSeconds: stageTimeLimit(executionTimeout(provisionLimit, 0)),
     },
-    layers: deployment.layers.map((keys, index) => ({
+    layers: deployment.layers.map((_, index) => ({
       taskId: run.id,
       stage: layerStage(index),
-      timeoutSeconds: stageTimeLimit(layerTimeoutSeconds(keys.flatMap((k) => byKey.get(k) ?? []))),
+      timeoutSeconds: stageTimeLimit(
+        layerTimeoutSeconds(
+          deployment.instances
+            .filter((i) => i.layer === index && i.noop === null)
+            .flatMap((i) => rowOf.get(`${i.task}@${i.nodeId}`) ?? []),
+        ),
+      ),
     })),
   };
   if (run.children.provision !== null)
@@ -89,18 +112,154 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   return outline;
 }
 
+export interface ExpansionInput {
+  cluster: Cluster;
+  editable: Editable;
+  graph: GraphTask[];
+  /** The nodes deployed, with their roles and primary roles as they will be. */
+  nodes: Node[];
+  runId: number;
+}
+
+/**
+ * The graph expanded on the nodes, conditions evaluated, with the data it was evaluated on; a graph that cannot
+ * be planned (a cycle, a condition that fails, master tasks without a master) is a ValidationError naming the task.
+ */
+export function expandGraph(
+  ctx: Pick<Context, 'master'>,
+  input: ExpansionInput,
+): { deployment: DeploymentPlan; info: InfoContext } {
+  const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
+  const deployment = planOrFail(input.graph, info);
+  assertMasterKnown(ctx, deployment);
+  return { deployment, info };
+}
+
+/** The plan, or the deployment's failure naming the task that cannot be planned. */
+function planOrFail(graph: GraphTask[], info: InfoContext): DeploymentPlan {
+  try {
+    return planDeployment(
+      graph,
+      info.nodes.map((n) => ({ id: n.id, roles: n.roles })),
+      { conditionOf: (task, target) => conditionVerdict(task, target, info) },
+    );
+  } catch (error) {
+    if (error instanceof PlanError)
+      throw new ValidationError(`The deployment cannot be planned: ${error.message}`);
+    throw error;
+  }
+}
+
+function conditionVerdict(task: GraphTask, target: number, info: InfoContext): ConditionVerdict {
+  if (task.condition === undefined) return { run: true };
+  const node = deploymentInfo(info, target);
+  return evaluateCondition(task.condition, {
+    settings: node,
+    cluster: clusterModel(info),
+    node,
+    placeholders: placeholderValues(info, target),
+  });
+}
+
+/** A graph with tasks for the master role needs a master node to run them on. */
+function assertMasterKnown(ctx: Pick<Context, 'master'>, deployment: DeploymentPlan): void {
+  const onMaster = deployment.instances.find((i) => i.nodeId === MASTER_NODE && i.noop === null);
+  if (onMaster && ctx.master.instanceId === null) {
+    throw new ValidationError(
+      `The deployment cannot be planned: task '${onMaster.task}' runs on the master node, and no master node is configured (FUEL_MASTER_INSTANCE_ID)`,
+    );
+  }
+}
+
+function infoContext(
+  ctx: Pick<Context, 'master'>,
+  { cluster, editable, nodes, runId }: ExpansionInput,
+  primaryRolesUsed: readonly string[],
+): InfoContext {
+  return {
+    cluster: { id: cluster.id, name: cluster.name, status: cluster.status },
+    settings: flattenSettings(editable),
+    nodes: nodes.map((n) => ({
+      id: n.id,
+      name: n.name,
+      hostname: n.hostname,
+      ip: n.ip,
+      roles: allRoles(n, primaryRolesUsed),
+    })),
+    masterIp: ctx.master.ip,
+    openstackVersion: OPENSTACK_VERSION,
+    deploymentId: runId,
+  };
+}
+
+/** The pending row of a plan entry: its command rendered for its node, or why it runs nothing. */
+function instanceRow(
+  runId: number,
+  instance: TaskInstance,
+  task: GraphTask,
+  info: InfoContext,
+  previous: { fingerprint: string | null; unchanged: boolean },
+): HistoryRow {
+  const planned = {
+    deployTaskId: runId,
+    stage: layerStage(instance.layer),
+    taskName: instance.task,
+    taskType: task.type,
+    nodeId: instance.nodeId,
+    failOnError: task.fail_on_error ?? true,
+    requires: instance.requires,
+    layer: instance.layer,
+    order: instance.order,
+    ...previous,
+  };
+  if (instance.noop !== null) {
+    const kind = instance.noop.kind === 'condition' ? 'condition' : 'noop';
+    return pendingRow({
+      ...planned,
+      cmd: '',
+      timeout: 0,
+      retries: 0,
+      interval: 0,
+      noop: { kind, reason: instance.noop.reason },
+      unchanged: false,
+    });
+  }
+  const formatted = formatValues(task, placeholderValues(info, instance.nodeId)) as GraphTask;
+  const command = renderCommand(formatted, uploadData(formatted, info, instance));
+  return pendingRow({ ...planned, ...command, noop: null });
+}
+
+/** The data an upload_file task writes: its text, or the value of its `yaql_exp` on the node's data. */
+function uploadData(task: GraphTask, info: InfoContext, instance: TaskInstance): string | null {
+  const data = task.parameters?.data;
+  if (task.type !== 'upload_file' || data === undefined) return null;
+  if (typeof data === 'string') return data;
+  const node = deploymentInfo(info, instance.nodeId);
+  const value = evaluateYaql(data.yaql_exp, { node });
+  if ('error' in value) {
+    throw new ValidationError(
+      `The deployment cannot be planned: task '${task.id}' on node ${instance.nodeId}: parameters.data cannot be evaluated: ${value.error}`,
+    );
+  }
+  return typeof value.value === 'string' ? value.value : JSON.stringify(value.value);
+}
+
 function provisionRow(runId: number, nodeId: number, cmd: string, timeout: number): HistoryRow {
   return pendingRow({
     deployTaskId: runId,
     stage: PROVISION_STAGE,
     taskName: 'provision',
+    taskType: 'shell',
     nodeId,
     cmd,
     timeout,
     retries: 0,
+    interval: 0,
     failOnError: true,
     requires: [],
     layer: null,
+    order: null,
+    noop: null,
     fingerprint: null,
     unchanged: false,
   });
@@ -124,6 +283,22 @@ async function takePendingRoles(ctx: Context, run: DeploymentRun): Promise<Node[
     }
   }
   return nodes;
+}
+
+/** Elects the primaries the graph uses among the cluster's nodes (Nailgun's `set_primary_roles`). */
+async function electPrimaryNodes(
+  ctx: Context,
+  run: DeploymentRun,
+  nodes: Node[],
+  roles: readonly string[],
+): Promise<Node[]> {
+  const members = await ctx.repos.nodes.listOfCluster(run.clusterId);
+  const current = members.map((m) => nodes.find((n) => n.id === m.id) ?? m);
+  const changed = electPrimaries(current, new Set(nodes.map((n) => n.id)), roles);
+  const updated = new Map<number, Node>();
+  for (const [id, primaryRoles] of changed)
+    updated.set(id, await ctx.repos.nodes.update(id, { primaryRoles }));
+  return nodes.map((n) => updated.get(n.id) ?? n);
 }
 
 /**

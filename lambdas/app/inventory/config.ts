@@ -19,7 +19,13 @@ export async function getGraph(ctx: Context, clusterId: number): Promise<GraphTa
   return graphOf(ctx, clusterId);
 }
 
-export async function putGraph(ctx: Context, clusterId: number, input: unknown): Promise<GraphTask[]> {
+/** A stored graph, and what in it orders nothing (cross-dependencies that match no task). */
+export interface StoredGraph {
+  tasks: GraphTask[];
+  warnings: string[];
+}
+
+export async function putGraph(ctx: Context, clusterId: number, input: unknown): Promise<StoredGraph> {
   const c = await getCluster(ctx, clusterId);
   const validation = validateGraph(input);
   if (!validation.ok) {
@@ -43,7 +49,9 @@ export async function putGraph(ctx: Context, clusterId: number, input: unknown):
   assertUnlocked(c, 'change the deployment graph');
   await ctx.repos.clusters.putGraph(clusterId, validation.tasks);
   if (!c.isCustomized) await ctx.repos.clusters.updateUnlocked(clusterId, { isCustomized: true });
-  return validation.tasks;
+  const warnings = validation.warnings.map((w) => w.message);
+  if (warnings.length > 0) ctx.log('graph stored with warnings', { clusterId, warnings });
+  return { tasks: validation.tasks, warnings };
 }
 
 export async function getAttributes(ctx: Context, clusterId: number): Promise<Editable> {

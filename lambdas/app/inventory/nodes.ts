@@ -30,6 +30,7 @@ export async function releaseNode(ctx: Context, node: Node): Promise<void> {
     clusterId: null,
     roles: [],
     pendingRoles: [],
+    primaryRoles: [],
     pendingAddition: false,
     pendingDeletion: false,
     status: 'discover',
