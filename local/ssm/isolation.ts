@@ -12,7 +12,7 @@
  * The stand-ins (stand-ins/README.md) come first on every node's PATH.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FleetNode } from './nodes.js';
@@ -220,11 +220,14 @@ class NamespaceRoot implements NodeRoot {
   async down(): Promise<void> {
     await this.starting?.catch(() => undefined);
     const child = this.init;
+    const initPid = this.initPid;
     if (child !== null) {
       this.init = null;
       this.kill(child);
     }
     await this.exited;
+    // the launcher can end before the node's init is gone: its PID namespace ends only with it
+    if (initPid > 0) await untilGone(initPid);
     this.initPid = 0;
   }
 
@@ -239,6 +242,22 @@ class NamespaceRoot implements NodeRoot {
       }
     }
     child.stdin?.destroy();
+  }
+}
+
+/** Waits (at most 5 s) until a killed process has ended: no longer in /proc, or a zombie. */
+async function untilGone(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    let state: string;
+    try {
+      state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
+    const fields = state.slice(state.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -355,7 +355,7 @@ describe('LocalFleet stand-ins', () => {
       [
         '[stand-in] rsync: would sync rsync://10.20.0.2:/puppet/mitaka-9.0/modules/ to /etc/puppet/modules',
         `[stand-in] ruby: would run ${modular}/astute/enable_quorum.rb`,
-        `[stand-in] sh: would run ${modular}/astute/generate_keys.sh -p /var/lib/fuel/keys/ -i 1 -s nova\\ mysql`,
+        `[stand-in] sh: generates what ${modular}/astute/generate_keys.sh -p /var/lib/fuel/keys/ -i 1 -s nova\\ mysql would`,
         `[stand-in] ${python.replace('/usr/bin/', '')}: would run ${modular}/vmware/vcenter_hooks.py --create_zones`,
         '[stand-in] ntpdate: would set the clock (no server given)',
         '[stand-in] ntpdate: would set the clock from 10.20.0.2',
@@ -368,6 +368,37 @@ describe('LocalFleet stand-ins', () => {
 
     const log = await run(nodeId(1), `grep -c ' node-1 ' ${HOST_STAND_IN_LOG}`);
     expect(log.StandardOutputContent).toBe('7\n');
+  });
+
+  it("generates on the master the keys Fuel's generate_keys.sh would, where copy_files reads them", async () => {
+    const modular = '/etc/puppet/modules/osnailyfacter/modular';
+    const master = fleet.masterInstanceId;
+    const made = await run(
+      master,
+      `sh ${modular}/astute/generate_keys.sh -p /var/lib/fuel/keys/ -i 7 -o 'mongodb' -s 'neutron nova' -f '0 1' && ` +
+        'cd /var/lib/fuel/keys/7 && find . -type f | sort',
+    );
+    expect(made.Status, made.StandardErrorContent).toBe('Success');
+    expect(made.StandardOutputContent?.split('\n').slice(1).join('\n')).toBe(
+      [
+        './fernet-keys/0',
+        './fernet-keys/1',
+        './mongodb/mongodb.key',
+        './neutron/neutron',
+        './neutron/neutron.pub',
+        './nova/nova',
+        './nova/nova.pub',
+        '',
+      ].join('\n'),
+    );
+    // a node reads the master's files, read-only, at /run/fuel-master
+    const read = await run(
+      nodeId(2),
+      'cat /run/fuel-master/var/lib/fuel/keys/7/nova/nova.pub; touch /run/fuel-master/x',
+    );
+    expect(read.StandardOutputContent).toMatch(/^ssh-rsa \S+ nova\n$/);
+    expect(read.StandardErrorContent).toMatch(/Read-only file system/);
+    expect(existsSync('/var/lib/fuel/keys/7')).toBe(false);
   });
 
   it('hands everything else to the real programs', async () => {

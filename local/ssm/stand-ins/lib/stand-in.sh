@@ -86,6 +86,20 @@ stand_in_interpreter() {
     esac
   done
   if [ -n "$script" ] && [[ $script == /etc/puppet/modules/* ]] && [ ! -e "$script" ]; then
+    case ${script##*/} in
+    generate_keys.sh | generate_haproxy_keys.sh)
+      # the master's key generators: their files are what the nodes' copy_files tasks copy
+      stand_in_record "$program" "generates what $(stand_in_quote "${args[@]:index}") would"
+      source "$(dirname "${BASH_SOURCE[0]}")/fuel-keys.sh"
+      if [ "${script##*/}" = generate_keys.sh ]; then
+        fuel_generate_keys "${args[@]:index+1}" || exit $?
+      else
+        fuel_generate_haproxy_keys "${args[@]:index+1}" || exit $?
+      fi
+      stand_in_take_time
+      exit 0
+      ;;
+    esac
     stand_in_record "$program" "would run $(stand_in_quote "${args[@]:index}")"
     stand_in_take_time
     exit 0
