@@ -6,6 +6,7 @@ import {
   aws_apigatewayv2_authorizers as apigwAuthorizers,
   aws_apigatewayv2_integrations as apigwIntegrations,
   CfnOutput,
+  CfnParameter,
   Duration,
   aws_dynamodb as dynamodb,
   aws_events as events,
@@ -210,10 +211,25 @@ export class FuelDeploymentStack extends Stack {
       watchdog: 'WatchdogFunction',
       discoverNodes: 'DiscoverNodesFunction',
     };
+    // Fuel's master node: where the graph's `master` tasks run (an SSM managed instance), and its address
+    const masterInstanceId = new CfnParameter(this, 'MasterInstanceId', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^(|mi-[0-9a-f]{17}|i-[0-9a-f]{8,17})$',
+      description:
+        "The master node's SSM managed instance id, for the tasks of Fuel's master role (empty: none)",
+    });
+    const masterIp = new CfnParameter(this, 'MasterIp', {
+      type: 'String',
+      default: '10.20.0.2',
+      description: "The master node's address, {MASTER_IP} in task parameters",
+    });
     const build = (name: FunctionName, environment: Record<string, string> = {}): nodejs.NodejsFunction =>
       this.nodeFunction(functionIds[name], FUNCTION_SPECS[name], {
         TABLE_NAME: this.table.tableName,
         NODE_OPTIONS: '--enable-source-maps',
+        FUEL_MASTER_INSTANCE_ID: masterInstanceId.valueAsString,
+        FUEL_MASTER_IP: masterIp.valueAsString,
         ...environment,
       });
 

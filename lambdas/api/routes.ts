@@ -38,6 +38,17 @@ function param(ctx: RouteContext, name: string): number {
 }
 
 /** What the Keystone-compatible login checks: the admin's credentials, and the key that signs tokens. */
+
+/** How many `Warning` entries a reply carries at most. */
+const MAX_WARNINGS = 20;
+
+/** A JSON string with every character outside printable ASCII escaped (a header value must be ASCII). */
+function asciiJson(text: string): string {
+  return JSON.stringify(text).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 export interface LoginConfig {
   user: string;
   password: () => Promise<string>;
@@ -185,8 +196,12 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: noQuery,
       handler: async (ctx) => {
         const stored = await service.putGraph(param(ctx, 'id'), ctx.body);
-        // what orders nothing is said, not dropped: one RFC 7234 Warning per such relation
-        const warning = stored.warnings.map((w) => `199 fuel-sls ${JSON.stringify(w)}`).join(', ');
+        // what orders nothing is said, not dropped: one RFC 7234 Warning per such relation (ASCII, at most 20)
+        const shown = stored.warnings.slice(0, MAX_WARNINGS).map((w) => `199 fuel-sls ${asciiJson(w)}`);
+        if (stored.warnings.length > MAX_WARNINGS) {
+          shown.push(`199 fuel-sls ${asciiJson(`and ${stored.warnings.length - MAX_WARNINGS} more`)}`);
+        }
+        const warning = shown.join(', ');
         return json(200, stored.tasks, warning === '' ? {} : { warning });
       },
     }),

@@ -3,6 +3,7 @@
  * evaluated, and what `{yaql_exp: '$.toYaml()'}` uploads as astute.yaml. The cluster's settings (flattened as
  * Nailgun's `merged_attrs_values`) at the root, then the node's own fields and the list of nodes.
  */
+import { type FormatValues, nailgunPlaceholders } from './conditions.js';
 import { targetKeyPart } from './targets.js';
 
 export interface InfoCluster {
@@ -41,56 +42,75 @@ export function clusterModel(ctx: InfoContext): Record<string, unknown> {
   };
 }
 
-/** The deployment data of one target (a node, or the master). */
-export function deploymentInfo(ctx: InfoContext, target: number): Record<string, unknown> {
-  const node = ctx.nodes.find((n) => n.id === target);
-  const roles = node?.roles ?? ['master'];
-  return {
-    ...ctx.settings,
-    uid: targetKeyPart(target),
-    fqdn: node?.hostname ?? 'master',
-    name: node?.name ?? 'master',
-    roles,
-    role: roles[0] ?? null,
-    deployment_id: ctx.deploymentId,
-    deployment_mode: 'ha_compact',
-    openstack_version: ctx.openstackVersion,
-    master_ip: ctx.masterIp,
-    cluster: { id: ctx.cluster.id, name: ctx.cluster.name, status: ctx.cluster.status },
-    network_metadata: {
-      nodes: Object.fromEntries(
-        ctx.nodes.map((n) => [
-          n.hostname,
-          {
-            uid: String(n.id),
-            fqdn: n.hostname,
-            node_roles: n.roles,
-            name: n.name,
-            network_roles: { admin: n.ip },
-          },
-        ]),
-      ),
-    },
-    nodes: ctx.nodes.map((n) => ({
-      uid: String(n.id),
-      fqdn: n.hostname,
-      name: n.name,
-      role: n.roles[0] ?? null,
-      roles: n.roles,
-      internal_address: n.ip,
-    })),
-    plugins: [],
-  };
-}
+/**
+ * The deployment data of every target, built once per deployment: the parts all nodes share (the settings,
+ * the list of nodes) are made once, each target's data once, so that planning stays linear in tasks x nodes.
+ */
+export class DeploymentInfo {
+  private readonly shared: Record<string, unknown>;
+  private readonly byTarget = new Map<number, Record<string, unknown>>();
+  private readonly placeholders = new Map<number, FormatValues>();
 
-/** The placeholders Nailgun fills in task parameters (`text_format_safe`). */
-export function placeholderValues(ctx: InfoContext, target: number): Record<string, string> {
-  const node = ctx.nodes.find((n) => n.id === target);
-  return {
-    CLUSTER_ID: String(ctx.cluster.id),
-    MASTER_IP: ctx.masterIp,
-    OPENSTACK_VERSION: ctx.openstackVersion,
-    CN_HOSTNAME: node?.hostname ?? 'master',
-    SETTINGS: JSON.stringify(ctx.settings),
-  };
+  constructor(private readonly ctx: InfoContext) {
+    this.shared = {
+      ...ctx.settings,
+      deployment_id: ctx.deploymentId,
+      deployment_mode: 'ha_compact',
+      openstack_version: ctx.openstackVersion,
+      master_ip: ctx.masterIp,
+      cluster: { id: ctx.cluster.id, name: ctx.cluster.name, status: ctx.cluster.status },
+      network_metadata: {
+        nodes: Object.fromEntries(
+          ctx.nodes.map((n) => [
+            n.hostname,
+            {
+              uid: String(n.id),
+              fqdn: n.hostname,
+              node_roles: n.roles,
+              name: n.name,
+              network_roles: { admin: n.ip },
+            },
+          ]),
+        ),
+      },
+      nodes: ctx.nodes.map((n) => ({
+        uid: String(n.id),
+        fqdn: n.hostname,
+        name: n.name,
+        role: n.roles[0] ?? null,
+        roles: n.roles,
+        internal_address: n.ip,
+      })),
+      plugins: [],
+    };
+  }
+
+  /** The data of one target (a node, or the master): `settings:` in legacy conditions, `$` in yaql. */
+  of(target: number): Record<string, unknown> {
+    let data = this.byTarget.get(target);
+    if (!data) {
+      const node = this.ctx.nodes.find((n) => n.id === target);
+      const roles = node?.roles ?? ['master'];
+      data = {
+        ...this.shared,
+        uid: targetKeyPart(target),
+        fqdn: node?.hostname ?? 'master',
+        name: node?.name ?? 'master',
+        roles,
+        role: roles[0] ?? null,
+      };
+      this.byTarget.set(target, data);
+    }
+    return data;
+  }
+
+  /** The placeholders of task parameters on a target, as Nailgun's formatter context fills them. */
+  placeholdersOf(target: number): FormatValues {
+    let values = this.placeholders.get(target);
+    if (!values) {
+      values = nailgunPlaceholders(this.of(target), { ip: this.ctx.masterIp });
+      this.placeholders.set(target, values);
+    }
+    return values;
+  }
 }

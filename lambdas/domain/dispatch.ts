@@ -3,9 +3,9 @@
  * SendCommand calls, and the time limits of commands and stages.
  */
 import type { Failures } from './bookkeeping.js';
-import type { HistoryRow, SkipReason } from './history.js';
-import { rowKey } from './stage.js';
-import { targetLabel } from './targets.js';
+import { type HistoryRow, type SkipReason, skipCountsAsSuccess } from './history.js';
+import { rowKey, taskOfEveryEntry } from './stage.js';
+import { SYNC_NODE, targetLabel } from './targets.js';
 
 /** SSM SendCommand takes at most 50 instance ids per call; Astute sent at most 50 nodes per call too. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
@@ -32,6 +32,35 @@ function decisionOrder(rows: HistoryRow[]): HistoryRow[] {
   return [...rows].sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || (rowKey(a) < rowKey(b) ? -1 : 1));
 }
 
+/** The target of an entry key (`task@3`, `task@master`, `task@sync`): a node id, or NaN for the others. */
+function nodeOfKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf('@') + 1));
+}
+
+/**
+ * The first requirement of a row that did not succeed. A stage (on the sync node) does not wait for the
+ * nodes that failed alone (not critically: a critical failure stops the deployment anyway): the other nodes
+ * go on past it. A `task@*` requirement is every entry of that task.
+ */
+function failedRequirementOf(
+  row: HistoryRow,
+  failed: Set<string>,
+  failedNodes: Map<number, string>,
+): string | undefined {
+  const counts = (key: string): boolean => !(row.nodeId === SYNC_NODE && failedNodes.has(nodeOfKey(key)));
+  for (const requirement of row.requires) {
+    const task = taskOfEveryEntry(requirement);
+    if (task === null) {
+      if (failed.has(requirement) && counts(requirement)) return requirement;
+      continue;
+    }
+    for (const key of failed) {
+      if (key.slice(0, key.lastIndexOf('@')) === task && counts(key)) return key;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Pending rows of a layer are sent unless their node failed or one of their requirements did not succeed
  * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged). Rows that
@@ -52,7 +81,7 @@ export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecisi
       failed.add(rowKey(row));
       continue;
     }
-    const failedRequirement = row.requires.find((key) => failed.has(key));
+    const failedRequirement = failedRequirementOf(row, failed, failures.nodes);
     if (failedRequirement !== undefined) {
       decision.skip.push({
         row,
@@ -77,6 +106,33 @@ export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecisi
     decision.send.push(row);
   }
   return decision;
+}
+
+/**
+ * The pending rows that run nothing and whose requirements all succeeded, with what they are (a deployment
+ * that ends before their layer still records them as what they would have been, not as stopped).
+ */
+export function reachedNoops(
+  rows: HistoryRow[],
+): Map<string, { kind: 'condition' | 'noop'; reason: string }> {
+  const byKey = new Map(rows.map((r) => [rowKey(r), r]));
+  const byTask = new Map<string, HistoryRow[]>();
+  for (const r of rows) byTask.set(r.taskName, [...(byTask.get(r.taskName) ?? []), r]);
+  const reached = new Map<string, { kind: 'condition' | 'noop'; reason: string }>();
+  const succeeded = (r: HistoryRow | undefined): boolean =>
+    r !== undefined &&
+    (r.status === 'ready' ||
+      (r.status === 'skipped' && r.skipReason !== null && skipCountsAsSuccess(r.skipReason)) ||
+      reached.has(rowKey(r)));
+  for (const row of decisionOrder(rows)) {
+    if (row.status !== 'pending' || row.noop === null) continue;
+    const met = row.requires.every((key) => {
+      const task = taskOfEveryEntry(key);
+      return task === null ? succeeded(byKey.get(key)) : (byTask.get(task) ?? []).every(succeeded);
+    });
+    if (met) reached.set(rowKey(row), row.noop);
+  }
+  return reached;
 }
 
 export interface Batch {

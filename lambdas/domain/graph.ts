@@ -468,7 +468,7 @@ function roleProblems(task: GraphTask, roleKnown: (role: string) => boolean, pro
   }
 }
 
-/** A runnable task without what its type needs to run. */
+/** A runnable task without what its type needs to run, or with a path it may not use. */
 function parameterProblems(task: GraphTask, problems: GraphProblem[]): void {
   if (!runnable(task)) return;
   const field = missingParameter(task);
@@ -479,6 +479,28 @@ function parameterProblems(task: GraphTask, problems: GraphProblem[]): void {
       message: `task '${task.id}' of type ${task.type} has no ${field}`,
     });
   }
+  for (const [at, path] of filePaths(task)) {
+    if (!path.startsWith('/') || path.split('/').includes('..') || /[\0\n\r]/.test(path)) {
+      problems.push({
+        task: task.id,
+        field: at,
+        message: `task '${task.id}': ${at} must be an absolute path without '..' (got ${JSON.stringify(path)})`,
+      });
+    }
+  }
+}
+
+/** The file paths a task names: where upload_file writes, what copy_files reads on the master and writes. */
+function filePaths(task: GraphTask): [string, string][] {
+  const p = task.parameters ?? {};
+  if (task.type === 'upload_file' && typeof p.path === 'string' && p.path.trim() !== '') {
+    return [['parameters.path', p.path]];
+  }
+  if (task.type !== 'copy_files') return [];
+  return (p.files ?? []).flatMap((f, i): [string, string][] => [
+    [`parameters.files[${i}].src`, f.src],
+    [`parameters.files[${i}].dst`, f.dst],
+  ]);
 }
 
 /** A condition that Nailgun 9.0 could not evaluate. */

@@ -2,9 +2,11 @@
  * Every message the service writes on a task for people to read: how a deployment, a provisioning and a
  * stop ended, and why a stop or a deployment was refused.
  */
+
 import type { HistoryRow } from './history.js';
 import type { Outcome } from './settlement.js';
 import { isFaultToleranceStop, isForced, isStopping, type StopState } from './stop.js';
+import { targetLabel } from './targets.js';
 import type { DeploymentRun } from './task.js';
 
 type RunSubject = Pick<DeploymentRun, 'name'>;
@@ -32,7 +34,7 @@ export function runNotStartedMessage(reason: string): string {
 function failedList(failed: HistoryRow[]): string {
   const listed = failed
     .slice(0, 10)
-    .map((r) => `${r.taskName} on node ${r.nodeId}`)
+    .map((r) => `${r.taskName} on ${targetLabel(r.nodeId)}`)
     .join(', ');
   return `${listed}${failed.length > 10 ? ` and ${failed.length - 10} more` : ''}`;
 }
@@ -102,7 +104,7 @@ export const NO_RESULT_REASON = 'no result was received before the deployment en
 
 /** Why a row failed when its node never answered after a forced stop. */
 export function unansweredReason(row: Pick<HistoryRow, 'taskName' | 'nodeId'>): string {
-  return `${row.taskName}: no result after the forced stop; node ${row.nodeId} did not answer`;
+  return `${row.taskName}: no result after the forced stop; ${targetLabel(row.nodeId)} did not answer`;
 }
 
 /** Why a batch that a stop kept from being sent never started. */

@@ -79,15 +79,19 @@ export class RoleResolver {
     return policy === 'any' ? ids.slice(0, 1) : ids;
   }
 
-  private resolveOne(role: string): number[] {
+  /** The targets of one role; a group's id stands for its roles (`seen` guards against groups naming each other). */
+  private resolveOne(role: string, seen: Set<string> = new Set()): number[] {
     if (role === ANY_ROLE) return this.all;
     if (role === MASTER_ROLE) return [MASTER_NODE];
     if (isPattern(role)) {
       const matches = nameMatcher(role);
       return [...this.byRole.entries()].filter(([r]) => matches(r)).flatMap(([, ids]) => ids);
     }
-    const viaGroup = RELEASE_ROLES.includes(role) ? undefined : this.groupRoles.get(role);
-    if (viaGroup) return viaGroup.flatMap((r) => this.resolveOne(r));
+    const viaGroup = RELEASE_ROLES.includes(role) || seen.has(role) ? undefined : this.groupRoles.get(role);
+    if (viaGroup) {
+      seen.add(role);
+      return viaGroup.flatMap((r) => this.resolveOne(r, seen));
+    }
     return this.byRole.get(role) ?? [];
   }
 }

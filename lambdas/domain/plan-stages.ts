@@ -29,32 +29,37 @@ function taskEdges(tasks: GraphTask[]): [number, number][] {
   return edges.filter(([a, b]) => a !== b);
 }
 
-/** The stage tasks in order: Kahn over the edges between stages, upload order breaking ties. */
+/**
+ * The stage tasks in order: as they come in a topological order of the whole task graph (Kahn, upload order
+ * breaking ties), so that a stage reached through other tasks comes after the stages before them.
+ */
 function stageOrder(tasks: GraphTask[], edges: [number, number][]): number[] {
-  const stages = tasks.flatMap((t, i) => (t.type === 'stage' ? [i] : []));
-  const isStage = new Set(stages);
-  const pending = new Map(stages.map((s) => [s, 0]));
-  const next = new Map<number, number[]>(stages.map((s) => [s, []]));
+  const pending = new Int32Array(tasks.length);
+  const next: number[][] = tasks.map(() => []);
   for (const [a, b] of edges) {
-    if (!isStage.has(a) || !isStage.has(b)) continue;
-    next.get(a)?.push(b);
-    pending.set(b, (pending.get(b) ?? 0) + 1);
+    next[a]?.push(b);
+    pending[b] = (pending[b] as number) + 1;
   }
   const order: number[] = [];
-  const ready = stages.filter((s) => pending.get(s) === 0);
+  const ready: number[] = [];
+  tasks.forEach((_, i) => {
+    if (pending[i] === 0) ready.push(i);
+  });
   while (ready.length > 0) {
     ready.sort((x, y) => x - y);
-    const s = ready.shift() as number;
-    order.push(s);
-    for (const d of next.get(s) ?? []) {
-      const left = (pending.get(d) ?? 0) - 1;
-      pending.set(d, left);
-      if (left === 0) ready.push(d);
+    const t = ready.shift() as number;
+    order.push(t);
+    for (const d of next[t] ?? []) {
+      pending[d] = (pending[d] as number) - 1;
+      if (pending[d] === 0) ready.push(d);
     }
   }
-  // stages on a cycle among themselves keep upload order (the cycle itself is reported by validation)
-  for (const s of stages) if (!order.includes(s)) order.push(s);
-  return order;
+  // tasks on a cycle of the task-level graph (roles ignored) keep upload order
+  const placed = new Set(order);
+  tasks.forEach((_, i) => {
+    if (!placed.has(i)) order.push(i);
+  });
+  return order.filter((i) => tasks[i]?.type === 'stage');
 }
 
 /**

@@ -4,11 +4,18 @@
  * ordered into the layers Step Functions runs one after another (plan-schedule.ts).
  */
 import type { GraphTask, TaskType } from './graph.js';
-import { type ConditionOf, Expansion, type NoopKind, PlanError, type PlanNode } from './plan-expansion.js';
+import {
+  type ConditionOf,
+  type Entry,
+  Expansion,
+  type NoopKind,
+  PlanError,
+  type PlanNode,
+} from './plan-expansion.js';
 import { type ScheduleItem, schedule } from './plan-schedule.js';
 import { implicitStageBarriers } from './plan-stages.js';
-import { instanceKey } from './stage.js';
-import { targetLabel } from './targets.js';
+import { everyEntryOf, instanceKey } from './stage.js';
+import { SYNC_NODE, targetLabel } from './targets.js';
 
 export { PlanError, type PlanNode } from './plan-expansion.js';
 
@@ -100,13 +107,18 @@ export function planDeployment(
     );
   }
   const keyOf = entries.map((e) => instanceKey(e.task.id, e.target));
+  const entriesOfTask = new Map<string, number>();
+  for (const e of entries) entriesOfTask.set(e.task.id, (entriesOfTask.get(e.task.id) ?? 0) + 1);
   const instances: TaskInstance[] = entries.map((e, k) => ({
     key: keyOf[k] as string,
     task: e.task.id,
     nodeId: e.target,
     type: e.task.type,
     noop: e.noop,
-    requires: [...e.requires].map((r) => keyOf[r] as string).sort(),
+    requires:
+      e.target === SYNC_NODE
+        ? stageRequirements(e, entries, keyOf, entriesOfTask)
+        : [...e.requires].map((r) => keyOf[r] as string).sort(),
     layer: result.layerOf[k] as number,
     order: result.orderOf[k] as number,
   }));
@@ -115,6 +127,30 @@ export function planDeployment(
   for (const instance of instances) if (instance.noop === null) layers[instance.layer]?.push(instance.key);
   for (const layer of layers) layer.sort();
   return { instances, layers };
+}
+
+/**
+ * A stage waits for every entry of the tasks before it, on every node: its requirements are kept per task
+ * (`task@*`, every entry of that task) where it waits for all of them, so that its row stays small however
+ * many nodes there are; explicit keys otherwise.
+ */
+function stageRequirements(
+  entry: Entry,
+  entries: Entry[],
+  keyOf: string[],
+  entriesOfTask: Map<string, number>,
+): string[] {
+  const perTask = new Map<string, number[]>();
+  for (const r of entry.requires) {
+    const id = entries[r]?.task.id as string;
+    perTask.set(id, [...(perTask.get(id) ?? []), r]);
+  }
+  const keys: string[] = [];
+  for (const [id, list] of perTask) {
+    if (list.length === entriesOfTask.get(id) && list.length > 1) keys.push(everyEntryOf(id));
+    else for (const r of list) keys.push(keyOf[r] as string);
+  }
+  return keys.sort();
 }
 
 function assertUnique(tasks: GraphTask[], nodes: PlanNode[]): void {

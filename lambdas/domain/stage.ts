@@ -35,6 +35,16 @@ export function instanceKey(taskName: string, nodeId: number): string {
   return `${taskName}@${targetKeyPart(nodeId)}`;
 }
 
+/** A requirement on every entry of a task, whatever its node: `task@*` (a stage's requirements). */
+export function everyEntryOf(taskName: string): string {
+  return `${taskName}@*`;
+}
+
+/** The task a `task@*` requirement names, or null for a key of one entry. */
+export function taskOfEveryEntry(key: string): string | null {
+  return key.endsWith('@*') ? key.slice(0, -2) : null;
+}
+
 export function rowKey(row: { taskName: string; nodeId: number }): string {
   return instanceKey(row.taskName, row.nodeId);
 }

@@ -58,9 +58,9 @@ function uploadFile(path: string, data: string, permissions: string, dirPermissi
   const encoded = Buffer.from(data, 'utf8').toString('base64');
   const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) || '/' : '.';
   return [
-    `mkdir -p -m ${shellQuote(dirPermissions)} ${shellQuote(dir)}`,
+    `mkdir -p -m ${shellQuote(dirPermissions)} -- ${shellQuote(dir)}`,
     `printf '%s' ${shellQuote(encoded)} | base64 -d > ${shellQuote(path)}`,
-    `chmod ${shellQuote(permissions)} ${shellQuote(path)}`,
+    `chmod ${shellQuote(permissions)} -- ${shellQuote(path)}`,
   ].join(' && ');
 }
 
@@ -73,8 +73,8 @@ function copyFiles(task: GraphTask): string {
       const dst = file.dst;
       const dir = dst.slice(0, dst.lastIndexOf('/')) || '/';
       return (
-        `mkdir -p -m ${shellQuote(dirMode)} ${shellQuote(dir)} && ` +
-        `install -m ${shellQuote(mode)} ${shellQuote(`${MASTER_FILES_ROOT}${file.src}`)} ${shellQuote(dst)}`
+        `mkdir -p -m ${shellQuote(dirMode)} -- ${shellQuote(dir)} && ` +
+        `install -m ${shellQuote(mode)} -- ${shellQuote(`${MASTER_FILES_ROOT}${file.src}`)} ${shellQuote(dst)}`
       );
     })
     .join(' && ');
@@ -111,7 +111,7 @@ function commandOf(task: GraphTask, uploadData: string | null): string {
     case 'puppet':
       return p.puppet_manifest ? puppetApply(task) : inDirectory(p.cwd, p.cmd ?? '');
     case 'sync':
-      return `rsync -c -r --delete ${shellQuote(p.src ?? '')} ${shellQuote(p.dst ?? '')}`;
+      return `rsync -c -r --delete -- ${shellQuote(p.src ?? '')} ${shellQuote(p.dst ?? '')}`;
     case 'upload_file':
       return uploadFile(p.path ?? '', uploadData ?? '', p.permissions ?? '0644', p.dir_permissions ?? '0755');
     case 'copy_files':

@@ -4,7 +4,7 @@
  * per node as Nailgun expands it (one primary controller, master tasks on the master, stages on the sync node,
  * false conditions recorded as skipped), runs one task at a time per node with stages as global points, and
  * its commands run inside the simulated nodes, never on the host. Runs against the embedded runtime, or
- * FUEL_API_URL / FUEL_AUTH_TOKEN when set (7 free nodes and a master node).
+ * FUEL_API_URL / FUEL_AUTH_TOKEN when set (10 free nodes and a master node).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ const LAYOUT = [
 ];
 
 beforeAll(async () => {
-  target = await openTarget(8);
+  target = await openTarget(10);
   api = new Api(target);
   const cluster = await api.ok<ClusterJson>('POST', '/api/v1/clusters/', { name: 'fuel-format' });
   clusterId = cluster.id;
@@ -212,4 +212,59 @@ describe('a Fuel 9.0-format graph', () => {
       nodes[0]?.id,
     ]);
   }, 300_000);
+});
+
+describe('a compute that fails in a graph with stages', () => {
+  it('fails alone: the controller goes past the stages and runs its post-deployment task', async () => {
+    const cluster = await api.ok<ClusterJson>('POST', '/api/v1/clusters/', { name: 'staged-failure' });
+    const [controller, compute] = await freeNodes(api, 2);
+    await api.ok('POST', `/api/v1/clusters/${cluster.id}/assignment/`, [
+      { id: controller?.id, roles: ['controller'] },
+      { id: compute?.id, roles: ['compute'] },
+    ]);
+    const task = (id: string, groups: string[], cmd: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      type: 'shell',
+      version: '2.0.0',
+      groups,
+      parameters: { cmd, timeout: 30 },
+      ...extra,
+    });
+    await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, [
+      { id: 'deploy_start', type: 'stage' },
+      { id: 'deploy_end', type: 'stage', requires: ['deploy_start'] },
+      { id: 'post_deployment_start', type: 'stage', requires: ['deploy_end'] },
+      { id: 'post_deployment_end', type: 'stage', requires: ['post_deployment_start'] },
+      task('ctl', ['controller'], 'sleep 0.3', { requires: ['deploy_start'], required_for: ['deploy_end'] }),
+      task('cmp', ['compute'], 'echo broken >&2; exit 3', {
+        requires: ['deploy_start'],
+        required_for: ['deploy_end'],
+      }),
+      task('post', ['controller', 'compute'], 'true', {
+        requires: ['post_deployment_start'],
+        required_for: ['post_deployment_end'],
+      }),
+    ]);
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
+    const ended = await waitForTask(api, deploy.id);
+    expect(ended.status).toBe('error');
+    expect(ended.message).toContain(`Failed tasks: cmp on node ${compute?.id}`);
+    const deployment = (
+      await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${cluster.id}`)
+    ).find((t) => t.name === 'deployment' && t.parent_id === deploy.id);
+    const history = await api.ok<HistoryJson[]>(
+      'GET',
+      `/api/v1/transactions/${deployment?.id}/deployment_history/`,
+    );
+    const status = (name: string, node: string | null) =>
+      history.find((r) => r.task_name === name && r.node_id === node)?.status;
+    expect(status('post', String(controller?.id))).toBe('ready');
+    expect(status('post', String(compute?.id))).toBe('skipped');
+    expect(status('post_deployment_end', null)).toBe('skipped');
+    const members = new Map(
+      (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).map((n) => [n.id, n]),
+    );
+    expect(members.get(controller?.id ?? 0)?.status).toBe('ready');
+    expect(members.get(compute?.id ?? 0)).toMatchObject({ status: 'error', error_type: 'deploy' });
+  }, 120_000);
 });

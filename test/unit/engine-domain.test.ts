@@ -6,6 +6,7 @@ import {
   decideLayer,
   executionTimeout,
   MAX_INSTANCES_PER_COMMAND,
+  reachedNoops,
 } from '../../lambdas/domain/dispatch.js';
 import {
   type HistoryRow,
@@ -29,6 +30,7 @@ import {
   type NodeStatus,
   needsProvisioning,
 } from '../../lambdas/domain/status.js';
+import { SYNC_NODE } from '../../lambdas/domain/targets.js';
 
 function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}): HistoryRow {
   return {
@@ -104,6 +106,64 @@ describe('decideLayer', () => {
     const decision = decideLayer(rows, failures([[1, 'x']], [['z@1', 'x']]));
     expect(keysOf(decision.send)).toEqual(['a@9']);
     expect(decision.skip).toEqual([]);
+  });
+
+  it('decides rows that run nothing first, in plan order, so that a row of the same layer needing one sees it', () => {
+    const stage = row('deploy_end', SYNC_NODE, {
+      order: 1,
+      requires: ['top@*'],
+      noop: { kind: 'noop', reason: 'stage: nothing runs' },
+    });
+    const after = row('post', 2, { order: 2, requires: ['deploy_end@sync'] });
+    // a failure on a node that did not fail (a blocked cross-dependency) blocks the stage, and so what follows
+    const blocked = decideLayer([after, stage], failures([], [['top@3', 'not run: requirement x']]));
+    expect(blocked.skip.map((s) => [rowKey(s.row), s.kind])).toEqual([
+      ['deploy_end@sync', 'blocked'],
+      ['post@2', 'blocked'],
+    ]);
+    expect(blocked.skip[0]?.reason).toBe('not run: requirement top@3 did not succeed');
+    // nothing failed: the stage is recorded as what it is, and the row after it is sent
+    const clear = decideLayer([after, stage], failures());
+    expect(clear.skip.map((s) => [rowKey(s.row), s.kind, s.reason])).toEqual([
+      ['deploy_end@sync', 'noop', 'stage: nothing runs'],
+    ]);
+    expect(keysOf(clear.send)).toEqual(['post@2']);
+  });
+
+  it('a stage does not wait for a node that failed alone: the other nodes go past it', () => {
+    const stage = row('deploy_end', SYNC_NODE, {
+      order: 1,
+      requires: ['top@*'],
+      noop: { kind: 'noop', reason: 's' },
+    });
+    const decision = decideLayer([stage], failures([[3, 'top failed']], [['top@3', 'failed']]));
+    expect(decision.skip.map((s) => s.kind)).toEqual(['noop']);
+    // a row of a node still waits for what failed on another node (Astute: its dependents fail)
+    const cross = row('agent', 2, { requires: ['top@3'] });
+    expect(decideLayer([cross], failures([[3, 'top failed']], [['top@3', 'failed']])).skip[0]?.kind).toBe(
+      'blocked',
+    );
+  });
+
+  it('a false condition skips the row with its reason, counted as success', () => {
+    const cond = row('radosgw', 1, { noop: { kind: 'condition', reason: 'condition is false: x' } });
+    expect(decideLayer([cond], failures()).skip).toEqual([
+      { row: cond, kind: 'condition', reason: 'condition is false: x' },
+    ]);
+  });
+});
+
+describe('reachedNoops', () => {
+  it('names the pending rows that run nothing whose requirements all succeeded, through chains of them', () => {
+    const rows = [
+      row('a', 1, { status: 'ready', order: 0 }),
+      row('a', 2, { status: 'skipped', skipReason: 'condition', order: 1 }),
+      row('end', SYNC_NODE, { order: 2, requires: ['a@*'], noop: { kind: 'noop', reason: 'stage' } }),
+      row('post', SYNC_NODE, { order: 3, requires: ['end@sync'], noop: { kind: 'noop', reason: 'stage' } }),
+      row('b', 1, { order: 4 }),
+      row('after-b', 1, { order: 5, requires: ['b@1'], noop: { kind: 'condition', reason: 'c' } }),
+    ];
+    expect([...reachedNoops(rows).keys()]).toEqual(['end@sync', 'post@sync']);
   });
 });
 

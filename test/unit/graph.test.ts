@@ -159,6 +159,22 @@ describe('validateGraph', () => {
     ]);
   });
 
+  it('rejects file paths that are not absolute or climb with ..', () => {
+    const problems = problemsOf([
+      { id: 'up', type: 'upload_file', roles: '*', parameters: { path: 'etc/astute.yaml', data: 'x' } },
+      {
+        id: 'cp',
+        type: 'copy_files',
+        roles: '*',
+        parameters: { files: [{ src: '/var/lib/fuel/../../etc/shadow', dst: '/tmp/x' }] },
+      },
+    ]);
+    expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual([
+      'up:parameters.path',
+      'cp:parameters.files[0].src',
+    ]);
+  });
+
   it('rejects patterns that do not compile, naming the task and field', () => {
     const problems = problemsOf([shell('a', { roles: ['/(/'], 'cross-depends': [{ name: '/[/' }] })]);
     expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual(['a:cross-depends[0].name', 'a:roles']);

@@ -96,6 +96,9 @@ describe('Lambda functions', () => {
       expect(props.Handler, id).toBe('index.handler');
       const env = (props.Environment as { Variables: Json }).Variables;
       expect(env.TABLE_NAME, id).toEqual({ Ref: expect.stringMatching(/^Table/) });
+      // where the graph's master tasks run: the stack's parameters
+      expect(env.FUEL_MASTER_INSTANCE_ID, id).toEqual({ Ref: 'MasterInstanceId' });
+      expect(env.FUEL_MASTER_IP, id).toEqual({ Ref: 'MasterIp' });
       const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(propsOf(resources[logGroup] as Json).RetentionInDays, id).toBe(30);
     }

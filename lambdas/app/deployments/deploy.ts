@@ -44,7 +44,8 @@ async function checkPlan(ctx: Context, c: Cluster, members: Node[], nodes: Node[
     rolesNeedingPrimary(graph),
   );
   const planned = expandGraph(ctx, {
-    cluster: c,
+    // as the plan step will see it: the deployment has taken the cluster
+    cluster: { ...c, status: 'deployment' },
     editable,
     graph,
     nodes: projected.map((n) => ({ ...n, primaryRoles: elected.get(n.id) ?? n.primaryRoles })),

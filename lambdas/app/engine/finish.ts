@@ -4,6 +4,7 @@
  * missing. Decisions come from domain/settlement.ts; this step reads, asks and writes.
  */
 import type { Failures } from '../../domain/bookkeeping.js';
+import { reachedNoops } from '../../domain/dispatch.js';
 import type { HistoryRow } from '../../domain/history.js';
 import { deploymentMessage, NO_RESULT_REASON, stopMessage } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
@@ -14,7 +15,7 @@ import {
   stageTaskStatus,
   workProgress,
 } from '../../domain/settlement.js';
-import { isProvisionStage } from '../../domain/stage.js';
+import { isProvisionStage, rowKey } from '../../domain/stage.js';
 import { isTaskFinished, type NodeStatus } from '../../domain/status.js';
 import { endReasonOf, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
@@ -127,8 +128,15 @@ async function settleUnfinishedRows(
   orchestrationFailed: boolean,
 ): Promise<void> {
   const end = endReasonOf(run.stop, orchestrationFailed);
+  // rows that run nothing, whose requirements all succeeded, are what they would have been: not stopped
+  const noops = reachedNoops(rows);
   for (const row of rows) {
-    if (row.status === 'pending') {
+    const noop = noops.get(rowKey(row));
+    if (row.status === 'pending' && noop) {
+      const patch = { reason: noop.reason, skipReason: noop.kind };
+      if (await ctx.repos.history.moveRow(row, 'skipped', patch))
+        Object.assign(row, { status: 'skipped', ...patch });
+    } else if (row.status === 'pending') {
       if (
         await ctx.repos.history.moveRow(row, 'skipped', { reason: end.reason, skipReason: end.skipReason })
       ) {

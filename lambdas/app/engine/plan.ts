@@ -12,12 +12,7 @@ import {
   provisionTimeout,
 } from '../../domain/attributes.js';
 import { evaluateCondition, evaluateYaql, flattenSettings, formatValues } from '../../domain/conditions.js';
-import {
-  clusterModel,
-  deploymentInfo,
-  type InfoContext,
-  placeholderValues,
-} from '../../domain/deployment-info.js';
+import { clusterModel, DeploymentInfo, type InfoContext } from '../../domain/deployment-info.js';
 import { executionTimeout, stageTimeLimit } from '../../domain/dispatch.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { taskFingerprint } from '../../domain/fingerprint.js';
@@ -36,7 +31,7 @@ import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/prim
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
 import { needsProvisioning } from '../../domain/status.js';
-import { MASTER_NODE } from '../../domain/targets.js';
+import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
 import type { DeploymentOutline, DeploymentRun } from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
 import type { Context } from '../ports.js';
@@ -56,9 +51,9 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
     await takePendingRoles(ctx, run),
     rolesNeedingPrimary(graph),
   );
-  const { deployment, info } =
+  const { deployment, data } =
     run.mode.scope === 'provision'
-      ? { deployment: { instances: [], layers: [] }, info: null }
+      ? { deployment: { instances: [], layers: [] }, data: null }
       : expandGraph(ctx, { cluster, editable, graph, nodes, runId: run.id });
   const toProvision =
     run.mode.scope === 'deploy' ? [] : nodes.filter((n) => needsProvisioning(n.status, n.errorType));
@@ -70,7 +65,7 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   const rows: HistoryRow[] = [
     ...toProvision.map((n) => provisionRow(run.id, n.id, provisionCommand(editable), provisionLimit)),
     ...deployment.instances.map((i) =>
-      instanceRow(run.id, i, byId.get(i.task) as GraphTask, info as InfoContext, {
+      instanceRow(run.id, i, byId.get(i.task) as GraphTask, data as DeploymentInfo, {
         fingerprint: fingerprints.get(i.task) ?? null,
         unchanged: unchangedOn.get(i.nodeId)?.has(i.task) ?? false,
       }),
@@ -128,20 +123,30 @@ export interface ExpansionInput {
 export function expandGraph(
   ctx: Pick<Context, 'master'>,
   input: ExpansionInput,
-): { deployment: DeploymentPlan; info: InfoContext } {
+): { deployment: DeploymentPlan; data: DeploymentInfo } {
   const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
-  const deployment = planOrFail(input.graph, info);
+  const data = new DeploymentInfo(info);
+  const deployment = planOrFail(input.graph, info, data);
   assertMasterKnown(ctx, deployment);
-  return { deployment, info };
+  // what upload_file tasks write is evaluated now: an error is the operator's to fix before anything runs
+  const byId = new Map(input.graph.map((t) => [t.id, t]));
+  for (const instance of deployment.instances) {
+    const task = byId.get(instance.task);
+    if (task?.type === 'upload_file' && instance.noop === null) {
+      uploadData(formatValues(task, data.placeholdersOf(instance.nodeId)) as GraphTask, data, instance);
+    }
+  }
+  return { deployment, data };
 }
 
 /** The plan, or the deployment's failure naming the task that cannot be planned. */
-function planOrFail(graph: GraphTask[], info: InfoContext): DeploymentPlan {
+function planOrFail(graph: GraphTask[], info: InfoContext, data: DeploymentInfo): DeploymentPlan {
+  const model = clusterModel(info);
   try {
     return planDeployment(
       graph,
       info.nodes.map((n) => ({ id: n.id, roles: n.roles })),
-      { conditionOf: (task, target) => conditionVerdict(task, target, info) },
+      { conditionOf: (task, target) => conditionVerdict(task, target, data, model) },
     );
   } catch (error) {
     if (error instanceof PlanError)
@@ -150,14 +155,19 @@ function planOrFail(graph: GraphTask[], info: InfoContext): DeploymentPlan {
   }
 }
 
-function conditionVerdict(task: GraphTask, target: number, info: InfoContext): ConditionVerdict {
+function conditionVerdict(
+  task: GraphTask,
+  target: number,
+  data: DeploymentInfo,
+  model: Record<string, unknown>,
+): ConditionVerdict {
   if (task.condition === undefined) return { run: true };
-  const node = deploymentInfo(info, target);
+  const node = data.of(target);
   return evaluateCondition(task.condition, {
     settings: node,
-    cluster: clusterModel(info),
+    cluster: model,
     node,
-    placeholders: placeholderValues(info, target),
+    placeholders: data.placeholdersOf(target),
   });
 }
 
@@ -197,7 +207,7 @@ function instanceRow(
   runId: number,
   instance: TaskInstance,
   task: GraphTask,
-  info: InfoContext,
+  data: DeploymentInfo,
   previous: { fingerprint: string | null; unchanged: boolean },
 ): HistoryRow {
   const planned = {
@@ -224,21 +234,20 @@ function instanceRow(
       unchanged: false,
     });
   }
-  const formatted = formatValues(task, placeholderValues(info, instance.nodeId)) as GraphTask;
-  const command = renderCommand(formatted, uploadData(formatted, info, instance));
+  const formatted = formatValues(task, data.placeholdersOf(instance.nodeId)) as GraphTask;
+  const command = renderCommand(formatted, uploadData(formatted, data, instance));
   return pendingRow({ ...planned, ...command, noop: null });
 }
 
 /** The data an upload_file task writes: its text, or the value of its `yaql_exp` on the node's data. */
-function uploadData(task: GraphTask, info: InfoContext, instance: TaskInstance): string | null {
+function uploadData(task: GraphTask, info: DeploymentInfo, instance: TaskInstance): string | null {
   const data = task.parameters?.data;
   if (task.type !== 'upload_file' || data === undefined) return null;
   if (typeof data === 'string') return data;
-  const node = deploymentInfo(info, instance.nodeId);
-  const value = evaluateYaql(data.yaql_exp, { node });
+  const value = evaluateYaql(data.yaql_exp, { node: info.of(instance.nodeId) });
   if ('error' in value) {
     throw new ValidationError(
-      `The deployment cannot be planned: task '${task.id}' on node ${instance.nodeId}: parameters.data cannot be evaluated: ${value.error}`,
+      `The deployment cannot be planned: task '${task.id}' on ${targetLabel(instance.nodeId)}: parameters.data cannot be evaluated: ${value.error}`,
     );
   }
   return typeof value.value === 'string' ? value.value : JSON.stringify(value.value);

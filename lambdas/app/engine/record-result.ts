@@ -3,6 +3,7 @@
  * back (GetCommandInvocation), recorded on its history row, the node's status and the run's failure
  * markers follow, and the stage completes when it was the last instance outstanding.
  */
+
 import { parseComment } from '../../domain/bookkeeping.js';
 import {
   cancelledByForcedStop,
@@ -12,6 +13,7 @@ import {
 import { isProvisionStage, rowKey } from '../../domain/stage.js';
 import { isTaskFinished } from '../../domain/status.js';
 import { isForced } from '../../domain/stop.js';
+import { isClusterNode } from '../../domain/targets.js';
 import { type Context, nowIso } from '../ports.js';
 import { recordNodeFailure } from './node-failure.js';
 import { countDone, loadRun } from './run.js';
@@ -78,7 +80,7 @@ export async function recordResult(ctx: Context, input: CommandStatusInput): Pro
     // a freshly provisioned node has run nothing yet: what ran on it before no longer counts
     await repos.nodes.forgetLastRuns(row.nodeId);
     await repos.nodes.update(row.nodeId, { status: 'provisioned', errorType: null, errorMsg: null });
-  } else if (recorded.status === 'ready' && row.fingerprint !== null) {
+  } else if (recorded.status === 'ready' && row.fingerprint !== null && isClusterNode(row.nodeId)) {
     await repos.nodes.recordLastRun({
       nodeId: row.nodeId,
       taskName: row.taskName,
