@@ -321,7 +321,7 @@ export function validateGraph(input: unknown): GraphValidation {
     roleProblems(task, roleKnown, problems);
     parameterProblems(task, problems);
     conditionProblems(task, problems);
-    groupProblems(task, knownIds, problems);
+    groupProblems(task, knownIds, groupIds, problems);
   }
   problems.push(...findCycles(tasks));
   return problems.length === 0 ? { ok: true, tasks, warnings } : { ok: false, problems };
@@ -506,7 +506,14 @@ function filePaths(task: GraphTask): [string, string][] {
 /** A condition that Nailgun 9.0 could not evaluate. */
 function conditionProblems(task: GraphTask, problems: GraphProblem[]): void {
   if (task.condition === undefined) return;
-  const bad = checkCondition(task.condition);
+  let bad: string | null;
+  try {
+    bad = checkCondition(task.condition);
+  } catch (error) {
+    // a parser's stack ends before an expression nested thousands deep does
+    if (!(error instanceof RangeError)) throw error;
+    bad = 'it is nested too deeply';
+  }
   if (bad !== null) {
     problems.push({
       task: task.id,
@@ -517,7 +524,12 @@ function conditionProblems(task: GraphTask, problems: GraphProblem[]): void {
 }
 
 /** A group's member that is not a task of the graph (Nailgun: "Task X cannot be resolved"). */
-function groupProblems(task: GraphTask, knownIds: Set<string>, problems: GraphProblem[]): void {
+function groupProblems(
+  task: GraphTask,
+  knownIds: Set<string>,
+  groupIds: Set<string>,
+  problems: GraphProblem[],
+): void {
   if (task.tasks === undefined) return;
   if (task.type !== 'group') {
     problems.push({
@@ -533,6 +545,12 @@ function groupProblems(task: GraphTask, knownIds: Set<string>, problems: GraphPr
         task: task.id,
         field: `tasks[${i}]`,
         message: `group '${task.id}' lists unknown task '${member}'`,
+      });
+    } else if (groupIds.has(member)) {
+      problems.push({
+        task: task.id,
+        field: `tasks[${i}]`,
+        message: `group '${task.id}' lists group '${member}': a group's members are tasks that run`,
       });
     }
   });

@@ -29,8 +29,14 @@ export interface Schedule {
   layers: number;
 }
 
-/** The schedule, or the index of an item on a dependency cycle. */
-export function schedule(items: ScheduleItem[]): Schedule | { cycleAt: number } {
+/**
+ * The schedule, or the index of an item on a dependency cycle, or `tooManyLayers` as soon as it would need
+ * more than `maxLayers` layers (the work stops there).
+ */
+export function schedule(
+  items: ScheduleItem[],
+  maxLayers = Number.POSITIVE_INFINITY,
+): Schedule | { cycleAt: number } | { tooManyLayers: true } {
   const n = items.length;
   const dependents: number[][] = items.map(() => []);
   const pending = new Int32Array(n);
@@ -42,7 +48,7 @@ export function schedule(items: ScheduleItem[]): Schedule | { cycleAt: number } 
   });
   const rank = ranks(items, dependents, pending);
   if (typeof rank === 'number') return { cycleAt: rank };
-  return new LayerBuilder(items, dependents, pending, rank).build();
+  return new LayerBuilder(items, dependents, pending, rank).build(maxLayers);
 }
 
 /** Longest remaining path from each item (its duration included), or a cycle. */
@@ -91,7 +97,7 @@ class LayerBuilder {
     this.earliest = new Int32Array(items.length);
   }
 
-  build(): Schedule {
+  build(maxLayers: number): Schedule | { tooManyLayers: true } {
     const roots: number[] = [];
     for (let k = 0; k < this.items.length; k++) if (this.pending[k] === 0) roots.push(k);
     for (const k of roots) this.release(k);
@@ -99,6 +105,7 @@ class LayerBuilder {
     let lastLayer = -1;
     while (this.placedCount < this.items.length) {
       if (layer > this.items.length) throw new Error('schedule: items left that no layer can take');
+      if (layer >= maxLayers) return { tooManyLayers: true };
       for (const k of this.future.get(layer) ?? []) this.enqueue(k);
       this.future.delete(layer);
       const chosen = this.choose();

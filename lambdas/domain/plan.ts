@@ -48,6 +48,8 @@ export interface PlanOptions {
   conditionOf?: ConditionOf;
   /** Expected seconds of a task on a target, for ordering within layers; absent: 1. */
   durationOf?: (task: GraphTask, target: number) => number;
+  /** More layers than this is a PlanError, found without building them all. */
+  maxLayers?: number;
 }
 
 /** Slack added to a layer's longest possible task run, for dispatch and result collection. */
@@ -97,7 +99,13 @@ export function planDeployment(
     limit: strategyLimit(e.task),
     duration: durationOf(e.task, e.target),
   }));
-  const result = schedule(items);
+  const result = schedule(items, options.maxLayers);
+  if ('tooManyLayers' in result) {
+    throw new PlanError(
+      `the deployment would need more than ${options.maxLayers} layers: use \`parallel\` with a larger \`amount\` instead of \`one_by_one\` on many nodes`,
+      null,
+    );
+  }
   if ('cycleAt' in result) {
     const entry = entries[result.cycleAt];
     const name = entry?.task.id ?? '?';

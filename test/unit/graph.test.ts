@@ -175,6 +175,16 @@ describe('validateGraph', () => {
     ]);
   });
 
+  it('rejects a group listed as a member of a group, and a condition nested too deeply to read', () => {
+    const problems = problemsOf([
+      { id: 'inner', type: 'group', roles: ['compute'] },
+      { id: 'outer', type: 'group', roles: ['controller'], tasks: ['inner'] },
+      shell('deep', { condition: `${'('.repeat(20_000)}true${')'.repeat(20_000)}` }),
+    ]);
+    expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual(['outer:tasks[0]', 'deep:condition']);
+    expect(problems[1]?.message).toContain('nested too deeply');
+  });
+
   it('rejects patterns that do not compile, naming the task and field', () => {
     const problems = problemsOf([shell('a', { roles: ['/(/'], 'cross-depends': [{ name: '/[/' }] })]);
     expect(problems.map((p) => `${p.task}:${p.field}`)).toEqual(['a:cross-depends[0].name', 'a:roles']);

@@ -279,6 +279,15 @@ describe('planDeployment', () => {
     ).toThrow(/task 'a' on node 1: its condition cannot be evaluated: boom/);
   });
 
+  it('stops planning past maxLayers with a PlanError that says how to shorten it', () => {
+    const nodes = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, roles: ['compute'] }));
+    const serial = [sh('one', '*', { strategy: { type: 'one_by_one' } })];
+    expect(() => planDeployment(serial, nodes, { maxLayers: 10 })).toThrow(
+      /more than 10 layers: use `parallel`/,
+    );
+    expect(planDeployment(serial, nodes, { maxLayers: 50 }).layers).toHaveLength(50);
+  });
+
   it('raises PlanError on an instance-level cycle through cross-depends', () => {
     const tasks = [
       sh('a', ['controller'], { 'cross-depends': [{ name: 'b', role: 'compute' }] }),

@@ -50,6 +50,8 @@ async function checkPlan(ctx: Context, c: Cluster, members: Node[], nodes: Node[
     graph,
     nodes: projected.map((n) => ({ ...n, primaryRoles: elected.get(n.id) ?? n.primaryRoles })),
     runId: 0,
+    // far past the limit, planning stops: the operator learns the graph is too long without waiting for it
+    maxLayers: MAX_LAYERS * 10,
   }).deployment;
   if (planned.layers.length > MAX_LAYERS) {
     throw new ValidationError(

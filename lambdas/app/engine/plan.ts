@@ -114,6 +114,8 @@ export interface ExpansionInput {
   /** The nodes deployed, with their roles and primary roles as they will be. */
   nodes: Node[];
   runId: number;
+  /** Stop planning past this many layers (a deployment that long is refused anyway). */
+  maxLayers?: number;
 }
 
 /**
@@ -126,7 +128,7 @@ export function expandGraph(
 ): { deployment: DeploymentPlan; data: DeploymentInfo } {
   const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
   const data = new DeploymentInfo(info);
-  const deployment = planOrFail(input.graph, info, data);
+  const deployment = planOrFail(input.graph, info, data, input.maxLayers);
   assertMasterKnown(ctx, deployment);
   // what upload_file tasks write is evaluated now: an error is the operator's to fix before anything runs
   const byId = new Map(input.graph.map((t) => [t.id, t]));
@@ -140,13 +142,18 @@ export function expandGraph(
 }
 
 /** The plan, or the deployment's failure naming the task that cannot be planned. */
-function planOrFail(graph: GraphTask[], info: InfoContext, data: DeploymentInfo): DeploymentPlan {
+function planOrFail(
+  graph: GraphTask[],
+  info: InfoContext,
+  data: DeploymentInfo,
+  maxLayers: number | undefined,
+): DeploymentPlan {
   const model = clusterModel(info);
   try {
     return planDeployment(
       graph,
       info.nodes.map((n) => ({ id: n.id, roles: n.roles })),
-      { conditionOf: (task, target) => conditionVerdict(task, target, data, model) },
+      { conditionOf: (task, target) => conditionVerdict(task, target, data, model), maxLayers },
     );
   } catch (error) {
     if (error instanceof PlanError)
