@@ -30,7 +30,7 @@ import type { ConditionVerdict } from '../../domain/plan-expansion.js';
 import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
-import { needsProvisioning } from '../../domain/status.js';
+import { isTaskFinished, needsProvisioning } from '../../domain/status.js';
 import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
 import type { DeploymentOutline, DeploymentRun } from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
@@ -54,7 +54,14 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   const { deployment, data } =
     run.mode.scope === 'provision'
       ? { deployment: { instances: [], layers: [] }, data: null }
-      : expandGraph(ctx, { cluster, editable, graph, nodes, runId: run.id });
+      : expandGraph(ctx, {
+          cluster,
+          editable,
+          graph,
+          nodes,
+          runId: run.id,
+          durations: await measuredDurations(ctx, run),
+        });
   const toProvision =
     run.mode.scope === 'deploy' ? [] : nodes.filter((n) => needsProvisioning(n.status, n.errorType));
   const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
@@ -116,6 +123,8 @@ export interface ExpansionInput {
   runId: number;
   /** Stop planning past this many layers (a deployment that long is refused anyway). */
   maxLayers?: number;
+  /** Seconds each task took when it last ran (by task id), to order the layers; absent: all alike. */
+  durations?: Map<string, number>;
 }
 
 /**
@@ -128,7 +137,7 @@ export function expandGraph(
 ): { deployment: DeploymentPlan; data: DeploymentInfo } {
   const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
   const data = new DeploymentInfo(info);
-  const deployment = planOrFail(input.graph, info, data, input.maxLayers);
+  const deployment = planOrFail(input.graph, info, data, input.maxLayers, input.durations);
   assertMasterKnown(ctx, deployment);
   // what upload_file tasks write is evaluated now: an error is the operator's to fix before anything runs
   const byId = new Map(input.graph.map((t) => [t.id, t]));
@@ -147,13 +156,19 @@ function planOrFail(
   info: InfoContext,
   data: DeploymentInfo,
   maxLayers: number | undefined,
+  durations: Map<string, number> = new Map(),
 ): DeploymentPlan {
+  const typical = median([...durations.values()]) ?? 1;
   const model = clusterModel(info);
   try {
     return planDeployment(
       graph,
       info.nodes.map((n) => ({ id: n.id, roles: n.roles })),
-      { conditionOf: (task, target) => conditionVerdict(task, target, data, model), maxLayers },
+      {
+        conditionOf: (task, target) => conditionVerdict(task, target, data, model),
+        durationOf: (task) => durations.get(task.id) ?? typical,
+        maxLayers,
+      },
     );
   } catch (error) {
     if (error instanceof PlanError)
@@ -258,6 +273,32 @@ function uploadData(task: GraphTask, info: DeploymentInfo, instance: TaskInstanc
     );
   }
   return typeof value.value === 'string' ? value.value : JSON.stringify(value.value);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/**
+ * How long each task took in the cluster's last deployment that ran (the median over its nodes, in
+ * seconds): the layers put the longest remaining work first.
+ */
+async function measuredDurations(ctx: Context, run: DeploymentRun): Promise<Map<string, number>> {
+  const previous = (await ctx.repos.tasks.list())
+    .filter(
+      (t) => t.kind === 'run' && t.clusterId === run.clusterId && t.id < run.id && isTaskFinished(t.status),
+    )
+    .sort((a, b) => b.id - a.id)[0];
+  const taken = new Map<string, number[]>();
+  for (const row of previous ? await ctx.repos.history.rows(previous.id, 'layers') : []) {
+    if (row.status !== 'ready' || row.timeStart === null || row.timeEnd === null) continue;
+    const seconds = (Date.parse(row.timeEnd) - Date.parse(row.timeStart)) / 1000;
+    if (Number.isFinite(seconds) && seconds >= 0)
+      taken.set(row.taskName, [...(taken.get(row.taskName) ?? []), seconds]);
+  }
+  return new Map([...taken].map(([task, list]) => [task, median(list) as number]));
 }
 
 function provisionRow(runId: number, nodeId: number, cmd: string, timeout: number): HistoryRow {
