@@ -21,16 +21,20 @@ import { join } from 'node:path';
 import {
   DescribeInstanceInformationCommand,
   type DescribeInstanceInformationCommandInput,
-  GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   ListTagsForResourceCommand,
-  SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
+import {
+  fleetCommands,
+  fleetNodeId,
+  RUN_TASK,
+  sleep,
+  waitFor as waitWithin,
+} from '../helpers/fleet-client.js';
 
-const RUN_TASK = 'fuel-run-task';
 const runTaskDocument = JSON.parse(
   readFileSync(new URL('../../infra/documents/run-task.json', import.meta.url), 'utf8'),
 ) as SsmDocument;
@@ -48,52 +52,18 @@ const events: CommandStatusEvent[] = [];
 /** The PID namespaces the nodes were seen in: nothing may be left in them once the fleet is closed. */
 const namespaces = new Set<string>();
 
-const nodeId = (index: number): string => `mi-${index.toString(16).padStart(17, '0')}`;
+const nodeId = fleetNodeId;
 const workDir = (name: string): string => join(baseDir, name);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(
-  read: () => Promise<T> | T,
-  done: (value: T) => boolean,
-  timeoutMs = 8000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`Condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await sleep(25);
-  }
-}
-
-const getInvocation = (commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput> =>
-  ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-
-const TERMINAL = ['Success', 'Failed', 'TimedOut', 'Cancelled'];
-
+const commands = fleetCommands(() => ssm);
+/** A bounded wait, with the longer limit a node's first start or a reboot needs. */
+const waitFor = <T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 8000): Promise<T> =>
+  waitWithin(read, done, timeoutMs);
+const { getInvocation } = commands;
 const finished = (commandId: string, instanceId: string, timeoutMs = 8000) =>
-  waitFor(
-    () => getInvocation(commandId, instanceId),
-    (out) => TERMINAL.includes(out.Status ?? ''),
-    timeoutMs,
-  );
+  commands.finished(commandId, instanceId, timeoutMs);
 
-async function send(
-  instanceId: string,
-  command: string,
-  extra: Record<string, string[]> = {},
-): Promise<string> {
-  const out = await ssm.send(
-    new SendCommandCommand({
-      DocumentName: RUN_TASK,
-      InstanceIds: [instanceId],
-      Parameters: { command: [command], ...extra },
-    }),
-  );
-  const commandId = out.Command?.CommandId;
-  if (commandId === undefined) throw new Error('SendCommand returned no CommandId');
-  return commandId;
+function send(instanceId: string, command: string, extra: Record<string, string[]> = {}): Promise<string> {
+  return commands.sendTask([instanceId], { command: [command], ...extra });
 }
 
 /** Runs a command on one node and answers its invocation once it has finished. */

@@ -5,7 +5,6 @@ import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
-  type GetCommandInvocationCommandOutput,
   ListCommandInvocationsCommand,
   ListCommandsCommand,
   SendCommandCommand,
@@ -13,8 +12,8 @@ import {
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
+import { fleetCommands, fleetNodeId, RUN_TASK, sleep, waitFor } from '../helpers/fleet-client.js';
 
-const RUN_TASK = 'fuel-run-task';
 const runTaskDocument = JSON.parse(
   readFileSync(new URL('../../infra/documents/run-task.json', import.meta.url), 'utf8'),
 ) as SsmDocument;
@@ -47,50 +46,9 @@ let fleet: LocalFleet;
 let ssm: SSMClient;
 const events: CommandStatusEvent[] = [];
 
-const nodeId = (index: number): string => `mi-${index.toString(16).padStart(17, '0')}`;
+const nodeId = fleetNodeId;
 const workDir = (index: number): string => join(baseDir, `node-${index}`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 4000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`Condition not met within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
-}
-
-const getInvocation = (commandId: string, instanceId: string): Promise<GetCommandInvocationCommandOutput> =>
-  ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-
-const TERMINAL = ['Success', 'Failed', 'TimedOut', 'Cancelled'];
-
-const finished = (commandId: string, instanceId: string, timeoutMs = 4000) =>
-  waitFor(
-    () => getInvocation(commandId, instanceId),
-    (out) => TERMINAL.includes(out.Status ?? ''),
-    timeoutMs,
-  );
-
-async function runTask(
-  instanceIds: string[],
-  parameters: Record<string, string[]>,
-  comment = '',
-): Promise<string> {
-  const out = await ssm.send(
-    new SendCommandCommand({
-      DocumentName: RUN_TASK,
-      InstanceIds: instanceIds,
-      Parameters: parameters,
-      Comment: comment,
-    }),
-  );
-  const commandId = out.Command?.CommandId;
-  if (commandId === undefined) throw new Error('SendCommand returned no CommandId');
-  return commandId;
-}
+const { getInvocation, finished, sendTask: runTask } = fleetCommands(() => ssm);
 
 async function sendError(input: ConstructorParameters<typeof SendCommandCommand>[0]): Promise<unknown> {
   return ssm.send(new SendCommandCommand(input)).then(
