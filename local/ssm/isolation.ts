@@ -12,7 +12,7 @@
  * The stand-ins (stand-ins/README.md) come first on every node's PATH.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FleetNode } from './nodes.js';
@@ -104,6 +104,8 @@ function standInEnvironment(seconds: number, binDir: string): Record<string, str
 class NamespaceRoot implements NodeRoot {
   private init: ChildProcess | null = null;
   private initPid = 0;
+  /** The PID namespace of the running root: whatever is in it ends when the root goes down. */
+  private namespace: string | null = null;
   private starting: Promise<void> | null = null;
   private exited: Promise<void> = Promise.resolve();
 
@@ -171,6 +173,7 @@ class NamespaceRoot implements NodeRoot {
         const ready = /^ready (\d+)$/m.exec(stdout);
         if (ready === null) return;
         this.initPid = Number(ready[1]);
+        this.namespace = pidNamespaceOf(this.initPid);
         settle(null);
       });
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -228,6 +231,8 @@ class NamespaceRoot implements NodeRoot {
     await this.exited;
     // the launcher can end before the node's init is gone: its PID namespace ends only with it
     if (initPid > 0) await untilGone(initPid);
+    if (this.namespace !== null) await emptyNamespace(this.namespace);
+    this.namespace = null;
     this.initPid = 0;
   }
 
@@ -242,6 +247,52 @@ class NamespaceRoot implements NodeRoot {
       }
     }
     child.stdin?.destroy();
+  }
+}
+
+/** The PID namespace of a process (`pid:[4026532...]`), or null when it is gone. */
+function pidNamespaceOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+}
+
+/** The live (not zombie) processes of a PID namespace, by their host pid. */
+function processesOf(namespace: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pidNamespaceOf(pid) !== namespace) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      if (state !== 'Z' && state !== 'X') found.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Kills whatever is left in a node's PID namespace and waits (at most 5 s) until nothing is. */
+async function emptyNamespace(namespace: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (
+    let left = processesOf(namespace);
+    left.length > 0 && Date.now() < deadline;
+    left = processesOf(namespace)
+  ) {
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
