@@ -20,15 +20,11 @@ export const TASK_TYPES = [
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
+/** The types that run nothing: they group, order or stand for a task. */
+const NON_RUNNING_TYPES: readonly TaskType[] = ['group', 'stage', 'skipped'];
+
 /** The types that run something on a node. */
-export const RUNNABLE_TYPES: readonly TaskType[] = [
-  'puppet',
-  'shell',
-  'sync',
-  'upload_file',
-  'copy_files',
-  'reboot',
-];
+export const RUNNABLE_TYPES: readonly TaskType[] = TASK_TYPES.filter((t) => !NON_RUNNING_TYPES.includes(t));
 
 /** A role reference: one name, a list, `'*'`, `'master'`, `'self'` (cross-dependencies) or a `/regex/`. */
 export type RoleSpec = string | string[];

@@ -6,8 +6,18 @@ import {
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   SendCommandCommand,
-  type SSMClient,
+  SSMClient,
 } from '@aws-sdk/client-ssm';
+
+/** A client of the fleet's SSM endpoint that does not retry (a test sees each answer as it is). */
+export function fleetClient(endpoint: string): SSMClient {
+  return new SSMClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+}
 
 /** The name the fleet's tests give the task document. */
 export const RUN_TASK = 'fuel-run-task';

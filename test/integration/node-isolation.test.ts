@@ -23,11 +23,12 @@ import {
   type DescribeInstanceInformationCommandInput,
   type GetCommandInvocationCommandOutput,
   ListTagsForResourceCommand,
-  SSMClient,
+  type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 import {
+  fleetClient,
   fleetCommands,
   fleetNodeId,
   RUN_TASK,
@@ -168,12 +169,7 @@ beforeAll(async () => {
     },
   });
   const endpoint = await fleet.listen(0);
-  ssm = new SSMClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  ssm = fleetClient(endpoint);
 });
 
 afterAll(async () => {

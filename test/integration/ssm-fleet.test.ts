@@ -12,7 +12,14 @@ import {
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
-import { fleetCommands, fleetNodeId, RUN_TASK, sleep, waitFor } from '../helpers/fleet-client.js';
+import {
+  fleetClient,
+  fleetCommands,
+  fleetNodeId,
+  RUN_TASK,
+  sleep,
+  waitFor,
+} from '../helpers/fleet-client.js';
 
 const runTaskDocument = JSON.parse(
   readFileSync(new URL('../../infra/documents/run-task.json', import.meta.url), 'utf8'),
@@ -114,12 +121,7 @@ beforeAll(async () => {
     },
   });
   const endpoint = await fleet.listen(0);
-  ssm = new SSMClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  ssm = fleetClient(endpoint);
 });
 
 afterAll(async () => {
