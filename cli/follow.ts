@@ -6,6 +6,7 @@ import type { NodeJson, TaskJson } from '../lambdas/api/wire.js';
 import { query } from './api.js';
 import type { Context, Io } from './command.js';
 import { table } from './output.js';
+import { safeJson, sanitize, sanitizeLine } from './sanitize.js';
 
 const POLL_MS = 500;
 /** Polls that may fail in a row (a restarting API, a network blip) before --wait gives up. */
@@ -36,7 +37,7 @@ function summary({ task, nodes }: Frame): string {
   const counts = new Map<string, number>();
   for (const n of nodes) counts.set(n.status, (counts.get(n.status) ?? 0) + 1);
   const states = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
-  return `${task.name} ${task.id} ${bar(task.progress)} ${task.status}  nodes: ${states}`;
+  return sanitizeLine(`${task.name} ${task.id} ${bar(task.progress)} ${task.status}  nodes: ${states}`);
 }
 
 /** A terminal: the summary and the nodes' table (the first LIVE_NODES nodes), redrawn in place. */
@@ -58,7 +59,7 @@ function liveView(io: Io): View {
     update: draw,
     end(frame) {
       draw(frame);
-      io.out(frame.task.message ?? '');
+      io.out(sanitize(frame.task.message ?? ''));
     },
   };
 }
@@ -74,7 +75,7 @@ function logView(io: Io): View {
     for (const n of frame.nodes) {
       const before = statuses.get(n.id);
       if (before !== undefined && before !== n.status)
-        io.out(`  ${n.name} (${n.id}): ${before} -> ${n.status}`);
+        io.out(sanitizeLine(`  ${n.name} (${n.id}): ${before} -> ${n.status}`));
       statuses.set(n.id, n.status);
     }
   };
@@ -82,7 +83,7 @@ function logView(io: Io): View {
     update,
     end(frame) {
       update(frame);
-      io.out(frame.task.message ?? '');
+      io.out(sanitize(frame.task.message ?? ''));
       io.out(table(frame.nodes, FOLLOW_NODE_COLUMNS));
     },
   };
@@ -92,7 +93,7 @@ function logView(io: Io): View {
 function jsonView(io: Io): View {
   return {
     update() {},
-    end: (frame) => io.out(JSON.stringify(frame.task, null, 2)),
+    end: (frame) => io.out(safeJson(frame.task)),
   };
 }
 

@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import type { GraphTaskJson } from '../lambdas/api/wire.js';
 import { type Command, command, ENV_FLAG, Failure, messageOf, UsageError } from './command.js';
 import { printList } from './output.js';
+import { escapeJsonControls } from './sanitize.js';
 
 type Format = 'json' | 'yaml';
 
@@ -60,7 +61,8 @@ export const graphCommands: Command[] = [
       const graph = await ctx.api.call<GraphTaskJson[]>('GET', `/clusters/${v.env}/deployment_tasks/`);
       const text = await serialize(graph, format);
       if (v.file === undefined) {
-        ctx.io.write(text);
+        // to the terminal: JSON with every control character escaped (a file gets the text as it is)
+        ctx.io.write(escapeJsonControls(text));
         return;
       }
       try {

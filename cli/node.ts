@@ -4,6 +4,7 @@ import { query } from './api.js';
 import { type Command, command, ENV_FLAG } from './command.js';
 import { started, WAIT } from './env.js';
 import { NODE_COLUMNS, printList } from './output.js';
+import { safeJson } from './sanitize.js';
 
 const NODES = { kind: 'ids', value: 'ID,ID', required: true, help: 'node ids, comma-separated' } as const;
 
@@ -56,9 +57,7 @@ export const nodeCommands: Command[] = [
         `/clusters/${v.env}/unassignment/`,
         v.node.map((id) => ({ id })),
       );
-      ctx.io.out(
-        ctx.json ? JSON.stringify(reply, null, 2) : `Nodes ${v.node.join(',')} left environment ${v.env}.`,
-      );
+      ctx.io.out(ctx.json ? safeJson(reply) : `Nodes ${v.node.join(',')} left environment ${v.env}.`);
     },
   }),
   command({

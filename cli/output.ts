@@ -1,14 +1,22 @@
-/** What the commands print: the API's JSON with --json, otherwise aligned tables. */
+/**
+ * What the commands print: the API's JSON with --json, otherwise aligned tables. Nothing from the server
+ * reaches the terminal with control characters (sanitize.ts): a cell is one line without them, and JSON
+ * escapes them.
+ */
 import type { Context } from './command.js';
+import { safeJson, sanitizeLine } from './sanitize.js';
 
 type Row = object;
 
-function cell(value: unknown): string {
+function text(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (Array.isArray(value)) return value.map(cell).join(',');
+  if (Array.isArray(value)) return value.map(text).join(',');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
+
+/** A cell: the value as one line of text without control characters. */
+const cell = (value: unknown): string => sanitizeLine(text(value));
 
 /** Columns padded to their widest cell, a dashed rule under the header; missing fields are empty. */
 export function table(rows: readonly Row[], columns: readonly string[]): string {
@@ -24,18 +32,18 @@ export function table(rows: readonly Row[], columns: readonly string[]): string 
 
 /** A list as a table of the given columns, or the JSON as received. */
 export function printList(ctx: Context, rows: readonly Row[], columns: readonly string[]): void {
-  ctx.io.out(ctx.json ? JSON.stringify(rows, null, 2) : table(rows, columns));
+  ctx.io.out(ctx.json ? safeJson(rows) : table(rows, columns));
 }
 
 /** One object as a one-row table of the given columns, or the JSON as received. */
 export function printRow(ctx: Context, value: Row, columns: readonly string[]): void {
-  ctx.io.out(ctx.json ? JSON.stringify(value, null, 2) : table([value], columns));
+  ctx.io.out(ctx.json ? safeJson(value) : table([value], columns));
 }
 
 /** One object as a `field value` table of the given fields, or the JSON as received. */
 export function printObject(ctx: Context, value: Row, fields: readonly string[]): void {
   if (ctx.json) {
-    ctx.io.out(JSON.stringify(value, null, 2));
+    ctx.io.out(safeJson(value));
     return;
   }
   const record = value as Record<string, unknown>;

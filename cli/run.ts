@@ -16,6 +16,7 @@ import {
   UsageError,
 } from './command.js';
 import { COMMANDS } from './commands.js';
+import { sanitize } from './sanitize.js';
 
 const PROGRAM = 'fuel-sls';
 const DEFAULT_URL = 'http://127.0.0.1:8000';
@@ -46,9 +47,11 @@ export async function run(argv: readonly string[], io: Io, env: NodeJS.ProcessEn
   try {
     return await dispatch([...argv], io, env);
   } catch (err) {
-    io.err(`Error: ${messageOf(err)}`);
+    // an error's message may quote the server (the API's message, a reply that is not JSON)
+    io.err(`Error: ${sanitize(messageOf(err))}`);
     if (err instanceof UsageError) return 2;
-    if (!(err instanceof Failure) && env.FUEL_CLI_DEBUG && err instanceof Error) io.err(err.stack ?? '');
+    if (!(err instanceof Failure) && env.FUEL_CLI_DEBUG && err instanceof Error)
+      io.err(sanitize(err.stack ?? ''));
     return 1;
   }
 }

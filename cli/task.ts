@@ -3,13 +3,18 @@ import type { HistoryJson, TaskJson } from '../lambdas/api/wire.js';
 import { query } from './api.js';
 import { type Command, command, ENV_FLAG } from './command.js';
 import { printList, printObject, TASK_COLUMNS, TASK_FIELDS } from './output.js';
+import { sanitize } from './sanitize.js';
 
 const TASK = { TASK: { kind: 'id', help: 'the task id' } } as const;
 const SUMMARY_WIDTH = 80;
 
-/** `exit 5: <the reason or the last line of stderr>`, at most one line of SUMMARY_WIDTH characters. */
+/**
+ * `exit 5: <the reason or the last line of stderr>`, at most one line of SUMMARY_WIDTH characters, without
+ * control characters (a colouring escape sequence neither counts nor ends up on the terminal).
+ */
 function summary(custom: HistoryJson['custom']): string {
-  const lastLine = (v: unknown) => (typeof v === 'string' ? (v.trim().split('\n').pop() ?? '') : '');
+  const lastLine = (v: unknown) =>
+    typeof v === 'string' ? (sanitize(v).trim().split('\n').pop() ?? '') : '';
   const code = typeof custom.exit_code === 'number' ? `exit ${custom.exit_code}` : '';
   const why = lastLine(custom.reason) || (custom.exit_code ? lastLine(custom.error_tail) : '');
   const text = [code, why].filter(Boolean).join(': ');

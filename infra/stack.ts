@@ -26,6 +26,7 @@ import {
   aws_events_targets as targets,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { stopRouteKeys } from '../lambdas/api/stop-routes.js';
 
 /** Absolute path of a file in the repository, given relative to the repository root. */
 const fromRepoRoot = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url));
@@ -42,7 +43,8 @@ type FunctionName =
   | 'commandStatus'
   | 'executionEnded'
   | 'watchdog'
-  | 'discoverNodes';
+  | 'discoverNodes'
+  | 'stop';
 
 interface FunctionSpec {
   readonly entry: string;
@@ -107,7 +109,17 @@ const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memorySize: 256,
     timeout: Duration.minutes(1),
   },
+  stop: {
+    entry: 'lambdas/handlers/stop.ts',
+    description:
+      'Stop deployment and task deletion (own role and reserved concurrency); the stop follow-up after the reply',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+  },
 };
+
+/** Concurrency kept for the stop function alone: a stop gets through when the API function is saturated. */
+const STOP_RESERVED_CONCURRENCY = 5;
 
 /** The HTTP API's Lambda authorizer: no table, only the token secret. */
 const AUTHORIZER_SPEC: FunctionSpec = {
@@ -210,7 +222,16 @@ export class FuelDeploymentStack extends Stack {
       executionEnded: 'ExecutionEndedFunction',
       watchdog: 'WatchdogFunction',
       discoverNodes: 'DiscoverNodesFunction',
+      stop: 'StopFunction',
     };
+    // A fixed name: a stop invokes its own function for the follow-up without a dependency cycle.
+    const stopFunctionName = `${this.stackName}-stop`;
+    const stopFunctionArn = this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: stopFunctionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     // Fuel's master node: where the graph's `master` tasks run (an SSM managed instance), and its address
     const masterInstanceId = new CfnParameter(this, 'MasterInstanceId', {
       type: 'String',
@@ -224,14 +245,23 @@ export class FuelDeploymentStack extends Stack {
       default: '10.20.0.2',
       description: "The master node's address, {MASTER_IP} in task parameters",
     });
-    const build = (name: FunctionName, environment: Record<string, string> = {}): nodejs.NodejsFunction =>
-      this.nodeFunction(functionIds[name], FUNCTION_SPECS[name], {
-        TABLE_NAME: this.table.tableName,
-        NODE_OPTIONS: '--enable-source-maps',
-        FUEL_MASTER_INSTANCE_ID: masterInstanceId.valueAsString,
-        FUEL_MASTER_IP: masterIp.valueAsString,
-        ...environment,
-      });
+    const build = (
+      name: FunctionName,
+      environment: Record<string, string> = {},
+      extra: Partial<nodejs.NodejsFunctionProps> = {},
+    ): nodejs.NodejsFunction =>
+      this.nodeFunction(
+        functionIds[name],
+        FUNCTION_SPECS[name],
+        {
+          TABLE_NAME: this.table.tableName,
+          NODE_OPTIONS: '--enable-source-maps',
+          FUEL_MASTER_INSTANCE_ID: masterInstanceId.valueAsString,
+          FUEL_MASTER_IP: masterIp.valueAsString,
+          ...environment,
+        },
+        extra,
+      );
 
     const orchestration = { STATE_MACHINE_ARN: this.stateMachineArn, SSM_DOCUMENT_NAME: this.documentName };
     this.functions = {
@@ -239,7 +269,13 @@ export class FuelDeploymentStack extends Stack {
         ...orchestration,
         AUTH_TOKEN_SECRET_ARN: authToken.secretArn,
         ADMIN_PASSWORD_SECRET_ARN: adminPassword.secretArn,
+        STOP_FUNCTION_NAME: stopFunctionName,
       }),
+      stop: build(
+        'stop',
+        { AUTH_TOKEN_SECRET_ARN: authToken.secretArn, STOP_FUNCTION_NAME: stopFunctionName },
+        { functionName: stopFunctionName, reservedConcurrentExecutions: STOP_RESERVED_CONCURRENCY },
+      ),
       plan: build('plan'),
       checkStop: build('checkStop'),
       dispatch: build('dispatch', orchestration),
@@ -310,17 +346,41 @@ export class FuelDeploymentStack extends Stack {
     });
     fns.dispatch.addToRolePolicy(taskCallbacks);
 
-    // Watchdog: cancels the running commands of a stop past its timeout, resumes layers it gives up on.
+    // Watchdog: cancels the running commands of a stop past its timeout (and follows up a stop whose
+    // follow-up never ran), resumes layers it gives up on.
     fns.watchdog.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        actions: ['ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+        resources: ['*'],
+      }),
     );
     fns.watchdog.addToRolePolicy(taskCallbacks);
     // ...and settles a deployment whose execution never started.
     fns.watchdog.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionsArn] }),
     );
-    // The API escalates a stop at once on ?force=1.
-    fns.api.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }));
+    // A stop request that reaches the API function hands its follow-up to the stop function too.
+    const invokeStop = new iam.PolicyStatement({
+      actions: ['lambda:InvokeFunction'],
+      resources: [stopFunctionArn],
+    });
+    fns.api.addToRolePolicy(invokeStop);
+
+    // Stop: the token secret, its own follow-up (an asynchronous invocation of itself), and what the
+    // follow-up asks of SSM: which invocations were delivered, and cancelling them.
+    fns.stop.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [authToken.secretArn],
+      }),
+    );
+    fns.stop.addToRolePolicy(invokeStop);
+    fns.stop.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+        resources: ['*'],
+      }),
+    );
 
     // Command status: reads the invocation that changed and resumes the waiting layer.
     fns.commandStatus.addToRolePolicy(
@@ -376,6 +436,13 @@ export class FuelDeploymentStack extends Stack {
           deadLetterQueue: commandStatusDlq,
         }),
       ],
+    });
+    // The stop's follow-up: retried twice by Lambda, then kept in the dead-letter queue (the watchdog
+    // follows up a stop whose follow-up never ran).
+    fns.stop.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
+      onFailure: new lambdaDestinations.SqsDestination(commandStatusDlq),
     });
     fns.executionEnded.configureAsyncInvoke({
       retryAttempts: 2,
@@ -433,6 +500,7 @@ export class FuelDeploymentStack extends Stack {
       throttle: { burstLimit: 100, rateLimit: 50 },
     });
     const integration = new apigwIntegrations.HttpLambdaIntegration('ApiIntegration', fns.api);
+    const stopIntegration = new apigwIntegrations.HttpLambdaIntegration('StopIntegration', fns.stop);
     // Without the header API Gateway answers 401 and does not call the authorizer; a refused token gets 403.
     // No result cache: issued tokens expire, and a cached decision would outlive them.
     const authorizer = new apigwAuthorizers.HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction, {
@@ -448,6 +516,16 @@ export class FuelDeploymentStack extends Stack {
         methods: [route.method],
         integration,
         authorizer: route.public ? none : authorizer,
+      });
+    }
+    // "Stop deployment" and task deletion go to the stop function (the API function serves them too, for
+    // a request API Gateway does not match to these routes).
+    for (const route of stopRouteKeys()) {
+      httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration: stopIntegration,
+        authorizer,
       });
     }
 
@@ -478,6 +556,7 @@ export class FuelDeploymentStack extends Stack {
     id: string,
     spec: FunctionSpec,
     environment: Record<string, string>,
+    extra: Partial<nodejs.NodejsFunctionProps> = {},
   ): nodejs.NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -507,6 +586,7 @@ export class FuelDeploymentStack extends Stack {
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
+      ...extra,
     });
   }
 }

@@ -12,11 +12,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authenticate } from '../lambdas/api/auth.js';
 import { errorResponse, HttpError, type HttpResponse, json } from '../lambdas/api/http.js';
+import { isStopRequest } from '../lambdas/api/stop-routes.js';
 import type { Context, Repositories } from '../lambdas/app/ports.js';
 import { createService, type Service } from '../lambdas/app/service.js';
 import { apiHandler } from '../lambdas/handlers/api.js';
@@ -28,15 +30,18 @@ import { dispatchHandler } from '../lambdas/handlers/dispatch.js';
 import { executionEndedHandler } from '../lambdas/handlers/execution-ended.js';
 import { finishHandler } from '../lambdas/handlers/finish.js';
 import { planHandler } from '../lambdas/handlers/plan.js';
+import { stopHandler } from '../lambdas/handlers/stop.js';
 import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
 import { seedDemo } from './demo.js';
 import { commandStatusEvent, createDelivery, type Delivery } from './event-delivery.js';
+import { LocalLambda } from './lambda/functions.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn/step-functions.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
 import { MASTER_IP } from './ssm/nodes.js';
 
 export const DOCUMENT_NAME = 'FuelRunTask';
+export const STOP_FUNCTION_NAME = 'fuel-stop';
 const REGION = LOCAL_REGION;
 const ACCOUNT = '000000000000';
 const credentials = LOCAL_CREDENTIALS;
@@ -72,7 +77,9 @@ export interface Runtime {
   context: Context;
   repos: Repositories;
   service: Service;
-  endpoints: { dynamodb: string; sfn: string; ssm: string };
+  endpoints: { dynamodb: string; sfn: string; ssm: string; lambda: string };
+  /** The local Lambda endpoint: the stop function's asynchronous invocations, and its dead letters. */
+  lambda: LocalLambda;
   /** Registers the fleet's nodes as discovered nodes (also runs every few seconds). */
   discover(): Promise<void>;
   stop(): Promise<void>;
@@ -242,9 +249,14 @@ function localRoutes(deps: {
   };
 }
 
-/** The HTTP server in place of API Gateway: local routes first, then the API handler. */
+type GatewayTarget = (event: APIGatewayProxyEventV2) => Promise<LocalAnswer>;
+
+/**
+ * The HTTP server in place of API Gateway: local routes first, then the stop function for its routes
+ * (lambdas/api/stop-routes.ts), then the API function.
+ */
 function httpServer(
-  api: ReturnType<typeof apiHandler>,
+  functions: { api: GatewayTarget; stop: GatewayTarget },
   local: (req: IncomingMessage) => Promise<LocalAnswer | null>,
   log: Log,
 ): Server {
@@ -252,7 +264,10 @@ function httpServer(
     void (async () => {
       try {
         const body = await readBody(req);
-        const out = (await local(req)) ?? (await api(toApiGatewayEvent(req, body)));
+        const target = isStopRequest(req.method ?? 'GET', new URL(req.url ?? '/', 'http://local').pathname)
+          ? functions.stop
+          : functions.api;
+        const out = (await local(req)) ?? (await target(toApiGatewayEvent(req, body)));
         res.writeHead(out.statusCode ?? 200, (out.headers ?? {}) as Record<string, string>);
         res.end(out.body ?? '');
       } catch (err) {
@@ -285,6 +300,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const wiring: Wiring = { context: theContext, delivery, log, host };
   const { fleet, url: ssmUrl } = await startFleet(wiring, nodesDir, options);
   const { sfn, url: sfnUrl } = await startStepFunctions(wiring);
+  const principal = options.adminUser ?? 'admin';
+  const onStop = stopHandler(() => ({
+    context: theContext(),
+    authToken: async () => token,
+    principal,
+    log: (err) => log(`stop function error: ${(err as Error)?.stack ?? String(err)}`),
+  }));
+  const lambda = new LocalLambda({ functions: { [STOP_FUNCTION_NAME]: onStop }, log });
+  const lambdaUrl = await lambda.listen(0, host);
   const context = compose(
     {
       table: { name: dynamo.tableName, client: dynamo.client },
@@ -295,6 +319,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       sfn: {
         stateMachineArn: sfn.stateMachineArn,
         client: new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
+      },
+      lambda: {
+        stopFunctionName: STOP_FUNCTION_NAME,
+        client: new LambdaClient({ endpoint: lambdaUrl, region: REGION, credentials }),
       },
       log: (message, data) => log(`${message} ${data ? JSON.stringify(data) : ''}`),
       master: { instanceId: fleet.masterInstanceId, ip: MASTER_IP },
@@ -316,10 +344,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const api = apiHandler(() => ({
     context,
     authToken: async () => token,
-    admin: { user: options.adminUser ?? 'admin', password: async () => options.adminPassword ?? 'admin' },
+    admin: { user: principal, password: async () => options.adminPassword ?? 'admin' },
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
   }));
-  const server = httpServer(api, localRoutes({ fleet, token, context: theContext, discover, log }), log);
+  const stopAtGateway: GatewayTarget = async (event) => (await onStop(event)) as LocalAnswer;
+  const server = httpServer(
+    { api: api as GatewayTarget, stop: stopAtGateway },
+    localRoutes({ fleet, token, context: theContext, discover, log }),
+    log,
+  );
   const url = await listen(server, options.port ?? 8000, host);
   if (options.demo) await seedDemo(service, log);
 
@@ -331,7 +364,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     context,
     repos: context.repos,
     service,
-    endpoints: { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl },
+    endpoints: { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl, lambda: lambdaUrl },
+    lambda,
     discover,
     async stop() {
       if (stopped) return;
@@ -340,6 +374,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await sfn.close();
+      await lambda.close();
       await fleet.close();
       await delivery.drained();
       await dynamo.close();

@@ -3,11 +3,12 @@ import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   InvocationDoesNotExist,
+  ListCommandInvocationsCommand,
   ListCommandsCommand,
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import type { ManagedInstance, NodeCommands, SendCommandInput } from '../app/ports.js';
+import type { InvocationStatus, ManagedInstance, NodeCommands, SendCommandInput } from '../app/ports.js';
 import type { InvocationResult } from '../domain/command-result.js';
 import { isCommandStatus } from '../domain/command-status.js';
 
@@ -94,6 +95,25 @@ export class SsmNodeCommands implements NodeCommands {
       if (err instanceof InvocationDoesNotExist) return null;
       throw err;
     }
+  }
+
+  async invocations(commandId: string): Promise<InvocationStatus[]> {
+    const found: InvocationStatus[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListCommandInvocationsCommand({ CommandId: commandId, NextToken: nextToken, MaxResults: 50 }),
+      );
+      for (const each of out.CommandInvocations ?? []) {
+        if (!each.InstanceId) continue;
+        found.push({
+          instanceId: each.InstanceId,
+          status: isCommandStatus(each.Status) ? each.Status : 'Pending',
+        });
+      }
+      nextToken = out.NextToken;
+    } while (nextToken);
+    return found;
   }
 
   async cancel(commandId: string, instanceIds?: string[]): Promise<void> {

@@ -9,8 +9,10 @@ import {
   HttpError,
   type HttpRequest,
   type HttpResponse,
+  pageHeaders,
   parseBody,
   parseQuery,
+  withNosniff,
 } from './http.js';
 import { idParam } from './schemas.js';
 
@@ -61,12 +63,16 @@ export interface RouterOptions {
   authToken: () => Promise<string>;
   /** The user the static token stands for. */
   principal?: string;
-  /** Public pages outside `/api` (the web UI), by path. */
+  /**
+   * Public pages outside `/api` (the web UI), by path. Each is sent with its security headers
+   * (`pageHeaders`: a Content-Security-Policy that allows exactly its inline script and style).
+   */
   pages?: Record<string, string>;
   log?: (err: unknown) => void;
 }
 
-function normalize(path: string): string | null {
+/** A request path as the routes see it: without `/api` or `/api/v1`, without a trailing slash. */
+export function normalize(path: string): string | null {
   if (path.startsWith('/keystone/')) return path.replace(/\/+$/, '');
   const match = /^\/api(?:\/v1)?(\/.*)?$/.exec(path);
   if (!match) return null;
@@ -74,7 +80,7 @@ function normalize(path: string): string | null {
   return rest === '' ? '/' : rest;
 }
 
-function matchPath(pattern: string, path: string): Record<string, string> | null {
+export function matchPath(pattern: string, path: string): Record<string, string> | null {
   const want = pattern.split('/');
   const got = path.split('/');
   if (want.length !== got.length) return null;
@@ -89,6 +95,9 @@ function matchPath(pattern: string, path: string): Record<string, string> | null
 }
 
 export function createRouter(routes: Route[], options: RouterOptions) {
+  const pages = new Map(
+    Object.entries(options.pages ?? {}).map(([path, html]) => [path, { html, headers: pageHeaders(html) }]),
+  );
   return async function route(req: HttpRequest): Promise<HttpResponse> {
     try {
       try {
@@ -96,14 +105,14 @@ export function createRouter(routes: Route[], options: RouterOptions) {
       } catch {
         throw new HttpError(400, `Malformed percent-encoding in the path: ${req.path}`);
       }
-      const page = options.pages?.[req.path];
+      const page = pages.get(req.path);
       if (page !== undefined) {
         if (req.method.toUpperCase() !== 'GET') {
           throw new HttpError(405, `Method ${req.method} is not allowed on ${req.path}; allowed: GET`, [], {
             Allow: 'GET',
           });
         }
-        return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: page };
+        return { status: 200, headers: { ...page.headers }, body: page.html };
       }
       const path = normalize(req.path);
       if (path === null) throw new HttpError(404, `No such resource: ${req.path}`);
@@ -142,7 +151,7 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         }
         params[key] = parsed.data;
       }
-      return await found.route.handler({ req, params, principal });
+      return withNosniff(await found.route.handler({ req, params, principal }));
     } catch (err) {
       return errorResponse(err, options.log);
     }

@@ -55,10 +55,46 @@ export interface LoginConfig {
   signingKey: () => Promise<string>;
 }
 
+/** The routes of lambdas/api/stop-routes.ts `STOP_ROUTES`: what the stop function serves. */
+export function stopRoutes(service: Service): Route[] {
+  const task = (t: Parameters<typeof taskJson>[0]) => taskJson(t, service.consoleUrl);
+  return [
+    route({
+      method: 'PUT',
+      path: '/clusters/:id/stop_deployment',
+      body: stopBody,
+      query: stopQuery,
+      handler: async (ctx) => {
+        const stop = await service.stopDeployment(param(ctx, 'id'), {
+          requestedBy: ctx.principal,
+          message: ctx.body?.message || null,
+          force: ctx.query.force,
+        });
+        return json(202, task(stop));
+      },
+    }),
+
+    // python-fuelclient deletes through `transactions/`, Nailgun's own UI through `tasks/`
+    ...['/tasks/:id', '/transactions/:id'].map((path) =>
+      route({
+        method: 'DELETE',
+        path,
+        body: emptyBody,
+        query: deleteTaskQuery,
+        handler: async (ctx) => {
+          await service.deleteTask(param(ctx, 'id'), { force: ctx.query.force, requestedBy: ctx.principal });
+          return { status: 204, headers: {}, body: '' };
+        },
+      }),
+    ),
+  ];
+}
+
 export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
   const task = (t: Parameters<typeof taskJson>[0]) => taskJson(t, service.consoleUrl);
 
   return [
+    ...stopRoutes(service),
     route({
       method: 'POST',
       path: '/keystone/v2.0/tokens',
@@ -266,21 +302,6 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: resetQuery,
       handler: async (ctx) => json(202, task(await service.resetCluster(param(ctx, 'id')))),
     }),
-    route({
-      method: 'PUT',
-      path: '/clusters/:id/stop_deployment',
-      body: stopBody,
-      query: stopQuery,
-      handler: async (ctx) => {
-        const stop = await service.stopDeployment(param(ctx, 'id'), {
-          requestedBy: ctx.principal,
-          message: ctx.body?.message || null,
-          force: ctx.query.force,
-        });
-        return json(202, task(stop));
-      },
-    }),
-
     // ---- nodes ----
     route({
       method: 'GET',
@@ -313,19 +334,6 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: noQuery,
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
     }),
-    // python-fuelclient deletes through `transactions/`, Nailgun's own UI through `tasks/`
-    ...['/tasks/:id', '/transactions/:id'].map((path) =>
-      route({
-        method: 'DELETE',
-        path,
-        body: emptyBody,
-        query: deleteTaskQuery,
-        handler: async (ctx) => {
-          await service.deleteTask(param(ctx, 'id'), { force: ctx.query.force, requestedBy: ctx.principal });
-          return { status: 204, headers: {}, body: '' };
-        },
-      }),
-    ),
     route({
       method: 'GET',
       path: '/transactions',

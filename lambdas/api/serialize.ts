@@ -59,8 +59,25 @@ export function nodeJson(n: Node): NodeJson {
 
 /** Nailgun's free-form `result` of a task: a run's outcome once it ended, a stop's who and why. */
 function taskResult(t: Task): Record<string, unknown> {
-  if (t.kind === 'stop')
-    return { deploy_task_id: t.deployTaskId, requested_by: t.requestedBy, reason: t.reason };
+  if (t.kind === 'stop') {
+    const work = t.work;
+    return {
+      deploy_task_id: t.deployTaskId,
+      requested_by: t.requestedBy,
+      reason: t.reason,
+      ...(work === null
+        ? {}
+        : {
+            follow_up: {
+              ended_at: work.at,
+              sends_ended_at: work.sendsEndedAt,
+              checked: work.checked,
+              undelivered_cancelled: work.undeliveredCancelled,
+              running_cancelled: work.runningCancelled,
+            },
+          }),
+    };
+  }
   if (t.kind !== 'run' || t.outcome === null) return {};
   return {
     ...(t.outcome.clusterStatus !== null ? { cluster_status: t.outcome.clusterStatus } : {}),

@@ -7,13 +7,14 @@
 import type { Editable } from '../domain/attributes.js';
 import type { CommandIntent, Failures, StageState } from '../domain/bookkeeping.js';
 import type { InvocationResult } from '../domain/command-result.js';
+import type { CommandStatus } from '../domain/command-status.js';
 import type { GraphTask } from '../domain/graph.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import type { Cluster, LastRun, Node } from '../domain/model.js';
 import type { RowScope, Stage } from '../domain/stage.js';
 import type { HistoryStatus } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
-import type { DeploymentRun, Task, TaskPatch } from '../domain/task.js';
+import type { DeploymentRun, StopWork, Task, TaskPatch } from '../domain/task.js';
 
 export interface ClusterRepository {
   nextId(): Promise<number>;
@@ -63,6 +64,8 @@ export interface TaskRepository {
   /** Ends a pending or running task; false when it had ended already. */
   finish(id: number, patch: TaskPatch): Promise<boolean>;
   addDone(id: number, done: number): Promise<void>;
+  /** Records on an existing stop task what its follow-up did. */
+  recordStopWork(stopTaskId: number, work: StopWork): Promise<void>;
   /** Records the stop of a running run, once, unless it is settling. */
   requestStop(runId: number, stop: RequestedStop): Promise<DeploymentRun>;
   /** Escalates a requested stop, once. */
@@ -125,12 +128,20 @@ export interface ManagedInstance {
   platformType: string;
 }
 
+/** One node's invocation of a command, as `ListCommandInvocations` reports it. */
+export interface InvocationStatus {
+  instanceId: string;
+  status: CommandStatus;
+}
+
 /** SSM Run Command with the project's task document. */
 export interface NodeCommands {
   send(input: SendCommandInput): Promise<string>;
   /** The id of a command sent with this comment since `since`, if any (reconciles a crash after sending). */
   findByComment(comment: string, since: Date): Promise<string | null>;
   invocation(commandId: string, instanceId: string): Promise<InvocationResult | null>;
+  /** The status of every invocation of a command (one paged call per command, not one per node). */
+  invocations(commandId: string): Promise<InvocationStatus[]>;
   cancel(commandId: string, instanceIds?: string[]): Promise<void>;
   instances(): Promise<ManagedInstance[]>;
 }
@@ -143,6 +154,16 @@ export interface Workflows {
   consoleUrl(executionArn: string): string;
   /** The status of the execution with this name, or null when there is none. */
   status(name: string): Promise<string | null>;
+}
+
+/** What the stop function does after it answered: wait for a send in progress, cancel what never started. */
+export interface StopJob {
+  runId: number;
+}
+
+/** Hands a stop's follow-up to the stop function, to run after the reply (an asynchronous invocation). */
+export interface StopWorker {
+  request(job: StopJob): Promise<void>;
 }
 
 export interface Clock {
@@ -168,6 +189,7 @@ export interface Context {
   repos: Repositories;
   commands: NodeCommands;
   workflows: Workflows;
+  stopWorker: StopWorker;
   clock: Clock;
   log: Log;
   master: MasterNode;

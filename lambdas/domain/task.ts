@@ -84,6 +84,20 @@ export interface StageTask extends TaskCommon {
   total: number;
 }
 
+/** What a stop's follow-up did after the stop was answered, as its stop task shows it. */
+export interface StopWork {
+  /** When the follow-up ended. */
+  at: string;
+  /** From this time no dispatch held the send lease: no command of the run was sent after it. */
+  sendsEndedAt: string;
+  /** Invocations of commands not yet reported that were looked at. */
+  checked: number;
+  /** Commands sent but not yet delivered, cancelled so that they never start. */
+  undeliveredCancelled: number;
+  /** Running commands cancelled (a forced stop). */
+  runningCancelled: number;
+}
+
 export interface StopTask extends TaskCommon {
   kind: 'stop';
   name: 'stop_deployment';
@@ -91,6 +105,8 @@ export interface StopTask extends TaskCommon {
   deployTaskId: number;
   requestedBy: string | null;
   reason: string | null;
+  /** Null until the stop's follow-up has run. */
+  work: StopWork | null;
 }
 
 export interface ActionTask extends TaskCommon {
@@ -182,6 +198,7 @@ export function newStopTask(
     deployTaskId: run.id,
     requestedBy: input.requestedBy,
     reason: input.reason,
+    work: null,
   };
 }
 

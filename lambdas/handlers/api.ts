@@ -1,12 +1,12 @@
 /** The Nailgun API behind API Gateway (HTTP API, payload 2.0): one router, the service's use cases. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { UI_HTML } from '../../web/ui.js';
-import type { HttpRequest } from '../api/http.js';
 import { createRouter } from '../api/router.js';
 import { nailgunRoutes } from '../api/routes.js';
 import type { Context } from '../app/ports.js';
 import { createService } from '../app/service.js';
 import { adminPassword, contextFromEnv, secretToken } from './env.js';
+import { toHttpRequest } from './http-event.js';
 import { once } from './payload.js';
 
 export interface ApiDeps {
@@ -15,19 +15,6 @@ export interface ApiDeps {
   /** The Keystone-compatible login's admin user and password. */
   admin: { user: string; password: () => Promise<string> };
   log?: (err: unknown) => void;
-}
-
-export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
-  const headers: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(event.headers ?? {})) headers[key.toLowerCase()] = value;
-  const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
-  const body =
-    event.body === undefined
-      ? null
-      : event.isBase64Encoded
-        ? Buffer.from(event.body, 'base64').toString('utf8')
-        : event.body;
-  return { method: event.requestContext.http.method, path: event.rawPath, query, headers, body };
 }
 
 export function apiHandler(deps: () => ApiDeps) {

@@ -1,12 +1,14 @@
 /**
  * The composition root: the one place where the application's ports are given their adapters (DynamoDB
- * repositories, SSM Run Command, Step Functions, the clock, the log). The AWS handlers (env.ts), the embedded
+ * repositories, SSM Run Command, Step Functions, the stop function, the clock, the log). The AWS handlers (env.ts), the embedded
  * runtime (local/runtime.ts) and the test harness all build their context here; they differ only in the
  * clients and endpoints they pass, and in the decorators they put around a port.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { LambdaStopWorker } from '../adapters/lambda-stop-worker.js';
 import { SfnWorkflows } from '../adapters/sfn-workflows.js';
 import { SsmNodeCommands } from '../adapters/ssm-commands.js';
 import {
@@ -17,6 +19,7 @@ import {
   NO_MASTER,
   type NodeCommands,
   type Repositories,
+  type StopWorker,
   systemClock,
   type Workflows,
 } from '../app/ports.js';
@@ -31,6 +34,8 @@ export interface Infrastructure {
   table: { name: string; client: DynamoDBClient };
   ssm: { documentName: string; client: SSMClient };
   sfn: { stateMachineArn: string; client: SFNClient };
+  /** The stop function, invoked asynchronously for a stop's follow-up. */
+  lambda: { stopFunctionName: string; client: LambdaClient };
   clock?: Clock;
   log?: Log;
   master?: MasterNode;
@@ -41,6 +46,7 @@ export interface PortDecorators {
   repos?: (real: Repositories) => Repositories;
   commands?: (real: NodeCommands) => NodeCommands;
   workflows?: (real: Workflows) => Workflows;
+  stopWorker?: (real: StopWorker) => StopWorker;
 }
 
 export function dynamoRepositories(tableName: string, client: DynamoDBClient): Repositories {
@@ -58,10 +64,12 @@ export function compose(infra: Infrastructure, decorate: PortDecorators = {}): C
   const repos = dynamoRepositories(infra.table.name, infra.table.client);
   const commands = new SsmNodeCommands(infra.ssm.documentName, infra.ssm.client);
   const workflows = new SfnWorkflows(infra.sfn.stateMachineArn, infra.sfn.client);
+  const stopWorker = new LambdaStopWorker(infra.lambda.stopFunctionName, infra.lambda.client);
   return {
     repos: decorate.repos?.(repos) ?? repos,
     commands: decorate.commands?.(commands) ?? commands,
     workflows: decorate.workflows?.(workflows) ?? workflows,
+    stopWorker: decorate.stopWorker?.(stopWorker) ?? stopWorker,
     clock: infra.clock ?? systemClock,
     log: infra.log ?? (() => {}),
     master: infra.master ?? NO_MASTER,

@@ -1,5 +1,6 @@
 /** The context of the handlers on AWS: clients and names from the environment the CDK stack sets. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -22,6 +23,7 @@ export function contextFromEnv(): Context {
     table: { name: required('TABLE_NAME'), client: new DynamoDBClient({}) },
     ssm: { documentName: process.env.SSM_DOCUMENT_NAME ?? '', client: new SSMClient({}) },
     sfn: { stateMachineArn: process.env.STATE_MACHINE_ARN ?? '', client: new SFNClient({}) },
+    lambda: { stopFunctionName: process.env.STOP_FUNCTION_NAME ?? '', client: new LambdaClient({}) },
     log,
     master: {
       instanceId: process.env.FUEL_MASTER_INSTANCE_ID || null,

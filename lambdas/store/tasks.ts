@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { LayerStage } from '../domain/stage.js';
 import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
-import type { DeploymentRun, Task, TaskPatch } from '../domain/task.js';
+import type { DeploymentRun, StopWork, Task, TaskPatch } from '../domain/task.js';
 import { isLegacyTask, LEGACY_TASK_ATTRIBUTES, upgradedTaskFields } from './legacy.js';
 import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
@@ -103,6 +103,17 @@ const taskSchema = z.discriminatedUnion('kind', [
     deployTaskId: z.number().int(),
     requestedBy: z.string().nullable(),
     reason: z.string().nullable(),
+    // stop tasks written before follow-ups were recorded have none
+    work: z
+      .object({
+        at: z.string(),
+        sendsEndedAt: z.string(),
+        checked: z.number(),
+        undeliveredCancelled: z.number(),
+        runningCancelled: z.number(),
+      })
+      .nullable()
+      .default(null),
   }),
   z.object({
     ...common,
@@ -199,6 +210,11 @@ export class DynamoTasks {
         values: { ':pending': 'pending', ':running': 'running' },
       }),
     );
+  }
+
+  /** Records on an existing stop task what its follow-up did. */
+  async recordStopWork(stopTaskId: number, work: StopWork): Promise<void> {
+    await this.table.update(taskCodec.key(stopTaskId), { work });
   }
 
   async addDone(id: number, done: number): Promise<void> {

@@ -1,7 +1,10 @@
 /**
  * SSM documents as the local fleet runs them: the `aws:runShellScript` steps, the parameters a command
  * gives (checked against the document, defaults filled in) and the `{{ name }}` placeholders of the
- * steps, resolved into the script, timeout and working folder each step runs with.
+ * steps, resolved into the script, timeout and working folder each step runs with. Parameters with
+ * `interpolationType: ENV_VAR` reach a step as `SSM_<name>` variables on an agent that knows them
+ * (3.3.2746.0 or later); an older agent ignores the property, as AWS documents: no variable, and a
+ * `{{ name }}` placeholder is replaced by the value itself.
  */
 import { isAbsolute, join } from 'node:path';
 import { AwsJsonError } from '../aws-json/errors.js';
@@ -39,6 +42,8 @@ export interface PreparedStep {
   script: string;
   timeoutMs: number;
   cwd: string;
+  /** The `SSM_<name>` variables the step gets. */
+  env: Record<string, string>;
 }
 
 const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 3600;
@@ -104,6 +109,20 @@ export function resolveParameters(
 }
 
 /**
+ * The parameters as a node's agent applies them: unchanged on an agent that interpolates ENV_VAR parameters
+ * into environment variables; on an older one, which ignores `interpolationType`, no `SSM_<name>` variable
+ * is set and the value goes into the script text like any other parameter's.
+ */
+export function parametersForAgent(parameters: ResolvedParameters, envVars: boolean): ResolvedParameters {
+  if (envVars) return parameters;
+  const values = { ...parameters.values };
+  for (const [variable, value] of Object.entries(parameters.env)) {
+    values[variable.slice('SSM_'.length)] = value;
+  }
+  return { values, env: {} };
+}
+
+/**
  * Substitutes `{{ name }}` placeholders. Parameters interpolated as ENV_VAR never enter the script text:
  * their placeholders become a reference to the `SSM_<name>` variable.
  */
@@ -116,7 +135,10 @@ function substitute(text: string, parameters: ResolvedParameters): string {
   });
 }
 
-/** The document's steps with the command's parameters in place; relative folders are under `workDir`. */
+/**
+ * The document's steps with the command's parameters in place (as `parametersForAgent` gives them for the
+ * node's agent); relative folders are under `workDir`.
+ */
 export function prepareSteps(
   document: SsmDocument,
   parameters: ResolvedParameters,
@@ -137,6 +159,7 @@ export function prepareSteps(
       script: step.inputs.runCommand.map((line) => substitute(line, parameters)).join('\n'),
       timeoutMs: seconds * 1000,
       cwd: directory === '' ? workDir : isAbsolute(directory) ? directory : join(workDir, directory),
+      env: { ...parameters.env },
     };
   });
 }

@@ -6,7 +6,8 @@
  * `node-1`..`node-N` and a `master`; every one has its own working folder and runs its commands as real
  * bash processes in a root of its own, isolated from the host (isolation.ts), with stand-ins for what a
  * simulated node cannot have (stand-ins/README.md). Nodes can be taken offline to reproduce undelivered
- * commands and lost connections, and reboot when a command asks for it with the agent's exit codes.
+ * commands and lost connections, and reboot when a command asks for it with the agent's exit codes. A node
+ * can be given an older SSM Agent (`setAgentVersion`), to see what a document does there.
  */
 import { randomUUID } from 'node:crypto';
 import { AwsJsonServer } from '../aws-json/server.js';
@@ -22,6 +23,7 @@ import {
   newInvocation,
 } from './lifecycle.js';
 import {
+  checkAgentVersion,
   createNodes,
   type FleetNode,
   type FleetRole,
@@ -35,7 +37,7 @@ export type { SsmDocument } from './documents.js';
 export type { Isolation, IsolationKind } from './isolation.js';
 export type { CommandStatusEvent, FleetCommandRecord, InvocationStatus } from './lifecycle.js';
 export type { FleetRole, FleetTag } from './nodes.js';
-export { ROLE_TAG } from './nodes.js';
+export { CURRENT_AGENT_VERSION, ENV_VAR_MIN_AGENT_VERSION, ROLE_TAG } from './nodes.js';
 
 /** A fleet instance as `instances()` lists it. */
 export interface FleetInstance {
@@ -48,6 +50,8 @@ export interface FleetInstance {
   rebooting: boolean;
   ip: string;
   workDir: string;
+  /** The version of its SSM Agent, as DescribeInstanceInformation reports it. */
+  agentVersion: string;
 }
 
 const DEFAULT_STAND_IN_SECONDS = 1;
@@ -186,20 +190,27 @@ export class LocalFleet {
       rebooting: node.rebooting,
       ip: node.ip,
       workDir: node.workDir,
+      agentVersion: node.agentVersion,
     }));
   }
 
   /** Takes a node offline or brings it back; accepts the instance id or the name (`node-3`, `master`). */
   setOnline(instanceIdOrName: string, online: boolean): void {
-    const node = this.nodes.find(
-      (item) => item.instanceId === instanceIdOrName || item.name === instanceIdOrName,
-    );
-    if (node === undefined) throw new Error(`No node ${instanceIdOrName} in the fleet`);
+    const node = this.node(instanceIdOrName);
     if (node.online === online) return;
     const wasReachable = isReachable(node);
     node.online = online;
     if (wasReachable) node.lastPingAt = new Date();
     if (isReachable(node)) this.nodeBack(node);
+  }
+
+  /**
+   * Gives a node another SSM Agent version (instance id or name), e.g. one older than 3.3.2746.0, which
+   * sets no `SSM_<name>` variables for ENV_VAR parameters. Commands the node takes from then on run as
+   * that agent runs them; DescribeInstanceInformation reports the version.
+   */
+  setAgentVersion(instanceIdOrName: string, version: string): void {
+    this.node(instanceIdOrName).agentVersion = checkAgentVersion(version);
   }
 
   /** Every command each node received, in the order received. */
@@ -212,6 +223,14 @@ export class LocalFleet {
     while (!this.isIdle()) {
       await new Promise<void>((resolve) => this.waiters.add(resolve));
     }
+  }
+
+  private node(instanceIdOrName: string): FleetNode {
+    const node = this.nodes.find(
+      (item) => item.instanceId === instanceIdOrName || item.name === instanceIdOrName,
+    );
+    if (node === undefined) throw new Error(`No node ${instanceIdOrName} in the fleet`);
+    return node;
   }
 
   /** Reports held results of a node that is reachable again and delivers what waited for it. */

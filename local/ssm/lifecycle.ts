@@ -12,9 +12,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { type CommandStatus, isCommandFinished } from '../../lambdas/domain/command-status.js';
-import { type PreparedStep, prepareSteps, type ResolvedParameters, type SsmDocument } from './documents.js';
+import {
+  type PreparedStep,
+  parametersForAgent,
+  prepareSteps,
+  type ResolvedParameters,
+  type SsmDocument,
+} from './documents.js';
 import type { NodeRoot } from './isolation.js';
-import { type FleetNode, isReachable } from './nodes.js';
+import { type FleetNode, interpolatesEnvVars, isReachable } from './nodes.js';
 import { kill, runStep, STDERR_LIMIT, shellEnvironment, tail, terminate } from './processes.js';
 
 /** The invocation statuses the local fleet reports: a subset of SSM's. */
@@ -54,6 +60,9 @@ export interface FleetCommandRecord {
   documentName: string;
   comment: string;
   parameters: Record<string, string[]>;
+  /** When SendCommand reached SSM. */
+  sentAt: string;
+  /** When the node received it. */
   receivedAt: string;
   startedAt: string | null;
   endedAt: string | null;
@@ -279,6 +288,7 @@ export class InvocationLifecycle {
       documentName: command.documentName,
       comment: command.comment,
       parameters: command.parameters,
+      sentAt: command.requestedAt.toISOString(),
       receivedAt: new Date().toISOString(),
       startedAt: null,
       endedAt: null,
@@ -316,7 +326,12 @@ export class InvocationLifecycle {
     const { command, node } = invocation;
     const document = this.context.documents[command.documentName];
     if (document === undefined) throw new Error(`Document ${command.documentName} disappeared`);
-    const steps = prepareSteps(document, command, node.workDir);
+    // the node's agent applies the parameters: an agent older than 3.3.2746.0 sets no SSM_<name> variables
+    const steps = prepareSteps(
+      document,
+      parametersForAgent(command, interpolatesEnvVars(node)),
+      node.workDir,
+    );
     invocation.startedAt = new Date();
     if (invocation.record !== null) invocation.record.startedAt = invocation.startedAt.toISOString();
     this.transition(invocation, 'InProgress', 'InProgress');
@@ -371,7 +386,7 @@ export class InvocationLifecycle {
       endedAt: null,
     };
     invocation.steps.push(result);
-    const env = shellEnvironment(invocation.node, root.environment(), invocation.command.env);
+    const env = shellEnvironment(invocation.node, root.environment(), step.env);
     const running = runStep(root.launch(step.cwd, step.script), step.timeoutMs, env, invocation);
     if (this.stopping(invocation) && invocation.child !== null) terminate(invocation.child);
     const exit = await running;

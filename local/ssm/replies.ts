@@ -12,11 +12,16 @@ import {
   isTerminal,
   type StatusDetails,
 } from './lifecycle.js';
-import { type FleetNode, isReachable, pingStatus } from './nodes.js';
+import {
+  CURRENT_AGENT_VERSION,
+  compareAgentVersions,
+  type FleetNode,
+  isReachable,
+  pingStatus,
+} from './nodes.js';
 import { STDERR_LIMIT, STDOUT_LIMIT, tail } from './processes.js';
 
 const PLUGIN_OUTPUT_LIMIT = 2500;
-const AGENT_VERSION = '3.3.1142.0';
 
 /** What the API shows for an invocation; a result held by an offline node still looks in progress. */
 interface InvocationView {
@@ -169,8 +174,8 @@ export function instanceShape(node: FleetNode, registeredAt: Date, now: Date): B
     InstanceId: node.instanceId,
     PingStatus: pingStatus(node),
     LastPingDateTime: epochSeconds(isReachable(node) ? now : node.lastPingAt),
-    AgentVersion: AGENT_VERSION,
-    IsLatestVersion: true,
+    AgentVersion: node.agentVersion,
+    IsLatestVersion: compareAgentVersions(node.agentVersion, CURRENT_AGENT_VERSION) >= 0,
     PlatformType: 'Linux',
     PlatformName: 'Ubuntu',
     PlatformVersion: '22.04',

@@ -509,4 +509,14 @@ describe('fuel-sls', () => {
     expect(live.stdout).toContain(`100% ready  nodes: 1 ready${ESC}[K\n`);
     expect(live.stdout).toMatch(/is done\.\n$/);
   });
+
+  it("prints a task's output without the terminal escape sequences it wrote", async () => {
+    const cmd = String.raw`printf '\033]0;owned\007\033[2J\033[31mboom\033[0m\n' >&2; exit 5`;
+    const id = await environment('cli-escapes', [shell('colours', '*', cmd)], 1);
+    const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${id}/changes/`);
+    await waitForTask(api, deploy.id);
+    const history = await ok(`task history show ${deploy.id}`);
+    expect(history).toMatch(/^colours +\d+ +error .* exit 5: boom$/m);
+    expect(history).not.toContain('\u001b');
+  });
 });

@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { checkStop } from '../../lambdas/app/engine/check-stop.js';
@@ -14,7 +15,14 @@ import { dispatch, type StageInput } from '../../lambdas/app/engine/dispatch.js'
 import { type FinishInput, finish } from '../../lambdas/app/engine/finish.js';
 import { plan } from '../../lambdas/app/engine/plan.js';
 import { watchdog } from '../../lambdas/app/engine/watchdog.js';
-import type { Context, NodeCommands, Repositories, Workflows } from '../../lambdas/app/ports.js';
+import type {
+  Clock,
+  Context,
+  NodeCommands,
+  Repositories,
+  StopWorker,
+  Workflows,
+} from '../../lambdas/app/ports.js';
 import { createService, type Service } from '../../lambdas/app/service.js';
 import type { Editable } from '../../lambdas/domain/attributes.js';
 import type { GraphTask } from '../../lambdas/domain/graph.js';
@@ -24,7 +32,9 @@ import type { RowScope, Stage } from '../../lambdas/domain/stage.js';
 import type { DeploymentRun, StageTask, Task } from '../../lambdas/domain/task.js';
 import { commandStatusHandler } from '../../lambdas/handlers/command-status.js';
 import { compose } from '../../lambdas/handlers/compose.js';
+import { stopHandler } from '../../lambdas/handlers/stop.js';
 import { commandStatusEvent, createDelivery } from '../../local/event-delivery.js';
+import { LocalLambda } from '../../local/lambda/functions.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 export const DOCUMENT_NAME = 'FuelRunTask';
@@ -91,6 +101,10 @@ export interface HarnessOptions {
   wrapRepos?: (real: Repositories) => Repositories;
   /** How many times each status event is delivered, concurrently (EventBridge delivers at least once). */
   deliveryCopies?: number;
+  /** Wraps the stop function's asynchronous invocation (to lose it, as AWS can). */
+  wrapStopWorker?: (real: StopWorker) => StopWorker;
+  /** The clock of every step (default: the system's). */
+  clock?: Clock;
 }
 
 export interface ClusterInput {
@@ -131,6 +145,8 @@ export interface Harness {
   events: CommandStatusEvent[];
   /** Deliveries that failed on every attempt. */
   deliveryErrors: Error[];
+  /** The local Lambda endpoint running the stop function's asynchronous invocations. */
+  lambda: LocalLambda;
   /** Creates a cluster with one fleet node per entry of `roles`, uploads the graph and presses "Deploy changes". */
   setupCluster(input: ClusterInput): Promise<ClusterSetup>;
   /** Dispatches a stage with a fresh token and waits until the engine completes that token. */
@@ -187,6 +203,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const ssmUrl = await fleet.listen(0, '127.0.0.1');
   const workflows = new RecordingWorkflows();
+  // the stop's follow-up runs in the stop function, invoked asynchronously through a local Lambda endpoint
+  const lambda = new LocalLambda({
+    functions: {
+      'fuel-stop': stopHandler(() => ({
+        context: theContext(),
+        authToken: async () => 'harness',
+        principal: 'admin',
+      })),
+    },
+  });
+  const lambdaUrl = await lambda.listen(0, '127.0.0.1');
   context = compose(
     {
       table: { name: tableName, client: dynamoClient },
@@ -196,8 +223,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       },
       // no state machine runs: tests play its part, and the recording port stands in for Step Functions
       sfn: { stateMachineArn: 'unused', client: new SFNClient({ region: REGION, credentials }) },
+      lambda: {
+        stopFunctionName: 'fuel-stop',
+        client: new LambdaClient({ endpoint: lambdaUrl, region: REGION, credentials }),
+      },
+      clock: options.clock,
     },
-    { repos: options.wrapRepos, commands: options.wrapCommands, workflows: () => workflows },
+    {
+      repos: options.wrapRepos,
+      commands: options.wrapCommands,
+      workflows: () => workflows,
+      stopWorker: options.wrapStopWorker,
+    },
   );
   const ctx = context;
   const service = createService(ctx);
@@ -227,6 +264,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     workflows,
     events,
     deliveryErrors,
+    lambda,
 
     async setupCluster({ graph, roles, name = 'env', attributes }) {
       await service.discoverNodes();
@@ -307,6 +345,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
 
     async close() {
+      await lambda.close();
       await fleet.close();
       await delivery.drained();
       await dynamo.close();

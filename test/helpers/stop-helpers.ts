@@ -123,14 +123,15 @@ export async function requestStop(
   return { ...res, ackAt: Date.now() };
 }
 
-/** No command of the deployment was received by any node after the stop was acknowledged. */
+/** No command of the deployment was sent, nor received by any node, after the stop was acknowledged. */
 export async function expectNothingReceivedAfter(
   api: Api,
   deployTaskId: number,
   ackAt: number,
 ): Promise<void> {
-  const late = commandsOf(await fleetLog(api), deployTaskId).filter((c) => Date.parse(c.receivedAt) > ackAt);
-  expect(late).toEqual([]);
+  const commands = commandsOf(await fleetLog(api), deployTaskId);
+  expect(commands.filter((c) => Date.parse(c.sentAt) > ackAt)).toEqual([]);
+  expect(commands.filter((c) => Date.parse(c.receivedAt) > ackAt)).toEqual([]);
 }
 
 /** Polls a task closely until it has ended. */

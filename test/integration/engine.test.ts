@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type {
+  InvocationStatus,
   ManagedInstance,
   NodeCommands,
   Repositories,
@@ -237,6 +238,9 @@ class CrashAfterSend implements NodeCommands {
   }
   invocation(commandId: string, instanceId: string): Promise<InvocationResult | null> {
     return this.real.invocation(commandId, instanceId);
+  }
+  invocations(commandId: string): Promise<InvocationStatus[]> {
+    return this.real.invocations(commandId);
   }
   cancel(commandId: string, instanceIds?: string[]): Promise<void> {
     return this.real.cancel(commandId, instanceIds);

@@ -2,7 +2,7 @@
  * Randomized stop and restart: many cycles of deploy -> stop at a random moment -> sometimes change the graph
  * or the settings -> deploy again, then deploy without stopping until the cluster is operational. After every
  * step the invariants of a graceful stop are checked against the API and the local fleet's command log:
- * 1. no command of a deployment reaches a node after the client received the stop's 202;
+ * 1. no command of a deployment is sent, or reaches a node, after the client received the stop's 202;
  * 2. no node is `stopped` while a command runs on it;
  * 3. history rows move only along legal transitions, and none is left pending or running;
  * 4. at the end every task ran on every node with its final inputs (or was skipped as unchanged after such a run).
@@ -341,7 +341,9 @@ async function checkEndedDeployment(
 
   // invariant 1
   if (stopAckAt !== null) {
-    for (const c of entries.filter((e) => Date.parse(e.receivedAt) > stopAckAt)) {
+    for (const c of entries.filter(
+      (e) => Date.parse(e.sentAt) > stopAckAt || Date.parse(e.receivedAt) > stopAckAt,
+    )) {
       problems.push(
         `command ${c.commandId} (${c.parameters.command?.[0] ?? c.comment}) reached ${c.instanceId} at ` +
           `${c.receivedAt}, after the stop's 202 at ${new Date(stopAckAt).toISOString()}`,

@@ -1,6 +1,7 @@
 /**
- * A command sent to a node that cannot be reached yet is cancelled by the stop: when the node comes back
- * after the stop's 202 it receives nothing, and the row says the task never started.
+ * A command sent to a node that cannot be reached yet is cancelled by the stop's follow-up, which runs after
+ * the 202 and says on the stop task what it cancelled: when the node comes back it receives nothing, and
+ * the row says the task never started. No command is sent after the 202.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
@@ -21,6 +22,17 @@ afterAll(async () => {
 
 const history = (id: number) =>
   api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${id}/deployment_history/`);
+
+/** What the stop's follow-up did, once it has run (the stop task's `result.follow_up`). */
+async function followUpOf(stopTaskId: number): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 200; i++) {
+    const task = await api.ok<TaskJson>('GET', `/api/v1/tasks/${stopTaskId}/`);
+    const followUp = (task.result as Record<string, unknown>).follow_up;
+    if (followUp) return followUp as Record<string, unknown>;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the follow-up of stop task ${stopTaskId} never ran`);
+}
 
 describe('a stop with a command waiting for an unreachable node', () => {
   it('cancels the undelivered command: nothing reaches the node after the 202', async () => {
@@ -63,10 +75,13 @@ describe('a stop with a command waiting for an unreachable node', () => {
     const stop = await api.call<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/stop_deployment/`);
     const ackAt = Date.now();
     expect(stop.status).toBe(202);
+    const followUp = await followUpOf(stop.body.id);
+    expect(followUp).toMatchObject({ undelivered_cancelled: 1, running_cancelled: 0 });
     await api.ok('POST', '/_local/nodes/2/online');
 
     expect((await waitForTask(api, stop.body.id, 30_000)).status).toBe('ready');
     await runtime.fleet.idle();
+    expect(runtime.fleet.commandLog().filter((c) => Date.parse(c.sentAt) > ackAt)).toEqual([]);
     const late = runtime.fleet.commandLog().filter((c) => Date.parse(c.receivedAt) > ackAt);
     expect(late).toEqual([]);
     expect(runtime.fleet.commandLog().some((c) => c.parameters.command?.[0] === 'echo late')).toBe(false);

@@ -85,10 +85,11 @@ describe('Lambda functions', () => {
     'ExecutionEndedFunction',
     'WatchdogFunction',
     'DiscoverNodesFunction',
+    'StopFunction',
   ];
 
-  it('are nine Node.js 22 arm64 functions with TABLE_NAME and 30-day log groups, and the authorizer', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 10);
+  it('are ten Node.js 22 arm64 functions with TABLE_NAME and 30-day log groups, and the authorizer', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 11);
     for (const id of ids) {
       const props = functionProps(id);
       expect(props.Runtime, id).toBe('nodejs22.x');
@@ -115,6 +116,7 @@ describe('Lambda functions', () => {
       ExecutionEndedFunction: [512, 300],
       WatchdogFunction: [256, 60],
       DiscoverNodesFunction: [256, 60],
+      StopFunction: [256, 60],
     };
     for (const [id, [memory, timeout]] of Object.entries(expected)) {
       expect(functionProps(id).MemorySize, id).toBe(memory);
@@ -219,6 +221,52 @@ describe('IAM', () => {
       Principal: 'apigateway.amazonaws.com',
       SourceArn: { 'Fn::Join': ['', Match.arrayWith(['/authorizers/'])] },
     });
+  });
+
+  it('gives the stop function its own name, reserved concurrency and a role with only what a stop needs', () => {
+    const props = functionProps('StopFunction');
+    expect(props.FunctionName).toBe('FuelDeployment-stop');
+    expect(props.ReservedConcurrentExecutions).toBe(5);
+    const env = (props.Environment as { Variables: Json }).Variables;
+    expect(env.STOP_FUNCTION_NAME).toBe('FuelDeployment-stop');
+    expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    const statements = roleStatements('StopFunction');
+    // besides the table, and the dead-letter queue its failed follow-ups go to
+    const actions = statements
+      .flatMap((s) => asList(s.Action))
+      .filter((a) => !/^(dynamodb|sqs):/.test(String(a)));
+    expect(JSON.stringify(statementWith(statements, 'sqs:SendMessage')?.Resource)).toContain(
+      'DeadLetterQueue',
+    );
+    expect(actions.sort()).toEqual(
+      [
+        'lambda:InvokeFunction',
+        'secretsmanager:GetSecretValue',
+        'ssm:CancelCommand',
+        'ssm:ListCommandInvocations',
+      ].sort(),
+    );
+    expect(JSON.stringify(statementWith(statements, 'lambda:InvokeFunction')?.Resource)).toContain(
+      ':function:FuelDeployment-stop',
+    );
+    expect(statementWith(statements, 'secretsmanager:GetSecretValue')?.Resource).toEqual({
+      Ref: expect.stringMatching(/^AuthToken/),
+    });
+    // its follow-up is retried twice by Lambda, then goes to the dead-letter queue
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionLogicalId('StopFunction') },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+    });
+  });
+
+  it('lets the API hand a stop to the stop function, and cancel no command itself', () => {
+    const statements = roleStatements('ApiFunction');
+    expect(JSON.stringify(statementWith(statements, 'lambda:InvokeFunction')?.Resource)).toContain(
+      ':function:FuelDeployment-stop',
+    );
+    expect(statementWith(statements, 'ssm:CancelCommand')).toBeUndefined();
+    expect(statementWith(statements, 'ssm:GetCommandInvocation')).toBeUndefined();
   });
 
   it('lets node discovery describe instance information', () => {
@@ -340,6 +388,12 @@ describe('EventBridge', () => {
 
 describe('HTTP API', () => {
   const PROTECTED = ['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}'];
+  // "Stop deployment" and task deletion: the stop function's own routes
+  const STOP = ['/api', '/api/v1'].flatMap((prefix) => [
+    `PUT ${prefix}/clusters/{id}/stop_deployment`,
+    `DELETE ${prefix}/tasks/{id}`,
+    `DELETE ${prefix}/transactions/{id}`,
+  ]);
   const PUBLIC = [
     'GET /',
     'GET /api/v1/version',
@@ -349,20 +403,28 @@ describe('HTTP API', () => {
   ];
   const routes = (): Json[] => ofType('AWS::ApiGatewayV2::Route').map(([, route]) => propsOf(route));
 
-  it('has the Nailgun, Keystone and UI routes, all to the API function', () => {
+  const integrationOf = (fn: string): string => {
+    const found = ofType('AWS::ApiGatewayV2::Integration').find(
+      ([, i]) =>
+        JSON.stringify(propsOf(i).IntegrationUri) ===
+        JSON.stringify({ 'Fn::GetAtt': [functionLogicalId(fn), 'Arn'] }),
+    );
+    if (!found) throw new Error(`no integration of ${fn}`);
+    expect(propsOf(found[1])).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+    return found[0];
+  };
+  const target = (integration: string) => ({ 'Fn::Join': ['', ['integrations/', { Ref: integration }]] });
+
+  it('has the Nailgun, Keystone and UI routes to the API function, the stop routes to the stop function', () => {
     const routeKeys = routes().map((route) => route.RouteKey);
-    expect(routeKeys.sort()).toEqual([...PROTECTED, ...PUBLIC].sort());
+    expect(routeKeys.sort()).toEqual([...PROTECTED, ...PUBLIC, ...STOP].sort());
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 2);
+    const api = integrationOf('ApiFunction');
+    const stop = integrationOf('StopFunction');
     for (const route of routes()) {
-      expect(route.Target, String(route.RouteKey)).toEqual({
-        'Fn::Join': ['', ['integrations/', { Ref: ofType('AWS::ApiGatewayV2::Integration')[0]?.[0] }]],
-      });
+      const key = String(route.RouteKey);
+      expect(route.Target, key).toEqual(target(STOP.includes(key) ? stop : api));
     }
-    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-      IntegrationType: 'AWS_PROXY',
-      IntegrationUri: { 'Fn::GetAtt': [functionLogicalId('ApiFunction'), 'Arn'] },
-      PayloadFormatVersion: '2.0',
-    });
   });
 
   it('has one Lambda REQUEST authorizer on X-Auth-Token, simple responses, no result cache', () => {
@@ -394,7 +456,9 @@ describe('HTTP API', () => {
         expect(route.AuthorizerId, key).toEqual({ Ref: authorizerId });
       }
     }
-    expect(routes().filter((route) => route.AuthorizationType === 'CUSTOM')).toHaveLength(PROTECTED.length);
+    expect(routes().filter((route) => route.AuthorizationType === 'CUSTOM')).toHaveLength(
+      PROTECTED.length + STOP.length,
+    );
   });
 
   it('throttles the default stage and has no CORS', () => {

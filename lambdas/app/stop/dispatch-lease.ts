@@ -56,8 +56,11 @@ async function abandonBatch(ctx: Context, runId: number, stage: Stage, intent: C
   }
 }
 
-/** Waits (bounded) until no dispatch holds a lease: after that, no command of this run is sent. */
-export async function waitForDispatchToEnd(ctx: Context, run: DeploymentRun): Promise<void> {
+/**
+ * Waits (bounded) until no dispatch holds a lease, and returns when that was: from then on no command of this
+ * run is sent. Waits only while a batch is being sent, which one SendCommand bounds (SEND_TIMEOUT_MS).
+ */
+export async function waitForDispatchToEnd(ctx: Context, run: DeploymentRun): Promise<Date> {
   const deadline = ctx.clock.now().getTime() + STOP_ACK_WAIT_MS;
   let current: DeploymentRun | null = run;
   while (current?.dispatchLeaseUntil && Date.parse(current.dispatchLeaseUntil) > ctx.clock.now().getTime()) {
@@ -65,4 +68,5 @@ export async function waitForDispatchToEnd(ctx: Context, run: DeploymentRun): Pr
     await new Promise((r) => setTimeout(r, 50));
     current = await ctx.repos.tasks.getRun(run.id);
   }
+  return ctx.clock.now();
 }

@@ -7,14 +7,31 @@
 
 import { WriteConflictError } from '../../domain/errors.js';
 import { unansweredReason } from '../../domain/messages.js';
-import { instanceKey, rowKey } from '../../domain/stage.js';
+import { rowKey } from '../../domain/stage.js';
 import { abandonScope, type ForceCause, isForced, isPastDeadline } from '../../domain/stop.js';
 import type { DeploymentRun } from '../../domain/task.js';
 import { recordNodeFailure } from '../engine/node-failure.js';
 import { countDone } from '../engine/run.js';
 import { closeInstance } from '../engine/stage.js';
+import { inParallel, SSM_CALLS_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
-import { runningRows } from './undelivered.js';
+import { commandsOf, runningRows } from './undelivered.js';
+
+/** Marks the stop as forced, once; false when it was forced already or the run ended. */
+export async function escalate(
+  ctx: Context,
+  runId: number,
+  cause: ForceCause,
+): Promise<DeploymentRun | null> {
+  try {
+    const run = await ctx.repos.tasks.escalateStop(runId, { at: nowIso(ctx), cause });
+    ctx.log('escalating stop', { taskId: runId, because: cause });
+    return run;
+  } catch (err) {
+    if (err instanceof WriteConflictError) return null;
+    throw err;
+  }
+}
 
 /** Marks the stop as forced (once) and cancels the running commands; returns how many were cancelled. */
 export async function forceStop(
@@ -22,34 +39,18 @@ export async function forceStop(
   runId: number,
   cause: ForceCause,
 ): Promise<{ cancelled: number }> {
-  let run: DeploymentRun;
-  try {
-    run = await ctx.repos.tasks.escalateStop(runId, { at: nowIso(ctx), cause });
-  } catch (err) {
-    if (err instanceof WriteConflictError) return { cancelled: 0 };
-    throw err;
-  }
-  ctx.log('escalating stop', { taskId: runId, because: cause });
-  return { cancelled: await cancelRunning(ctx, run) };
+  const run = await escalate(ctx, runId, cause);
+  return { cancelled: run === null ? 0 : await cancelRunning(ctx, run) };
 }
 
-/** Cancels every command of the run that has not reported yet. */
-async function cancelRunning(ctx: Context, run: DeploymentRun): Promise<number> {
-  const running = await runningRows(ctx, run.id);
-  const keys = new Set(running.map(rowKey));
-  let cancelled = 0;
-  for (const stage of new Set(running.map((r) => r.stage))) {
-    for (const intent of await ctx.repos.bookkeeping.intents(run.id, stage)) {
-      if (intent.commandId === null) continue;
-      const instanceIds = Object.entries(intent.targets)
-        .filter(([, t]) => keys.has(instanceKey(t.taskName, t.nodeId)))
-        .map(([instanceId]) => instanceId);
-      if (instanceIds.length === 0) continue;
-      await ctx.commands.cancel(intent.commandId, instanceIds);
-      cancelled += instanceIds.length;
-    }
-  }
-  return cancelled;
+/** Cancels every command of the run that has not reported yet, a few commands at a time. */
+export async function cancelRunning(ctx: Context, run: DeploymentRun): Promise<number> {
+  const commands = await commandsOf(ctx, run.id, await runningRows(ctx, run.id));
+  const counts = await inParallel(commands, SSM_CALLS_AT_ONCE, async ({ commandId, instanceIds }) => {
+    await ctx.commands.cancel(commandId, instanceIds);
+    return instanceIds.length;
+  });
+  return counts.reduce((a, n) => a + n, 0);
 }
 
 /**

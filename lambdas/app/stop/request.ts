@@ -1,8 +1,10 @@
 /**
- * Requesting a stop: "Stop deployment" (`PUT clusters/{id}/stop_deployment/`), a forced delete of a running
- * task, and the graph's fault tolerance. The stop state is written once on the running run; from then on no
- * batch is dispatched. An operator's stop answers once no command of the run can be sent any more. As in
- * Nailgun: nothing to stop is a 400, a stop already launched (or already forced) a 409.
+ * Requesting a stop: "Stop deployment" (`PUT clusters/{id}/stop_deployment/`, served by the stop function),
+ * a forced delete of a running task, and the graph's fault tolerance. The stop state is written once on the
+ * running run; from then on no batch is dispatched. An operator's stop answers at once, unless a batch is
+ * being sent at that instant (then as soon as that one send returns): no command is sent after the reply.
+ * Cancelling what was sent but not delivered (and, forced, what runs) is the follow-up's, after the reply.
+ * As in Nailgun: nothing to stop is a 400, a stop already launched (or already forced) a 409.
  */
 import { defaultAttributes, stopTimeout } from '../../domain/attributes.js';
 import { ConflictError, NotFoundError, ValidationError, WriteConflictError } from '../../domain/errors.js';
@@ -11,9 +13,9 @@ import { isForced, isStopping, requestedStop, type StopCause } from '../../domai
 import type { DeploymentRun, Task } from '../../domain/task.js';
 import type { Context } from '../ports.js';
 import { waitForDispatchToEnd } from './dispatch-lease.js';
-import { forceStop } from './escalation.js';
+import { escalate } from './escalation.js';
+import { requestFollowUp } from './follow-up.js';
 import { stopTaskOf } from './settlement.js';
-import { cancelUndelivered } from './undelivered.js';
 
 export interface StopInput {
   requestedBy: string;
@@ -42,15 +44,16 @@ async function runningRunOf(ctx: Context, clusterId: number, only?: number): Pro
 
 /**
  * Stops the running run of a cluster, once, and answers when no command of it can be sent any more.
- * `force` (or a second request with it) also cancels running commands. Returns the stop task (or, for a
- * fault-tolerance stop being forced, the run, which reports it).
+ * `force` (or a second request with it) also has the follow-up cancel running commands. Returns the stop
+ * task (or, for a fault-tolerance stop being forced, the run, which reports it).
  */
 export async function stopDeployment(ctx: Context, clusterId: number, input: StopInput): Promise<Task> {
   const run = await runningRunOf(ctx, clusterId, input.deployTaskId);
   if (isStopping(run.stop)) {
     if (!input.force) throw new ConflictError(STOP_ALREADY_LAUNCHED);
     if (isForced(run.stop)) throw new ConflictError(STOP_ALREADY_FORCED);
-    await forceStop(ctx, run.id, input.cause);
+    await escalate(ctx, run.id, input.cause);
+    await requestFollowUp(ctx, run.id);
     const stopTaskId = run.stop.request.stopTaskId;
     return stopTaskId === null ? run : awaitStopTask(ctx, run.id, stopTaskId);
   }
@@ -81,9 +84,10 @@ export async function stopDeployment(ctx: Context, clusterId: number, input: Sto
     if (!(err instanceof WriteConflictError)) throw err;
     stopTask = (await ctx.repos.tasks.get(stopTaskId)) ?? stopTask;
   }
-  if (input.force) await forceStop(ctx, run.id, input.cause);
+  if (input.force) await escalate(ctx, run.id, input.cause);
+  // a batch being sent at this instant may still reach its nodes: answer once that one send has returned
   await waitForDispatchToEnd(ctx, stopped);
-  await cancelUndelivered(ctx, run.id);
+  await requestFollowUp(ctx, run.id);
   return stopTask;
 }
 

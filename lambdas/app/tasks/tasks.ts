@@ -9,7 +9,8 @@ import { isTaskFinished, type TaskName, type TaskStatus } from '../../domain/sta
 import { isForced, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, Task } from '../../domain/task.js';
 import { type Context, nowIso } from '../ports.js';
-import { forceStop } from '../stop/escalation.js';
+import { escalate } from '../stop/escalation.js';
+import { requestFollowUp } from '../stop/follow-up.js';
 import { stopDeployment } from '../stop/request.js';
 
 export interface TaskFilter {
@@ -67,7 +68,8 @@ export async function deleteTask(
 /** Forces the stop of exactly `run` (never of a run started after it ended). */
 async function forceStopOf(ctx: Context, run: DeploymentRun, deletedTaskId: number, requestedBy: string) {
   if (isStopping(run.stop)) {
-    if (!isForced(run.stop)) await forceStop(ctx, run.id, 'forced_delete');
+    if (!isForced(run.stop) && (await escalate(ctx, run.id, 'forced_delete')))
+      await requestFollowUp(ctx, run.id);
     return;
   }
   await stopDeployment(ctx, run.clusterId, {
@@ -81,7 +83,7 @@ async function forceStopOf(ctx: Context, run: DeploymentRun, deletedTaskId: numb
     if (err instanceof ValidationError) return;
     // a stop was launched meanwhile: force that one
     if (err instanceof ConflictError) {
-      await forceStop(ctx, run.id, 'forced_delete');
+      if (await escalate(ctx, run.id, 'forced_delete')) await requestFollowUp(ctx, run.id);
       return;
     }
     throw err;
