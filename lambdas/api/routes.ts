@@ -94,7 +94,6 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
   const task = (t: Parameters<typeof taskJson>[0]) => taskJson(t, service.consoleUrl);
 
   return [
-    ...stopRoutes(service),
     route({
       method: 'POST',
       path: '/keystone/v2.0/tokens',
@@ -334,6 +333,8 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: noQuery,
       handler: async (ctx) => json(200, task(await service.task(param(ctx, 'id')))),
     }),
+    // stop_deployment, and DELETE of a task (after its GET: the order of `Allow`)
+    ...stopRoutes(service),
     route({
       method: 'GET',
       path: '/transactions',

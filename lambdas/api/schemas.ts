@@ -1,5 +1,6 @@
 /** One schema per request body and query of the API. */
 import { z } from 'zod';
+import { keyTextProblem, storableProblem } from '../domain/dynamo-limits.js';
 import { HISTORY_STATUSES, TASK_NAMES, TASK_STATUSES } from '../domain/status.js';
 
 const MAX_ID = 2_147_483_647;
@@ -54,7 +55,21 @@ const name = z
   .min(1, 'must not be empty')
   .refine((s) => !/[\ud800-\udfff]/u.test(s), 'must be valid Unicode (it has a lone surrogate)')
   .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
-  .refine((s) => [...s].length <= 100, 'must be at most 100 characters');
+  .refine((s) => [...s].length <= 100, 'must be at most 100 characters')
+  // the name is the key of its claim (one cluster per name): within a sort key's bytes
+  .superRefine((s, ctx) => {
+    const problem = keyTextProblem(s, 'a cluster name');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/**
+ * Refuses what DynamoDB cannot keep anywhere in an uploaded JSON value (`domain/dynamo-limits.ts`): numbers
+ * out of its range, nesting over 32 levels. `at` is where the value is in the body.
+ */
+function addStorableIssue(value: unknown, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
+  const problem = storableProblem(value, at);
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+}
 
 /** python-fuelclient's `env create` also sends `nodes`, `tasks` and `net_segment_type`: known fields are typed, others kept out. */
 export const createClusterBody = z
@@ -113,6 +128,7 @@ export const attributesBody = z
   })
   .loose()
   .superRefine((body, ctx) => {
+    addStorableIssue(body.editable, ctx, ['editable']);
     for (const [groupName, group] of Object.entries(body.editable)) {
       if (!isObject(group)) {
         ctx.addIssue({
@@ -203,8 +219,20 @@ export const keystoneTokensBody = z.object({
   ),
 });
 
-/** The graph is validated by the service (`validateGraph`): its problems need the whole graph (cycles, ids). */
-export const graphBody = z.unknown();
+/**
+ * The graph is validated by the service (`validateGraph`): its problems need the whole graph (cycles, ids).
+ * Here only what DynamoDB could not keep: numbers, nesting, and task ids, which become part of the keys of
+ * history rows and last runs.
+ */
+export const graphBody = z.unknown().superRefine((graph, ctx) => {
+  addStorableIssue(graph, ctx);
+  if (!Array.isArray(graph)) return;
+  for (const [index, task] of graph.entries()) {
+    const id = typeof task === 'object' && task !== null ? (task as { id?: unknown }).id : undefined;
+    const problem = typeof id === 'string' ? keyTextProblem(id, 'a task id') : null;
+    if (problem) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: problem });
+  }
+});
 
 /**
  * The body of an action that takes none: absent, `null` or a JSON object whose fields are ignored, as Nailgun

@@ -22,14 +22,20 @@ export interface ClusterRepository {
   get(id: number): Promise<Cluster | null>;
   list(): Promise<Cluster[]>;
   update(id: number, patch: Partial<Cluster>): Promise<Cluster>;
-  /** Only while no deployment holds the cluster's lock. */
-  updateUnlocked(id: number, patch: Partial<Cluster>): Promise<Cluster>;
-  /** Takes the deployment lock for a run: one run per cluster, none while the cluster is locked. */
+  /** Takes the edit lease: only while unlocked, in a status that allows edits, and no other edit holds it. */
+  beginEdit(clusterId: number): Promise<{ lease: string; cluster: Cluster }>;
+  /** Ends the edit, writing `patch` on the cluster in the same conditional write (the lease must be ours). */
+  endEdit(clusterId: number, lease: string, patch?: Partial<Cluster>): Promise<Cluster>;
+  /** Deletes the cluster, with its graph and attributes, under this edit lease. */
+  deleteEdited(clusterId: number, lease: string): Promise<void>;
+  /** Claims a name for a cluster: false when another cluster holds it. */
+  claimName(name: string, clusterId: number): Promise<boolean>;
+  /** Releases this cluster's claim on a name, if it holds one. */
+  releaseName(name: string, clusterId: number): Promise<void>;
+  /** Takes the deployment lock for a run: one run per cluster, none while the cluster is locked or edited. */
   lock(clusterId: number, runId: number): Promise<Cluster>;
   /** Releases the lock held by this run, setting the cluster's final status. */
   release(clusterId: number, runId: number, patch: Partial<Cluster>): Promise<void>;
-  /** Deletes an unlocked cluster with its graph and attributes. */
-  delete(id: number): Promise<void>;
   getGraph(clusterId: number): Promise<GraphTask[] | null>;
   putGraph(clusterId: number, tasks: GraphTask[]): Promise<void>;
   getAttributes(clusterId: number): Promise<Editable | null>;

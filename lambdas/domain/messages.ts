@@ -135,3 +135,17 @@ export function deletedMessage(clusterName: string): string {
 export function forcedDeleteReason(taskId: number): string {
   return `task ${taskId} deleted with force`;
 }
+
+/** An edit or a deployment that waited in vain for another edit of the same environment to end. */
+export function editInProgressMessage(clusterName: string, action: string): string {
+  return `Cannot ${action}: environment '${clusterName}' is being changed by another request; try again`;
+}
+
+/** An edit that outlived its lease (a request far slower than the API allows): it may be incomplete. */
+export function editLeaseLostMessage(clusterName: string, action: string): string {
+  return `Could not ${action}: the change of environment '${clusterName}' took too long and may be incomplete; check it and try again`;
+}
+
+export function duplicateNameMessage(name: string): string {
+  return `Environment with name '${name}' already exists`;
+}

@@ -179,6 +179,27 @@ export class Table {
     return out.Attributes ?? {};
   }
 
+  /** As `update`, but returns the item as it was just before the write. */
+  async updateReturningOld(key: Key, patch: Record<string, unknown>, condition?: Condition): Promise<Item> {
+    const set = setClause(patch);
+    const out = await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.name,
+          Key: key,
+          UpdateExpression: `SET ${set.parts.join(', ')}`,
+          ConditionExpression: condition
+            ? `attribute_exists(pk) AND (${condition.expr})`
+            : 'attribute_exists(pk)',
+          ExpressionAttributeNames: { ...condition?.names, ...set.names },
+          ExpressionAttributeValues: { ...condition?.values, ...set.values },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    return out.Attributes ?? {};
+  }
+
   /** An update written as an expression of its own (ADD, DELETE, nested SET); returns the item as written. */
   async updateExpression(
     key: Key,
@@ -225,6 +246,27 @@ export class Table {
     });
     return Number(out.value);
   }
+}
+
+/**
+ * `#f<i> = :v<i>` for each defined field of `patch` (the names and values to go with them), for an update
+ * expression of one's own; its placeholders do not clash with those of a `Condition`.
+ */
+export function setClause(patch: Record<string, unknown>): {
+  parts: string[];
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const parts: string[] = [];
+  for (const [i, [field, value]] of Object.entries(patch).entries()) {
+    if (value === undefined) continue;
+    names[`#f${i}`] = field;
+    values[`:v${i}`] = value;
+    parts.push(`#f${i} = :v${i}`);
+  }
+  return { parts, names, values };
 }
 
 /** Parses an item with a codec's schema; a stored item that does not fit is an error that names it. */

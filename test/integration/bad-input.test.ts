@@ -813,7 +813,14 @@ const cases: Case[] = [
   },
 
   // ---- the locked cluster: every change is a conflict ----
-  // (A rename is not one: as in Nailgun, a locked environment may be renamed; it does not touch the deployment.)
+  // (Nailgun lets a locked environment be renamed; here the name is part of what the deployment runs with,
+  // so a rename waits for the deployment too.)
+  {
+    name: 'rename of the locked cluster',
+    request: (f) => ({ method: 'PUT', path: locked(f, ''), json: { name: 'renamed-while-locked' } }),
+    status: 409,
+    message: lockedMessage('rename the environment'),
+  },
   {
     name: 'assignment on the locked cluster',
     request: (f) => ({

@@ -2,10 +2,15 @@
  * "Deploy changes" and its relatives: provision and deploy selected nodes, redeploy. Takes the cluster's
  * deployment lock, writes the run and its stage tasks, and starts the state machine's execution (named by
  * the run's uuid). Once the execution runs it owns the lock; a start that failed is undone here.
+ *
+ * The graph, the settings and the nodes are checked before the lock, and read again once it is held (no
+ * edit can write them from then on, `store/clusters.ts`): what changed in between is checked again, so the
+ * deployment runs what was checked.
  */
 import { randomUUID } from 'node:crypto';
-import { defaultAttributes } from '../../domain/attributes.js';
-import { ConflictError, ValidationError, WriteConflictError } from '../../domain/errors.js';
+import { defaultAttributes, type Editable } from '../../domain/attributes.js';
+import { ConflictError, ValidationError } from '../../domain/errors.js';
+import type { GraphTask } from '../../domain/graph.js';
 import {
   deployWhileStoppingMessage,
   runNotStartedMessage,
@@ -13,7 +18,7 @@ import {
 } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
 import { electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
-import { needsProvisioning } from '../../domain/status.js';
+import { isClusterLocked, needsProvisioning } from '../../domain/status.js';
 import { isStopping } from '../../domain/stop.js';
 import {
   type DeployMode,
@@ -23,20 +28,44 @@ import {
   newStageTask,
 } from '../../domain/task.js';
 import { expandGraph } from '../engine/plan.js';
-import { assertUnlocked, getCluster } from '../inventory/clusters.js';
+import { assertUnlocked, getCluster, whenNotEdited } from '../inventory/clusters.js';
 import { graphOf } from '../inventory/config.js';
 import { type Context, nowIso } from '../ports.js';
 
 /** Step Functions keeps at most 25,000 events per execution; about 15 per layer leaves room for 1,000 layers. */
 export const MAX_LAYERS = 1000;
 
+/** What a deployment runs: the cluster's nodes, its graph and its settings. */
+interface Inputs {
+  members: Node[];
+  graph: GraphTask[];
+  editable: Editable;
+}
+
+async function readInputs(ctx: Context, clusterId: number): Promise<Inputs> {
+  return {
+    members: await ctx.repos.nodes.listOfCluster(clusterId),
+    graph: await graphOf(ctx, clusterId),
+    editable: (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes(),
+  };
+}
+
+/** The nodes the run acts on, once the inputs pass every check of "Deploy changes". */
+function checkInputs(ctx: Context, c: Cluster, inputs: Inputs, mode: DeployMode): Node[] {
+  const nodes = selectNodes(c, inputs.members, mode.nodes, mode.scope);
+  if (mode.scope !== 'provision') checkPlan(ctx, c, inputs, nodes);
+  const offline = nodes.filter((n) => !n.online);
+  if (offline.length > 0) {
+    throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
+  }
+  return nodes;
+}
+
 /**
  * The graph must expand on these nodes (as the plan step will expand it: pending roles taken on, primaries
  * elected, conditions evaluated) within the limits of one execution.
  */
-async function checkPlan(ctx: Context, c: Cluster, members: Node[], nodes: Node[]): Promise<void> {
-  const graph = await graphOf(ctx, c.id);
-  const editable = (await ctx.repos.clusters.getAttributes(c.id)) ?? defaultAttributes();
+function checkPlan(ctx: Context, c: Cluster, { members, graph, editable }: Inputs, nodes: Node[]): void {
   const projected = nodes.map((n) => ({ ...n, roles: [...new Set([...n.roles, ...n.pendingRoles])] }));
   const elected = electPrimaries(
     members.map((m) => projected.find((n) => n.id === m.id) ?? m),
@@ -112,25 +141,33 @@ export async function deployChanges(
   if (running && isStopping(running.stop) && running.status === 'running') {
     throw new ConflictError(deployWhileStoppingMessage(c.name, running.id));
   }
-  assertUnlocked(c, mode.scope === 'provision' ? 'provision' : 'deploy');
-  const members = await ctx.repos.nodes.listOfCluster(clusterId);
-  const nodes = selectNodes(c, members, mode.nodes, mode.scope);
-  if (mode.scope !== 'provision') await checkPlan(ctx, c, members, nodes);
-  const offline = nodes.filter((n) => !n.online);
-  if (offline.length > 0) {
-    throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
-  }
+  const action = mode.scope === 'provision' ? 'provision' : 'deploy';
+  assertUnlocked(c, action);
+  const checked = await readInputs(ctx, clusterId);
+  let nodes = checkInputs(ctx, c, checked, mode);
 
   const runId = await ctx.repos.tasks.nextId();
+  // an edit in progress holds the lock back until it ends (milliseconds)
+  const before = await whenNotEdited(
+    ctx,
+    clusterId,
+    action,
+    () => ctx.repos.clusters.lock(clusterId, runId),
+    (current) => {
+      if (current.deploymentTaskId !== null || isClusterLocked(current.status)) {
+        throw new ConflictError(`Environment '${current.name}' is already being deployed or is locked`);
+      }
+    },
+  );
   try {
-    await ctx.repos.clusters.lock(clusterId, runId);
+    // under the lock nothing changes any more: what runs is what is stored now, checked again if it changed
+    const locked = await readInputs(ctx, clusterId);
+    if (JSON.stringify(locked) !== JSON.stringify(checked)) nodes = checkInputs(ctx, before, locked, mode);
   } catch (err) {
-    if (err instanceof WriteConflictError) {
-      throw new ConflictError(`Environment '${c.name}' is already being deployed or is locked`);
-    }
+    await ctx.repos.clusters.release(clusterId, runId, { status: before.status });
     throw err;
   }
-  return startRun(ctx, c, runId, mode, nodes);
+  return startRun(ctx, before, runId, mode, nodes);
 }
 
 /** Writes the run (and its stage tasks) and starts its execution; a failed start ends them and unlocks. */

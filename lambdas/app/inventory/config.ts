@@ -1,13 +1,11 @@
 /** A cluster's deployment graph and its settings (Nailgun's editable attributes). */
 import { defaultAttributes, type Editable, mergeAttributes } from '../../domain/attributes.js';
-import { TooLargeError, ValidationError } from '../../domain/errors.js';
+import { assertItemFits } from '../../domain/dynamo-limits.js';
+import { ValidationError } from '../../domain/errors.js';
 import { type GraphTask, validateGraph } from '../../domain/graph.js';
 import { defaultGraph } from '../../domain/release.js';
 import type { Context } from '../ports.js';
-import { assertUnlocked, getCluster } from './clusters.js';
-
-/** A graph is kept in one DynamoDB item (at most 400 KB), with room for its key and attribute names. */
-export const MAX_GRAPH_BYTES = 350_000;
+import { assertUnlocked, editCluster, getCluster } from './clusters.js';
 
 /** The cluster's graph, or the release's default graph when none was uploaded. */
 export async function graphOf(ctx: Context, clusterId: number): Promise<GraphTask[]> {
@@ -40,15 +38,16 @@ export async function putGraph(ctx: Context, clusterId: number, input: unknown):
       })),
     );
   }
-  const size = Buffer.byteLength(JSON.stringify(validation.tasks));
-  if (size > MAX_GRAPH_BYTES) {
-    throw new TooLargeError(
-      `The deployment graph is too large to keep: ${size} bytes, at most ${MAX_GRAPH_BYTES} (a DynamoDB item holds 400 KB)`,
-    );
-  }
-  assertUnlocked(c, 'change the deployment graph');
-  await ctx.repos.clusters.putGraph(clusterId, validation.tasks);
-  if (!c.isCustomized) await ctx.repos.clusters.updateUnlocked(clusterId, { isCustomized: true });
+  // a graph is kept in one DynamoDB item
+  assertItemFits(`The deployment graph of environment '${c.name}'`, "the environment's graph", {
+    tasks: validation.tasks,
+  });
+  const action = 'change the deployment graph';
+  assertUnlocked(c, action);
+  await editCluster(ctx, clusterId, action, async (cluster) => {
+    await ctx.repos.clusters.putGraph(clusterId, validation.tasks);
+    return { result: undefined, patch: cluster.isCustomized ? {} : { isCustomized: true } };
+  });
   const warnings = validation.warnings.map((w) => w.message);
   if (warnings.length > 0) ctx.log('graph stored with warnings', { clusterId, warnings });
   return { tasks: validation.tasks, warnings };
@@ -59,12 +58,28 @@ export async function getAttributes(ctx: Context, clusterId: number): Promise<Ed
   return (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes();
 }
 
+/** Merges a settings change into the stored settings, read and written under the cluster's edit lease. */
 export async function putAttributes(ctx: Context, clusterId: number, edit: Editable): Promise<Editable> {
-  assertUnlocked(await getCluster(ctx, clusterId), 'change the settings', 'forbidden');
-  const merged = mergeAttributes(
-    (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes(),
-    edit,
+  const action = 'change the settings';
+  const c = await getCluster(ctx, clusterId);
+  assertUnlocked(c, action, 'forbidden');
+  // the settings are kept in one DynamoDB item: the change alone must fit (and the merge, checked below)
+  const what = `The settings tree of environment '${c.name}'`;
+  const item = "the environment's attributes";
+  assertItemFits(what, item, { editable: edit });
+  return editCluster(
+    ctx,
+    clusterId,
+    action,
+    async () => {
+      const merged = mergeAttributes(
+        (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes(),
+        edit,
+      );
+      assertItemFits(what, item, { editable: merged });
+      await ctx.repos.clusters.putAttributes(clusterId, merged);
+      return { result: merged };
+    },
+    'forbidden',
   );
-  await ctx.repos.clusters.putAttributes(clusterId, merged);
-  return merged;
 }

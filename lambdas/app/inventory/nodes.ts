@@ -9,7 +9,7 @@ import {
 import { graphRoles, RELEASE_ROLES } from '../../domain/graph.js';
 import type { Node } from '../../domain/model.js';
 import type { Context } from '../ports.js';
-import { assertUnlocked, getCluster } from './clusters.js';
+import { assertUnlocked, editCluster, getCluster } from './clusters.js';
 import { graphOf } from './config.js';
 
 export async function getNode(ctx: Context, id: number): Promise<Node> {
@@ -84,47 +84,58 @@ async function checkAssignment(
   return nodes;
 }
 
+/** Assigns nodes under the cluster's edit lease: all of them, or (a node taken elsewhere meanwhile) none. */
 export async function assignNodes(
   ctx: Context,
   clusterId: number,
   items: { id: number; roles: string[] }[],
 ): Promise<Node[]> {
-  assertUnlocked(await getCluster(ctx, clusterId), 'assign nodes');
-  const nodes = await checkAssignment(ctx, clusterId, items);
-  const done: Node[] = [];
-  try {
-    for (const item of items) {
-      const current = nodes.find((n) => n.id === item.id);
-      if (!current) continue;
-      const patch: Partial<Node> =
-        current.clusterId === clusterId
-          ? { pendingRoles: item.roles.filter((r) => !current.roles.includes(r)) }
-          : { clusterId, pendingRoles: item.roles, pendingAddition: true };
-      done.push(await ctx.repos.nodes.update(item.id, patch, current.clusterId));
+  const action = 'assign nodes';
+  assertUnlocked(await getCluster(ctx, clusterId), action);
+  return editCluster(ctx, clusterId, action, async () => {
+    const nodes = await checkAssignment(ctx, clusterId, items);
+    const done: Node[] = [];
+    try {
+      for (const item of items) {
+        const current = nodes.find((n) => n.id === item.id);
+        if (!current) continue;
+        const patch: Partial<Node> =
+          current.clusterId === clusterId
+            ? { pendingRoles: item.roles.filter((r) => !current.roles.includes(r)) }
+            : { clusterId, pendingRoles: item.roles, pendingAddition: true };
+        done.push(await ctx.repos.nodes.update(item.id, patch, current.clusterId));
+      }
+    } catch (err) {
+      for (const n of done) {
+        const before = nodes.find((b) => b.id === n.id);
+        if (!before) continue;
+        const { clusterId: was, pendingRoles, pendingAddition } = before;
+        await ctx.repos.nodes.update(n.id, { clusterId: was, pendingRoles, pendingAddition });
+      }
+      if (err instanceof WriteConflictError)
+        throw new ConflictError('A node was assigned elsewhere at the same time; nothing was changed');
+      throw err;
     }
-  } catch (err) {
-    for (const n of done) {
-      if (n.pendingAddition)
-        await ctx.repos.nodes.update(n.id, { clusterId: null, pendingRoles: [], pendingAddition: false });
-    }
-    if (err instanceof WriteConflictError)
-      throw new ConflictError('A node was assigned elsewhere at the same time; nothing was changed');
-    throw err;
-  }
-  return done;
+    return { result: done };
+  });
 }
 
+/** Takes nodes back from the cluster, under its edit lease. */
 export async function unassignNodes(ctx: Context, clusterId: number, ids: number[]): Promise<void> {
-  assertUnlocked(await getCluster(ctx, clusterId), 'unassign nodes');
-  const members = new Map((await ctx.repos.nodes.listOfCluster(clusterId)).map((n) => [n.id, n]));
-  const problems = ids.flatMap((id, index) =>
-    members.has(id)
-      ? []
-      : [{ field: `[${index}].id`, message: `node ${id} is not in environment ${clusterId}` }],
-  );
-  if (problems.length > 0) throw invalid(problems);
-  for (const id of ids) {
-    const member = members.get(id);
-    if (member) await releaseNode(ctx, member);
-  }
+  const action = 'unassign nodes';
+  assertUnlocked(await getCluster(ctx, clusterId), action);
+  await editCluster(ctx, clusterId, action, async () => {
+    const members = new Map((await ctx.repos.nodes.listOfCluster(clusterId)).map((n) => [n.id, n]));
+    const problems = ids.flatMap((id, index) =>
+      members.has(id)
+        ? []
+        : [{ field: `[${index}].id`, message: `node ${id} is not in environment ${clusterId}` }],
+    );
+    if (problems.length > 0) throw invalid(problems);
+    for (const id of ids) {
+      const member = members.get(id);
+      if (member) await releaseNode(ctx, member);
+    }
+    return { result: undefined };
+  });
 }
