@@ -347,15 +347,26 @@ export class FuelDeploymentStack extends Stack {
     fns.dispatch.addToRolePolicy(taskCallbacks);
 
     // Watchdog: cancels the running commands of a stop past its timeout (and follows up a stop whose
-    // follow-up never ran), resumes layers it gives up on.
+    // follow-up never ran), records results whose events were lost (it lists a command's invocations and
+    // reads the finished ones), resumes layers it gives up on or completes.
     fns.watchdog.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+        actions: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:CancelCommand'],
         resources: ['*'],
       }),
     );
     fns.watchdog.addToRolePolicy(taskCallbacks);
-    // ...and settles a deployment whose execution never started.
+    // Finish (and execution-ended, which finishes): after an orchestration failure, the commands still
+    // running are cancelled and waited for before the cluster is unlocked.
+    for (const fn of [fns.finish, fns.executionEnded]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+          resources: ['*'],
+        }),
+      );
+    }
+    // ...and settles a deployment whose execution never started, or ended without finishing it.
     fns.watchdog.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executionsArn] }),
     );

@@ -2,8 +2,10 @@ import {
   CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  InvalidCommandId,
   InvocationDoesNotExist,
   ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
   ListCommandsCommand,
   SendCommandCommand,
   SSMClient,
@@ -101,9 +103,16 @@ export class SsmNodeCommands implements NodeCommands {
     const found: InvocationStatus[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.client.send(
-        new ListCommandInvocationsCommand({ CommandId: commandId, NextToken: nextToken, MaxResults: 50 }),
-      );
+      let out: ListCommandInvocationsCommandOutput;
+      try {
+        out = await this.client.send(
+          new ListCommandInvocationsCommand({ CommandId: commandId, NextToken: nextToken, MaxResults: 50 }),
+        );
+      } catch (err) {
+        // a command SSM no longer knows (purged after 30 days, or lost with a local endpoint) runs nowhere
+        if (err instanceof InvalidCommandId) return found;
+        throw err;
+      }
       for (const each of out.CommandInvocations ?? []) {
         if (!each.InstanceId) continue;
         found.push({

@@ -84,7 +84,11 @@ export class RecordingWorkflows implements Workflows {
     return `https://console.aws.amazon.com/states/home#/v2/executions/details/${executionArn}`;
   }
 
+  /** Executions whose status a test set (e.g. ABORTED from the console, or gone: null). */
+  readonly statuses = new Map<string, string | null>();
+
   async status(name: string): Promise<string | null> {
+    if (this.statuses.has(name)) return this.statuses.get(name) ?? null;
     return this.starts.some((s) => s.name === name) ? 'RUNNING' : null;
   }
 
@@ -101,6 +105,8 @@ export interface HarnessOptions {
   wrapRepos?: (real: Repositories) => Repositories;
   /** How many times each status event is delivered, concurrently (EventBridge delivers at least once). */
   deliveryCopies?: number;
+  /** Status events for which this is true are lost (EventBridge delivers best-effort). */
+  loseEvent?: (event: CommandStatusEvent) => boolean;
   /** Wraps the stop function's asynchronous invocation (to lose it, as AWS can). */
   wrapStopWorker?: (real: StopWorker) => StopWorker;
   /** The clock of every step (default: the system's). */
@@ -192,6 +198,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const deliver = (event: CommandStatusEvent): void => {
     events.push(event);
+    if (options.loseEvent?.(event)) return;
     delivery.deliver('command-status', () => onCommandStatus(commandStatusEvent(event)));
   };
 

@@ -1,5 +1,6 @@
 /**
- * Discovery: SSM managed instances become nodes (new ones appear as `discover`), and `online` follows them.
+ * Discovery: SSM managed instances become nodes (new ones appear as `discover`), and `online` follows them;
+ * a node whose instance SSM no longer lists (deregistered, or no longer tagged as a node) becomes offline.
  * The master node is not a node of any cluster: it is left out.
  */
 import type { Context } from '../ports.js';
@@ -9,7 +10,13 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
   const { nodes } = ctx.repos;
   let added = 0;
   let updated = 0;
-  for (const instance of await ctx.commands.instances()) {
+  const listed = await ctx.commands.instances();
+  const present = new Set(listed.map((i) => i.instanceId));
+  for (const gone of (await nodes.list()).filter((n) => n.online && !present.has(n.instanceId))) {
+    await nodes.update(gone.id, { online: false });
+    updated++;
+  }
+  for (const instance of listed) {
     if (instance.instanceId === ctx.master.instanceId) continue;
     const known = await nodes.idOfInstance(instance.instanceId);
     if (known !== null) {

@@ -21,6 +21,7 @@ import { endReasonOf, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
 import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
+import { endCommandsStillRunning } from './orphaned-commands.js';
 import { loadRun } from './run.js';
 
 export interface FinishInput {
@@ -33,7 +34,10 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   const { repos } = ctx;
   const found = await loadRun(ctx, input.taskId);
   // From here no stop can be requested, so the stop state of `run` is final.
-  const run = isTaskFinished(found.status) ? found : await repos.tasks.beginFinish(found.id, nowIso(ctx));
+  const run =
+    isTaskFinished(found.status) || found.finishingAt !== null
+      ? found
+      : await repos.tasks.beginFinish(found.id, nowIso(ctx));
   const cluster = await repos.clusters.get(run.clusterId);
   // Order of the writes: nodes, the cluster (unlocked), the run, the stop task. Whoever sees a task
   // ended can act on the cluster at once.
@@ -48,6 +52,9 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   const rows = await repos.history.rows(run.id, 'all');
   const failures = await repos.bookkeeping.failures(run.id);
   const orchestrationFailed = input.failure !== null && input.failure !== undefined;
+  // the orchestration failed with commands still running: they are cancelled, and the cluster stays
+  // locked until they have ended (or their nodes were given up on), so no redeploy overlaps them
+  if (orchestrationFailed) await endCommandsStillRunning(ctx, run, rows);
   await settleUnfinishedRows(ctx, run, rows, failures, orchestrationFailed);
 
   // After a crash that followed the unlock, the nodes were settled already and may belong to a new run.

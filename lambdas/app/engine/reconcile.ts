@@ -1,0 +1,78 @@
+/**
+ * Reconciliation instead of hope. SSM's status events reach the command-status function best-effort, and an
+ * execution's end reaches the execution-ended function best-effort: the watchdog asks instead.
+ * - Results: for the commands of a run that have not reported for a while, one `ListCommandInvocations` per
+ *   command (a few at a time); each finished invocation is recorded through the same idempotent path as its
+ *   event (record-result.ts).
+ * - Executions: a run whose execution is no longer `RUNNING` (`DescribeExecution`), or no longer exists, is
+ *   finished as its execution-ended event would have finished it.
+ */
+import { historyStatusOfInvocation } from '../../domain/command-result.js';
+import type { DeploymentRun } from '../../domain/task.js';
+import { inParallel, SSM_CALLS_AT_ONCE } from '../parallel.js';
+import type { Context } from '../ports.js';
+import { commandsOf, runningRows } from '../stop/undelivered.js';
+import { executionEnded } from './execution-ended.js';
+import { finish } from './finish.js';
+import { recordResult } from './record-result.js';
+
+/** A command whose result has not been recorded this long after it was sent is asked about. */
+export const RESULT_QUIET_MS = 15_000;
+
+/** Records the results SSM has and the run has not; returns how many it recorded. */
+export async function reconcileResults(ctx: Context, run: DeploymentRun): Promise<number> {
+  const quietSince = ctx.clock.now().getTime() - RESULT_QUIET_MS;
+  const quiet = (await runningRows(ctx, run.id)).filter(
+    (r) => r.timeStart !== null && Date.parse(r.timeStart) <= quietSince,
+  );
+  if (quiet.length === 0) return 0;
+  const counts = await inParallel(
+    await commandsOf(ctx, run.id, quiet),
+    SSM_CALLS_AT_ONCE,
+    async ({ commandId, instanceIds }) => {
+      const wanted = new Set(instanceIds);
+      let recorded = 0;
+      for (const invocation of await ctx.commands.invocations(commandId)) {
+        if (!wanted.has(invocation.instanceId) || historyStatusOfInvocation(invocation.status) === null)
+          continue;
+        try {
+          await recordResult(ctx, {
+            commandId,
+            instanceId: invocation.instanceId,
+            status: invocation.status,
+          });
+          recorded++;
+        } catch (err) {
+          // not visible yet through GetCommandInvocation: the next round asks again
+          ctx.log('reconciling a result failed', { taskId: run.id, commandId, error: String(err) });
+        }
+      }
+      return recorded;
+    },
+  );
+  const recorded = counts.reduce((a, n) => a + n, 0);
+  if (recorded > 0) ctx.log('recorded results whose events never came', { taskId: run.id, recorded });
+  return recorded;
+}
+
+/** A run whose execution has ended (or is gone) without finishing it is finished here; true if it was. */
+export async function settleIfExecutionEnded(ctx: Context, run: DeploymentRun): Promise<boolean> {
+  if (run.executionArn === null || run.status !== 'running') return false;
+  const status = await ctx.workflows.status(run.uuid);
+  if (status === 'RUNNING') return false;
+  ctx.log('settling a deployment whose execution is not running', { taskId: run.id, execution: status });
+  if (status === 'SUCCEEDED') {
+    // its Finish step answered, so the run is settled or settling: finish again (idempotent) to be sure
+    await finish(ctx, { taskId: run.id, failure: null });
+    return true;
+  }
+  const { finished } = await executionEnded(ctx, {
+    status: status ?? 'ABORTED',
+    input: JSON.stringify({ taskId: run.id }),
+    cause:
+      status === null
+        ? 'its execution no longer exists (lost with the Step Functions endpoint)'
+        : `its execution is ${status} and never finished the deployment`,
+  });
+  return finished;
+}
