@@ -5,6 +5,7 @@
  */
 
 import type { CommandStatusEvent as EventBridgeCommandStatus } from '../lambdas/handlers/command-status.js';
+import type { Chaos } from './chaos.js';
 import type { CommandStatusEvent } from './ssm/fleet.js';
 
 /** A fleet status change as EventBridge hands it to the command-status Lambda. */
@@ -27,6 +28,8 @@ export interface DeliveryOptions {
   copies?: number;
   onRetry?: (what: string, attempt: number, err: Error) => void;
   onGiveUp?: (what: string, err: Error) => void;
+  /** Makes delivery as AWS's may be: events dropped, duplicated, late and out of order (chaos.ts). */
+  chaos?: Chaos;
 }
 
 export interface Delivery {
@@ -53,10 +56,17 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     }
     if (last) options.onGiveUp?.(what, last);
   };
+  const chaos = options.chaos;
+  const late = async (what: string, handle: () => Promise<unknown>): Promise<void> => {
+    if (chaos) await new Promise((r) => setTimeout(r, chaos.delay('events', chaos.rates.eventDelayMaxMs)));
+    await once(what, handle);
+  };
   return {
     deliver(what, handle) {
-      for (let i = 0; i < (options.copies ?? 1); i++) {
-        const p = once(what, handle).finally(() => pending.delete(p));
+      if (chaos?.chance('events', chaos.rates.eventDropped, `${what} events dropped`)) return;
+      const extra = chaos?.chance('events', chaos.rates.eventDuplicated, `${what} events duplicated`) ? 1 : 0;
+      for (let i = 0; i < (options.copies ?? 1) + extra; i++) {
+        const p = late(what, handle).finally(() => pending.delete(p));
         pending.add(p);
       }
     },

@@ -1,8 +1,9 @@
 /** DynamoDB for the embedded runtime and the tests: dynalite on a loopback port, with the service's table. */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import type { Chaos } from './chaos.js';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -15,9 +16,42 @@ export interface LocalDynamoDb {
   close(): Promise<void>;
 }
 
+/**
+ * Answers a request with DynamoDB's throttling error instead of handing it to dynalite, as an on-demand table
+ * may past its throughput (chaos.ts); the SDK retries it. Table creation is never throttled.
+ */
+function throttled(server: Server, chaos: Chaos): void {
+  const [dynaliteHandler] = server.listeners('request') as ((
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => void)[];
+  if (!dynaliteHandler) throw new Error('dynalite has no request handler');
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (
+      !target.endsWith('.CreateTable') &&
+      chaos.chance('throttling', chaos.rates.throttled, 'DynamoDB requests throttled')
+    ) {
+      const body = JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+        message: 'Throughput exceeds the current capacity of your table or index.',
+      });
+      req.resume();
+      res.writeHead(400, {
+        'content-type': 'application/x-amz-json-1.0',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+      return;
+    }
+    dynaliteHandler(req, res);
+  });
+}
+
 /** Starts dynalite (in memory, or in `dataDir`) and creates the table unless it exists. */
 export async function startLocalDynamoDb(
-  options: { host?: string; dataDir?: string } = {},
+  options: { host?: string; dataDir?: string; chaos?: Chaos } = {},
 ): Promise<LocalDynamoDb> {
   const host = options.host ?? '127.0.0.1';
   const server: Server = dynalite({
@@ -26,6 +60,7 @@ export async function startLocalDynamoDb(
     updateTableMs: 0,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
+  if (options.chaos) throttled(server, options.chaos);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());

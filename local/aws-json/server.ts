@@ -26,6 +26,8 @@ export interface AwsJsonServiceOptions {
   internalError: { type: string; message: string };
   /** Told of every unexpected failure. */
   onUnexpected: (error: unknown) => void;
+  /** Answers this request with a throttling error instead (chaos.ts), before running it. */
+  throttle?: () => boolean;
 }
 
 export class AwsJsonServer {
@@ -71,7 +73,9 @@ export class AwsJsonServer {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     try {
       const body = readBody(request, Buffer.concat(chunks).toString('utf8'));
-      this.send(response, 200, await this.operation(request)(body));
+      const operation = this.operation(request);
+      if (this.options.throttle?.()) throw new AwsJsonError('ThrottlingException', 'Rate exceeded');
+      this.send(response, 200, await operation(body));
     } catch (error) {
       if (!(error instanceof AwsJsonError)) throw error;
       this.send(response, error.status, { __type: error.type, message: error.message });

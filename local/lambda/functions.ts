@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Chaos } from '../chaos.js';
 
 /** A handler of any event type: the endpoint hands it the parsed payload as the function's event. */
 export type LambdaFunction = (event: never) => Promise<unknown>;
@@ -27,6 +28,8 @@ export interface LocalLambdaOptions {
   /** Pause before the first retry, doubled for the next (Lambda waits about a minute, then two). */
   retryDelayMs?: number;
   log?: (line: string) => void;
+  /** Attempts of asynchronous invocations that fail before the function runs, as Lambda's may (chaos.ts). */
+  chaos?: Chaos;
 }
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -126,6 +129,9 @@ export class LocalLambda {
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, delay * 2 ** (attempt - 1)));
       try {
+        const chaos = this.options.chaos;
+        if (chaos?.chance('async', chaos.rates.asyncAttemptFailed, 'asynchronous invocation attempts failed'))
+          throw new Error('Rate exceeded: the function was throttled (chaos)');
         await fn(payload as never);
         return;
       } catch (err) {

@@ -13,6 +13,7 @@
  */
 import '../polyfills.js';
 import { AwsJsonServer } from '../aws-json/server.js';
+import type { Chaos } from '../chaos.js';
 import { TaskTokens } from './callbacks.js';
 import { prepareDefinition, substitute } from './definition.js';
 import { createMachine } from './engine.js';
@@ -35,6 +36,8 @@ export interface LocalStepFunctionsOptions {
   log?: (line: string) => void;
   /** Called when an execution ends, with the detail of EventBridge's "Step Functions Execution Status Change". */
   onExecutionEnd?: (detail: ExecutionStatusDetail) => void;
+  /** Throttled requests, as AWS may answer them (chaos.ts). */
+  chaos?: Chaos;
 }
 
 const DEFAULT_STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:fuel-deployment';
@@ -70,6 +73,12 @@ export class LocalStepFunctions {
       unknownOperation: unknownStepFunctionsOperation,
       internalError: { type: 'InternalFailure', message: 'Internal failure' },
       onUnexpected: (error) => log(`sfn: request failed: ${errorMessage(error)}`),
+      throttle: () =>
+        options.chaos?.chance(
+          'throttling',
+          options.chaos.rates.throttled,
+          'Step Functions requests throttled',
+        ) ?? false,
     });
   }
 

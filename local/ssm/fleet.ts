@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AwsJsonServer } from '../aws-json/server.js';
+import type { Chaos } from '../chaos.js';
 import { checkDocuments, type SsmDocument } from './documents.js';
 import { type Isolation, type NodeIsolation, type NodeRoot, setUpIsolation } from './isolation.js';
 import {
@@ -78,6 +79,8 @@ export interface LocalFleetOptions {
   standInSeconds?: number;
   /** Seconds a rebooting node stays away (ConnectionLost); default 2. */
   rebootSeconds?: number;
+  /** Throttled requests, and results GetCommandInvocation shows late, as AWS may (chaos.ts). */
+  chaos?: Chaos;
 }
 
 export class LocalFleet {
@@ -129,6 +132,8 @@ export class LocalFleet {
       unknownOperation: unknownSsmOperation,
       internalError: { type: 'InternalServerError', message: 'Internal error' },
       onUnexpected: (error) => console.error('ssm-fleet: request failed', error),
+      throttle: () =>
+        options.chaos?.chance('throttling', options.chaos.rates.throttled, 'SSM requests throttled') ?? false,
     });
   }
 
@@ -309,7 +314,25 @@ export class LocalFleet {
       command: (commandId) => this.commandsById.get(commandId),
       send: (request) => this.send(request),
       cancel: (invocation) => this.lifecycle.cancel(invocation),
+      showsStale: (invocation) => this.showsStale(invocation),
     };
+  }
+
+  /** Until when each ended invocation shows its previous status (decided once, when first asked). */
+  private readonly staleUntil = new WeakMap<Invocation, number>();
+
+  private showsStale(invocation: Invocation): boolean {
+    const chaos = this.options.chaos;
+    if (!chaos || invocation.endedAt === null) return false;
+    let until = this.staleUntil.get(invocation);
+    if (until === undefined) {
+      const stale = chaos.chance('invocations', chaos.rates.invocationStale, 'results shown late');
+      until =
+        invocation.endedAt.getTime() +
+        (stale ? chaos.delay('invocations', chaos.rates.invocationStaleMaxMs) : 0);
+      this.staleUntil.set(invocation, until);
+    }
+    return Date.now() < until;
   }
 
   private send(request: CommandRequest): FleetCommand {

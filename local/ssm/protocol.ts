@@ -59,6 +59,8 @@ export interface FleetState {
   command(commandId: string): FleetCommand | undefined;
   send(request: CommandRequest): FleetCommand;
   cancel(invocation: Invocation): void;
+  /** Does GetCommandInvocation still show this ended invocation as it was before (eventual consistency)? */
+  showsStale?(invocation: Invocation): boolean;
 }
 
 export function ssmOperations(fleet: FleetState): Record<string, Operation> {
@@ -252,7 +254,15 @@ function getCommandInvocation(fleet: FleetState, body: Body): unknown {
       `No invocation of command ${commandId} on ${instanceId}`,
     );
   }
-  return invocationDetail(invocation, fleet.documents[invocation.command.documentName]);
+  const detail = invocationDetail(invocation, fleet.documents[invocation.command.documentName]);
+  if (!fleet.showsStale?.(invocation)) return detail;
+  return {
+    ...detail,
+    Status: 'InProgress',
+    StatusDetails: 'InProgress',
+    ResponseCode: -1,
+    ExecutionEndDateTime: '',
+  };
 }
 
 function cancelCommand(fleet: FleetState, body: Body): unknown {

@@ -26,4 +26,30 @@ describe('statemachines/deployment.asl.json', () => {
     expect(result.isValid).toBe(false);
     expect(result.errors.map((e) => e['Error code'])).toContain('MISSING_TRANSITION_TARGET');
   });
+
+  it('retries every step killed at its timeout or throttled (each step is idempotent)', () => {
+    const tasks: [string, Record<string, unknown>][] = [];
+    const walk = (states: Record<string, Record<string, unknown>>) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Type === 'Task') tasks.push([name, state]);
+        for (const key of ['Iterator', 'ItemProcessor'] as const) {
+          const inner = state[key] as { States: Record<string, Record<string, unknown>> } | undefined;
+          if (inner) walk(inner.States);
+        }
+      }
+    };
+    walk(definition().States as Record<string, Record<string, unknown>>);
+    expect(tasks.length).toBeGreaterThanOrEqual(6);
+    for (const [name, state] of tasks) {
+      const retried = ((state.Retry ?? []) as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+      const covers = (error: string) => retried.includes(error) || retried.includes('States.ALL');
+      for (const error of [
+        'Sandbox.Timedout',
+        'Lambda.Unknown',
+        'ThrottlingException',
+        'Lambda.TooManyRequestsException',
+      ])
+        expect(covers(error), `${name} retries ${error}`).toBe(true);
+    }
+  });
 });
