@@ -277,9 +277,15 @@ function processesOf(namespace: string): number[] {
   return found;
 }
 
-/** Kills whatever is left in a node's PID namespace and waits (at most 5 s) until nothing is. */
+/**
+ * How long a killed process may take to end. Usually milliseconds; on a loaded machine a process tearing
+ * down its overlay mount can stay in the kernel for seconds before SIGKILL takes it.
+ */
+const GONE_WAIT_MS = 30_000;
+
+/** Kills whatever is left in a node's PID namespace and waits (at most GONE_WAIT_MS) until nothing is. */
 async function emptyNamespace(namespace: string): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + GONE_WAIT_MS;
   for (
     let left = processesOf(namespace);
     left.length > 0 && Date.now() < deadline;
@@ -296,9 +302,9 @@ async function emptyNamespace(namespace: string): Promise<void> {
   }
 }
 
-/** Waits (at most 5 s) until a killed process has ended: no longer in /proc, or a zombie. */
+/** Waits (at most GONE_WAIT_MS) until a killed process has ended: no longer in /proc, or a zombie. */
 async function untilGone(pid: number): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + GONE_WAIT_MS;
   while (Date.now() < deadline) {
     let state: string;
     try {
