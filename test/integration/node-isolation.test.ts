@@ -83,7 +83,8 @@ function processesIn(namespace: string): { hostPid: number; pid: string }[] {
     try {
       if (readlinkSync(`/proc/${entry}/ns/pid`) !== namespace) continue;
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (/^State:\s+Z/m.test(status)) continue;
+      // a zombie, or a process already dead (X) whose entry has not gone yet, runs nothing
+      if (/^State:\s+[ZX]/m.test(status)) continue;
       const pid = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).at(-1) ?? '';
       found.push({ hostPid: Number(entry), pid });
     } catch {
