@@ -47,20 +47,22 @@ export function killable<E, R>(chaos: Chaos | undefined, name: string, handler: 
   };
 }
 
-/** The SDK middleware that carries out the kill in the invocation it belongs to. */
-export const killMiddleware: Pluggable<object, object> = {
-  applyToStack: (stack) => {
-    stack.add(
-      (next) => async (args) => {
-        const doomed = invocations.getStore();
-        if (!doomed) return next(args);
-        if (doomed.killed) throw new FunctionTimedOut('the function');
-        if (doomed.callsLeft-- > 0) return next(args);
-        doomed.killed = true;
-        if (doomed.madeAtKill) await next(args).catch(() => undefined);
-        throw new FunctionTimedOut('the function');
-      },
-      { step: 'initialize', name: 'fuelChaosKill' },
-    );
-  },
-};
+/** The SDK middleware that carries out the kill in the invocation it belongs to (`client.middlewareStack.use`). */
+export function killMiddleware<I extends object, O extends object>(): Pluggable<I, O> {
+  return {
+    applyToStack: (stack) => {
+      stack.add(
+        (next) => async (args) => {
+          const doomed = invocations.getStore();
+          if (!doomed) return next(args);
+          if (doomed.killed) throw new FunctionTimedOut('the function');
+          if (doomed.callsLeft-- > 0) return next(args);
+          doomed.killed = true;
+          if (doomed.madeAtKill) await next(args).catch(() => undefined);
+          throw new FunctionTimedOut('the function');
+        },
+        { step: 'initialize', name: 'fuelChaosKill' },
+      );
+    },
+  };
+}
