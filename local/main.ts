@@ -1,5 +1,6 @@
 /** `npm start`: the whole service on this machine, with a demo environment unless FUEL_DEMO=0. */
 import './polyfills.js';
+import { type Chaos, chaosFromEnv } from './chaos.js';
 import { startRuntime } from './runtime.js';
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
@@ -28,6 +29,13 @@ const port = intFromEnv('PORT', 8000, 0, 65535);
 const nodeCount = intFromEnv('FUEL_LOCAL_NODES', 6, 1, 1000);
 const demo = process.env.FUEL_DEMO !== '0';
 const verbose = process.env.FUEL_LOG === 'debug';
+let chaos: Chaos | null;
+try {
+  chaos = chaosFromEnv();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
 
 const runtime = await startRuntime({
   port,
@@ -39,8 +47,10 @@ const runtime = await startRuntime({
   dataDir: process.env.FUEL_DATA_DIR || undefined,
   unisolatedNodes: process.env.FUEL_UNISOLATED_NODES === '1',
   standInSeconds: secondsFromEnv('FUEL_STANDIN_SECONDS', 1),
+  chaos: chaos ?? undefined,
   log: (line) => {
-    if (verbose || line.startsWith('demo:') || line.includes('failed')) console.log(line);
+    if (verbose || line.startsWith('demo:') || line.startsWith('chaos') || line.includes('failed'))
+      console.log(line);
   },
 });
 
@@ -48,6 +58,8 @@ console.log(`Fuel deployment service (embedded) listening on ${runtime.url}`);
 console.log(`  API:    ${runtime.url}/api/v1/   (send X-Auth-Token: ${runtime.token})`);
 console.log(`  nodes:  ${nodeCount} simulated nodes and a master`);
 console.log(`  isolation: ${runtime.fleet.isolation().description}`);
+if (chaos)
+  console.log(`  chaos:  FUEL_CHAOS=${chaos.seed}: the local endpoints behave as AWS may (docs/chaos.md)`);
 if (demo) console.log(`  demo:   curl -s -H 'X-Auth-Token: ${runtime.token}' ${runtime.url}/api/v1/tasks/`);
 console.log('Press Ctrl-C to stop.');
 

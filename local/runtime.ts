@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -24,7 +25,7 @@ import { createService, type Service } from '../lambdas/app/service.js';
 import { apiHandler } from '../lambdas/handlers/api.js';
 import { checkStopHandler } from '../lambdas/handlers/check-stop.js';
 import { commandStatusHandler } from '../lambdas/handlers/command-status.js';
-import { compose, type PortDecorators } from '../lambdas/handlers/compose.js';
+import { compose, type Infrastructure, type PortDecorators } from '../lambdas/handlers/compose.js';
 import { discoverNodesHandler } from '../lambdas/handlers/discover-nodes.js';
 import { dispatchHandler } from '../lambdas/handlers/dispatch.js';
 import { executionEndedHandler } from '../lambdas/handlers/execution-ended.js';
@@ -32,9 +33,12 @@ import { finishHandler } from '../lambdas/handlers/finish.js';
 import { planHandler } from '../lambdas/handlers/plan.js';
 import { stopHandler } from '../lambdas/handlers/stop.js';
 import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
+import { actingAs, actingFunction, FUNCTION_NAMES, type FunctionName, recordAwsCalls } from './aws-calls.js';
+import type { Chaos } from './chaos.js';
 import { seedDemo } from './demo.js';
 import { commandStatusEvent, createDelivery, type Delivery } from './event-delivery.js';
 import { LocalLambda } from './lambda/functions.js';
+import { killable, killMiddleware } from './lambda/killed.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
 import { LocalStepFunctions } from './sfn/step-functions.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from './ssm/fleet.js';
@@ -64,6 +68,8 @@ export interface RuntimeOptions {
   unisolatedNodes?: boolean;
   /** Seconds the nodes' stand-ins (puppet apply, rsync from the master, ...) take (FUEL_STANDIN_SECONDS). */
   standInSeconds?: number;
+  /** Makes the local endpoints behave as AWS may (local/chaos.ts; `npm start` reads FUEL_CHAOS). */
+  chaos?: Chaos;
   /** Decorators around the real adapters of the ports (to record calls, or to make them fail as AWS can). */
   decorate?: PortDecorators;
   log?: (line: string) => void;
@@ -147,9 +153,9 @@ export function toApiGatewayEvent(req: IncomingMessage, body: string): APIGatewa
 
 type Log = (line: string) => void;
 
-/** What the local endpoints need of the runtime: the handlers' context, the event delivery, the log. */
+/** What the local endpoints need of the runtime: each function's context, the event delivery, the log. */
 interface Wiring {
-  context: () => Context;
+  context: (fn: FunctionName) => Context;
   delivery: Delivery;
   log: Log;
   host: string;
@@ -159,9 +165,13 @@ interface Wiring {
 async function startFleet(
   w: Wiring,
   baseDir: string,
-  nodes: Pick<RuntimeOptions, 'nodeCount' | 'unisolatedNodes' | 'standInSeconds'>,
+  nodes: Pick<RuntimeOptions, 'nodeCount' | 'unisolatedNodes' | 'standInSeconds' | 'chaos'>,
 ): Promise<{ fleet: LocalFleet; url: string }> {
-  const onCommandStatus = commandStatusHandler(w.context);
+  const onCommandStatus = killable(
+    nodes.chaos,
+    'command-status',
+    commandStatusHandler(() => w.context('commandStatus')),
+  );
   const document = JSON.parse(
     readFileSync(join(root, 'infra/documents/run-task.json'), 'utf8'),
   ) as SsmDocument;
@@ -170,6 +180,7 @@ async function startFleet(
     nodeCount: nodes.nodeCount ?? 6,
     allowUnisolated: nodes.unisolatedNodes ?? false,
     standInSeconds: nodes.standInSeconds,
+    chaos: nodes.chaos,
     documents: { [DOCUMENT_NAME]: document },
     onStatusChange: (event: CommandStatusEvent) =>
       w.delivery.deliver('command-status', () => onCommandStatus(commandStatusEvent(event))),
@@ -178,8 +189,15 @@ async function startFleet(
 }
 
 /** The state machine file run by a local Step Functions endpoint that invokes the step handlers in-process. */
-async function startStepFunctions(w: Wiring): Promise<{ sfn: LocalStepFunctions; url: string }> {
-  const onExecutionEnded = executionEndedHandler(w.context);
+async function startStepFunctions(
+  w: Wiring,
+  chaos: Chaos | undefined,
+): Promise<{ sfn: LocalStepFunctions; url: string }> {
+  const onExecutionEnded = killable(
+    chaos,
+    'execution-ended',
+    executionEndedHandler(() => w.context('executionEnded')),
+  );
   const arn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:fuel-${name}`;
   const sfn = new LocalStepFunctions({
     definition: readFileSync(join(root, 'statemachines/deployment.asl.json'), 'utf8'),
@@ -190,11 +208,28 @@ async function startStepFunctions(w: Wiring): Promise<{ sfn: LocalStepFunctions;
       FinishFunctionArn: arn('finish'),
     },
     functions: {
-      [arn('plan')]: planHandler(w.context),
-      [arn('check-stop')]: checkStopHandler(w.context),
-      [arn('dispatch')]: dispatchHandler(w.context),
-      [arn('finish')]: finishHandler(w.context),
+      [arn('plan')]: killable(
+        chaos,
+        'plan',
+        planHandler(() => w.context('plan')),
+      ),
+      [arn('check-stop')]: killable(
+        chaos,
+        'check-stop',
+        checkStopHandler(() => w.context('checkStop')),
+      ),
+      [arn('dispatch')]: killable(
+        chaos,
+        'dispatch',
+        dispatchHandler(() => w.context('dispatch')),
+      ),
+      [arn('finish')]: killable(
+        chaos,
+        'finish',
+        finishHandler(() => w.context('finish')),
+      ),
     },
+    chaos,
     log: w.log,
     onExecutionEnd: (detail) => w.delivery.deliver('execution-ended', () => onExecutionEnded({ detail })),
   });
@@ -279,70 +314,152 @@ function httpServer(
   });
 }
 
+/** The SDK clients of one context, on the local endpoints. */
+interface LocalClients {
+  dynamodb: DynamoDBClient;
+  ssm: SSMClient;
+  sfn: SFNClient;
+  lambda: LambdaClient;
+}
+
+/** New clients on the local endpoints whose calls are recorded as `fn`'s (when FUEL_AWS_CALL_LOG is set). */
+function localClients(
+  endpoints: { dynamodb: string; sfn: string; ssm: string; lambda: string },
+  fn: string | (() => string | undefined),
+  dynamodb?: DynamoDBClient,
+): LocalClients {
+  const at = (endpoint: string) => ({ endpoint, region: REGION, credentials });
+  return {
+    dynamodb: recordAwsCalls(dynamodb ?? new DynamoDBClient(at(endpoints.dynamodb)), fn),
+    ssm: recordAwsCalls(new SSMClient(at(endpoints.ssm)), fn),
+    sfn: recordAwsCalls(new SFNClient(at(endpoints.sfn)), fn),
+    lambda: recordAwsCalls(new LambdaClient(at(endpoints.lambda)), fn),
+  };
+}
+
+function destroyClients(clients: LocalClients): void {
+  for (const client of Object.values(clients)) client.destroy();
+}
+
+/**
+ * Function `fn`'s repositories, which follow a method a test replaced on the runtime's own repositories
+ * (`runtime.repos.tasks.finish = ...`, to hold or crash a step), as they did when every function shared
+ * those objects: the replacement runs, as `fn` (its calls are recorded as `fn`'s), instead of `fn`'s method.
+ */
+function followingReplacements(fn: FunctionName, own: Repositories, shared: Repositories): Repositories {
+  const follow = <R extends object>(mine: R, theirs: R): R => {
+    const original = new Map(Object.entries(theirs));
+    return new Proxy(mine, {
+      get(target, property, receiver) {
+        const replaced: unknown = typeof property === 'string' ? Reflect.get(theirs, property) : undefined;
+        if (
+          typeof property === 'string' &&
+          Object.hasOwn(theirs, property) &&
+          typeof replaced === 'function' &&
+          replaced !== original.get(property)
+        ) {
+          return (...args: unknown[]) => actingAs(fn, () => replaced.apply(theirs, args));
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+  };
+  const theirs = shared as unknown as Record<string, object>;
+  return Object.fromEntries(
+    Object.entries(own).map(([name, mine]) => [name, follow(mine as object, theirs[name] ?? {})]),
+  ) as unknown as Repositories;
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   const token = options.authToken ?? randomBytes(20).toString('hex');
   const nodesDir = options.nodesDir ?? mkdtempSync(join(tmpdir(), 'fuel-nodes-'));
-  const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir });
+  const chaos = options.chaos;
+  if (chaos) log(`chaos: seed ${chaos.seed} (docs/chaos.md)`);
+  const dynamo = await startLocalDynamoDb({ host, dataDir: options.dataDir, chaos });
 
-  // Every handler gets the same context, built by the composition root once the local endpoints listen.
-  let built: Context | undefined;
-  const theContext = (): Context => {
+  // Each function has a context of its own, as on AWS (its own SDK clients, whose calls are recorded as its
+  // own when FUEL_AWS_CALL_LOG is set), built by the composition root once the local endpoints listen.
+  let built: Record<FunctionName, Context> | undefined;
+  const contextOf = (fn: FunctionName): Context => {
     if (!built) throw new Error('handler invoked before the runtime started');
-    return built;
+    return built[fn];
   };
   const delivery = createDelivery({
     attempts: 8,
     backoffMs: 100,
     onRetry: (what, attempt, err) => log(`${what} delivery failed (attempt ${attempt}): ${err.message}`),
+    chaos,
   });
-  const wiring: Wiring = { context: theContext, delivery, log, host };
+  const wiring: Wiring = { context: contextOf, delivery, log, host };
   const { fleet, url: ssmUrl } = await startFleet(wiring, nodesDir, options);
-  const { sfn, url: sfnUrl } = await startStepFunctions(wiring);
+  const { sfn, url: sfnUrl } = await startStepFunctions(wiring, chaos);
   const principal = options.adminUser ?? 'admin';
   const onStop = stopHandler(() => ({
-    context: theContext(),
+    context: contextOf('stop'),
     authToken: async () => token,
     principal,
     log: (err) => log(`stop function error: ${(err as Error)?.stack ?? String(err)}`),
   }));
-  const lambda = new LocalLambda({ functions: { [STOP_FUNCTION_NAME]: onStop }, log });
+  // its asynchronous invocations (the stop's follow-up) may be killed; the stop requests it serves are not
+  const lambda = new LocalLambda({
+    functions: { [STOP_FUNCTION_NAME]: killable(chaos, 'stop follow-up', onStop) },
+    log,
+    chaos,
+  });
   const lambdaUrl = await lambda.listen(0, host);
-  const context = compose(
-    {
-      table: { name: dynamo.tableName, client: dynamo.client },
-      ssm: {
-        documentName: DOCUMENT_NAME,
-        client: new SSMClient({ endpoint: ssmUrl, region: REGION, credentials }),
-      },
-      sfn: {
-        stateMachineArn: sfn.stateMachineArn,
-        client: new SFNClient({ endpoint: sfnUrl, region: REGION, credentials }),
-      },
-      lambda: {
-        stopFunctionName: STOP_FUNCTION_NAME,
-        client: new LambdaClient({ endpoint: lambdaUrl, region: REGION, credentials }),
-      },
-      log: (message, data) => log(`${message} ${data ? JSON.stringify(data) : ''}`),
-      master: { instanceId: fleet.masterInstanceId, ip: MASTER_IP },
-    },
-    options.decorate,
-  );
-  built = context;
+  const endpoints = { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl, lambda: lambdaUrl };
+  const infrastructure = (clients: LocalClients): Infrastructure => ({
+    table: { name: dynamo.tableName, client: clients.dynamodb },
+    ssm: { documentName: DOCUMENT_NAME, client: clients.ssm },
+    sfn: { stateMachineArn: sfn.stateMachineArn, client: clients.sfn },
+    lambda: { stopFunctionName: STOP_FUNCTION_NAME, client: clients.lambda },
+    log: (message, data) => log(`${message} ${data ? JSON.stringify(data) : ''}`),
+    master: { instanceId: fleet.masterInstanceId, ip: MASTER_IP },
+  });
+  // The context of the tests and the local routes (runtime.context): its calls are not a function's, and
+  // are not recorded, but for a test's replacement of one of its repository methods that a function calls.
+  const testClients = localClients(endpoints, actingFunction, dynamo.client);
+  const context = compose(infrastructure(testClients), options.decorate);
+  const functionClients: LocalClients[] = [];
+  const functionContext = (fn: FunctionName): Context => {
+    const clients = localClients(endpoints, fn);
+    functionClients.push(clients);
+    // a function killed at its timeout stops at one of its AWS calls (local/lambda/killed.ts)
+    if (chaos) for (const client of Object.values(clients)) client.middlewareStack.use(killMiddleware());
+    return compose(infrastructure(clients), {
+      ...options.decorate,
+      repos: (real) => followingReplacements(fn, options.decorate?.repos?.(real) ?? real, context.repos),
+    });
+  };
+  built = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, functionContext(fn)])) as Record<
+    FunctionName,
+    Context
+  >;
   const service = createService(context);
 
-  const discoverHandler = discoverNodesHandler(theContext);
+  const discoverHandler = discoverNodesHandler(() => contextOf('discoverNodes'));
   const discover = async () => {
     await discoverHandler();
   };
   await discover();
   const timers = [
-    every(1000, 'watchdog', watchdogHandler(theContext), log),
+    every(
+      1000,
+      'watchdog',
+      () =>
+        killable(
+          chaos,
+          'watchdog',
+          watchdogHandler(() => contextOf('watchdog')),
+        )(undefined),
+      log,
+    ),
     every(5000, 'discovery', discover, log),
   ];
   const api = apiHandler(() => ({
-    context,
+    context: contextOf('api'),
     authToken: async () => token,
     admin: { user: principal, password: async () => options.adminPassword ?? 'admin' },
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
@@ -350,7 +467,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const stopAtGateway: GatewayTarget = async (event) => (await onStop(event)) as LocalAnswer;
   const server = httpServer(
     { api: api as GatewayTarget, stop: stopAtGateway },
-    localRoutes({ fleet, token, context: theContext, discover, log }),
+    localRoutes({ fleet, token, context: () => context, discover, log }),
     log,
   );
   const url = await listen(server, options.port ?? 8000, host);
@@ -364,7 +481,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     context,
     repos: context.repos,
     service,
-    endpoints: { dynamodb: dynamo.url, sfn: sfnUrl, ssm: ssmUrl, lambda: lambdaUrl },
+    endpoints,
     lambda,
     discover,
     async stop() {
@@ -377,8 +494,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       await lambda.close();
       await fleet.close();
       await delivery.drained();
+      for (const clients of [testClients, ...functionClients]) destroyClients(clients);
       await dynamo.close();
       if (options.nodesDir === undefined) rmSync(nodesDir, { recursive: true, force: true });
+      if (chaos) log(chaos.describe());
     },
   };
 }

@@ -15,6 +15,8 @@ import type { InvocationResult } from '../domain/command-result.js';
 import { isCommandStatus } from '../domain/command-status.js';
 
 const OUTPUT_TAIL_CHARS = 2000;
+/** The tag that makes a managed instance one of the project's: `node`, or `master` for Fuel's master node. */
+export const ROLE_TAG = 'fuel-sls:role';
 /**
  * A SendCommand (with the SDK's retries) is given up after this long, well inside the send lease that a stop
  * waits for: a send cannot outlive the lease and reach a node after the stop was acknowledged.
@@ -129,12 +131,23 @@ export class SsmNodeCommands implements NodeCommands {
     await this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }));
   }
 
+  /**
+   * The project's nodes: Linux managed instances tagged `fuel-sls:role` = `node` (the master is tagged
+   * `master`; SendCommand is allowed only on instances tagged with one of the two, infra/stack.ts).
+   */
   async instances(): Promise<ManagedInstance[]> {
     const found: ManagedInstance[] = [];
     let nextToken: string | undefined;
     do {
       const out = await this.client.send(
-        new DescribeInstanceInformationCommand({ NextToken: nextToken, MaxResults: 50 }),
+        new DescribeInstanceInformationCommand({
+          Filters: [
+            { Key: `tag:${ROLE_TAG}`, Values: ['node'] },
+            { Key: 'PlatformTypes', Values: ['Linux'] },
+          ],
+          NextToken: nextToken,
+          MaxResults: 50,
+        }),
       );
       for (const info of out.InstanceInformationList ?? []) {
         if (!info.InstanceId) continue;

@@ -286,15 +286,32 @@ function cancelCommand(fleet: FleetState, body: Body): unknown {
 interface InstanceSelection {
   ids?: string[];
   pings?: string[];
+  /** `PlatformTypes`: Windows, Linux or MacOS (every simulated node is Linux). */
+  platforms?: string[];
   /** `tag:<key>` filters: the key and the values it may have. */
   tags: { key: string; values: string[] }[];
   /** `tag-key` filters: keys the instance must have one of. */
   tagKeys: string[][];
 }
 
+const PLATFORM_TYPES = ['Windows', 'Linux', 'MacOS'];
+/** The platform of every simulated node (`PlatformType` in replies.ts `instanceShape`). */
+const NODE_PLATFORM_TYPE = 'Linux';
+
+function platformTypes(values: string[]): string[] {
+  const unknown = values.find((value) => !PLATFORM_TYPES.includes(value));
+  if (unknown !== undefined) {
+    throw new AwsJsonError(
+      'InvalidInstanceInformationFilterValue',
+      `PlatformTypes value ${unknown} is not one of ${PLATFORM_TYPES.join(', ')}`,
+    );
+  }
+  return values;
+}
+
 /**
- * What either filter form asks for: InstanceIds and PingStatus (key/valueSet or Key/Values), and tags
- * (`tag:<key>`, `tag-key`: Key/Values only, as SSM accepts them).
+ * What either filter form asks for: InstanceIds, PingStatus and PlatformTypes (key/valueSet or Key/Values),
+ * and tags (`tag:<key>`, `tag-key`: Key/Values only, as SSM accepts them).
  */
 function instanceFilters(body: Body): InstanceSelection {
   const selection: InstanceSelection = { tags: [], tagKeys: [] };
@@ -302,6 +319,7 @@ function instanceFilters(body: Body): InstanceSelection {
     const list = stringList(values, 'filter values') ?? [];
     if (key === 'InstanceIds') selection.ids = list;
     else if (key === 'PingStatus') selection.pings = list;
+    else if (key === 'PlatformTypes') selection.platforms = platformTypes(list);
     else if (tagsAllowed && key === 'tag-key') selection.tagKeys.push(list);
     else if (tagsAllowed && typeof key === 'string' && key.startsWith('tag:') && key.length > 4) {
       selection.tags.push({ key: key.slice(4), values: list });
@@ -344,11 +362,12 @@ function asksForMaster(selection: InstanceSelection): boolean {
 function describeInstanceInformation(fleet: FleetState, body: Body): unknown {
   const limit = maxResults(body, 'MaxResults', { min: 5, max: 50 });
   const selection = instanceFilters(body);
-  const { ids, pings } = selection;
+  const { ids, pings, platforms } = selection;
   const selected = fleet.nodes
     .filter((node) => node.role !== 'master' || asksForMaster(selection))
     .filter((node) => ids === undefined || ids.includes(node.instanceId))
     .filter((node) => pings === undefined || pings.includes(pingStatus(node)))
+    .filter(() => platforms === undefined || platforms.includes(NODE_PLATFORM_TYPE))
     .filter((node) => hasTags(node, selection));
   const page = pageAfter(selected, (node) => node.instanceId, limit, optionalString(body, 'NextToken'));
   const now = new Date();

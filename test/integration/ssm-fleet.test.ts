@@ -11,6 +11,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SsmNodeCommands } from '../../lambdas/adapters/ssm-commands.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
 import {
   fleetClient,
@@ -438,6 +439,64 @@ describe('LocalFleet offline nodes', () => {
       expect(fleet.instances()[1]).toMatchObject({ name: 'node-2', online: false, workDir: workDir(2) });
     } finally {
       fleet.setOnline('node-2', true);
+    }
+  });
+});
+
+describe('LocalFleet discovery filters', () => {
+  const listed = async (
+    input: ConstructorParameters<typeof DescribeInstanceInformationCommand>[0],
+  ): Promise<string[]> =>
+    (
+      (await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 50, ...input })))
+        .InstanceInformationList ?? []
+    ).map((info) => info.ComputerName ?? '');
+  const six = [1, 2, 3, 4, 5, 6].map((i) => `node-${i}`);
+
+  it('filters by platform type, in either filter form, and with the role tag', async () => {
+    expect(await listed({ Filters: [{ Key: 'PlatformTypes', Values: ['Linux'] }] })).toEqual(six);
+    expect(await listed({ Filters: [{ Key: 'PlatformTypes', Values: ['Windows', 'MacOS'] }] })).toEqual([]);
+    expect(
+      await listed({ InstanceInformationFilterList: [{ key: 'PlatformTypes', valueSet: ['Linux'] }] }),
+    ).toEqual(six);
+    expect(
+      await listed({
+        Filters: [
+          { Key: 'tag:fuel-sls:role', Values: ['node'] },
+          { Key: 'PlatformTypes', Values: ['Linux'] },
+        ],
+      }),
+    ).toEqual(six);
+    expect(
+      await listed({
+        Filters: [
+          { Key: 'tag:fuel-sls:role', Values: ['master'] },
+          { Key: 'PlatformTypes', Values: ['Linux'] },
+        ],
+      }),
+    ).toEqual(['master']);
+  });
+
+  it('refuses a platform type SSM does not know', async () => {
+    await expect(
+      ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'PlatformTypes', Values: ['Solaris'] }] }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidInstanceInformationFilterValue' });
+  });
+
+  it("lists, to discovery, the project's Linux nodes and not the master", async () => {
+    const send = vi.spyOn(ssm, 'send');
+    try {
+      const instances = await new SsmNodeCommands(RUN_TASK, ssm).instances();
+      expect(instances.map((i) => i.name)).toEqual(six);
+      const [request] = send.mock.calls[0] ?? [];
+      expect((request as DescribeInstanceInformationCommand).input.Filters).toEqual([
+        { Key: 'tag:fuel-sls:role', Values: ['node'] },
+        { Key: 'PlatformTypes', Values: ['Linux'] },
+      ]);
+    } finally {
+      send.mockRestore();
     }
   });
 });

@@ -164,22 +164,79 @@ describe('IAM', () => {
     }
   });
 
-  it('lets dispatch send commands only with the project document on instances', () => {
+  it("lets dispatch send commands only with the project document, on the project's tagged nodes", () => {
     const statements = roleStatements('DispatchFunction');
-    const sendCommand = statementWith(statements, 'ssm:SendCommand');
-    expect(sendCommand).toBeDefined();
-    expect(asList(sendCommand?.Action)).toEqual(['ssm:SendCommand']);
-    const resourceList = asList(sendCommand?.Resource);
-    expect(resourceList).not.toContain('*');
-    const rendered = resourceList.map((r) => JSON.stringify(r));
-    expect(rendered).toHaveLength(3);
-    expect(rendered.some((r) => r.includes(':document/FuelDeployment-RunTask'))).toBe(true);
-    expect(rendered.some((r) => r.includes(':instance/*'))).toBe(true);
-    expect(rendered.some((r) => r.includes(':managed-instance/*'))).toBe(true);
+    const sendCommand = statements.filter((s) => asList(s.Action).includes('ssm:SendCommand'));
+    expect(sendCommand).toHaveLength(2);
+    for (const statement of sendCommand) {
+      expect(asList(statement.Action)).toEqual(['ssm:SendCommand']);
+      expect(asList(statement.Resource)).not.toContain('*');
+    }
+    const [document, instances] = sendCommand.sort(
+      (a, b) => asList(a.Resource).length - asList(b.Resource).length,
+    );
+    // the document: this one only, whatever the instance
+    expect(asList(document?.Resource).map((r) => JSON.stringify(r))).toEqual([
+      expect.stringContaining(':document/FuelDeployment-RunTask'),
+    ]);
+    expect(document?.Condition).toBeUndefined();
+    // the instances: EC2 and managed instances of this account and region, tagged as the project's nodes
+    const rendered = asList(instances?.Resource).map((r) => JSON.stringify(r));
+    expect(rendered).toHaveLength(2);
+    expect(rendered.some((r) => r.includes(':ec2:') && r.includes(':instance/*'))).toBe(true);
+    expect(rendered.some((r) => r.includes(':ssm:') && r.includes(':managed-instance/*'))).toBe(true);
+    expect(instances?.Condition).toEqual({
+      StringEquals: { 'ssm:resourceTag/fuel-sls:role': ['node', 'master'] },
+    });
     expect(JSON.stringify(statementWith(statements, 'states:SendTaskSuccess')?.Resource)).toContain(
       ':stateMachine:FuelDeployment-deployment',
     );
-    expect(statementWith(statements, 'ssm:CancelCommand')).toBeDefined();
+    // a retried dispatch lists commands; it neither reads nor cancels invocations
+    expect(statementWith(statements, 'ssm:ListCommands')?.Resource).toBe('*');
+    expect(statementWith(statements, 'ssm:CancelCommand')).toBeUndefined();
+    expect(statementWith(statements, 'ssm:GetCommandInvocation')).toBeUndefined();
+  });
+
+  it('lets each function call on the table only the DynamoDB actions of its code, on the table only', () => {
+    const expected: Record<string, string[]> = {
+      ApiFunction: ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      StopFunction: ['BatchGetItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      PlanFunction: ['BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'],
+      CheckStopFunction: ['GetItem', 'UpdateItem'],
+      DispatchFunction: ['BatchGetItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      FinishFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      CommandStatusFunction: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      ExecutionEndedFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      WatchdogFunction: ['BatchGetItem', 'BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      DiscoverNodesFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      AuthorizerFunction: [],
+    };
+    for (const [id, actions] of Object.entries(expected)) {
+      const table = roleStatements(id).filter((s) =>
+        asList(s.Action).some((a) => String(a).startsWith('dynamodb:')),
+      );
+      expect(
+        table
+          .flatMap((s) => asList(s.Action))
+          .map((a) => String(a).replace(/^dynamodb:/, ''))
+          .sort(),
+        id,
+      ).toEqual(actions);
+      for (const statement of table) {
+        expect(asList(statement.Resource), id).toEqual([
+          { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
+        ]);
+      }
+    }
+    // no Scan, no table description, no streams, for anyone
+    const granted = policyStatements().flatMap((s) => asList(s.Action).map(String));
+    for (const action of [
+      'dynamodb:Scan',
+      'dynamodb:DescribeTable',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+    ])
+      expect(granted, action).not.toContain(action);
   });
 
   it('no other function may send commands', () => {
@@ -191,14 +248,14 @@ describe('IAM', () => {
     expect(senders).toHaveLength(1);
   });
 
-  it('lets the API start executions and read only the token and admin password secrets', () => {
+  it('lets the API start executions, and read only the token and admin password secrets', () => {
     const statements = roleStatements('ApiFunction');
     expect(JSON.stringify(statementWith(statements, 'states:StartExecution')?.Resource)).toContain(
       ':stateMachine:FuelDeployment-deployment',
     );
-    expect(JSON.stringify(statementWith(statements, 'states:StopExecution')?.Resource)).toContain(
-      ':execution:FuelDeployment-deployment:*',
-    );
+    // it neither describes nor stops executions
+    expect(statementWith(statements, 'states:DescribeExecution')).toBeUndefined();
+    expect(statementWith(statements, 'states:StopExecution')).toBeUndefined();
     const secretReads = statements.filter((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'));
     expect(secretReads.flatMap((s) => asList(s.Resource))).toEqual([
       { Ref: expect.stringMatching(/^AuthToken/) },
@@ -273,6 +330,12 @@ describe('IAM', () => {
     expect(
       statementWith(roleStatements('DiscoverNodesFunction'), 'ssm:DescribeInstanceInformation'),
     ).toBeDefined();
+  });
+
+  it('lets the engine complete tasks and fail none', () => {
+    const granted = policyStatements().flatMap((s) => asList(s.Action).map(String));
+    expect(granted).toContain('states:SendTaskSuccess');
+    expect(granted).not.toContain('states:SendTaskFailure');
   });
 });
 
