@@ -37,6 +37,7 @@ import { actingAs, actingFunction, FUNCTION_NAMES, type FunctionName, recordAwsC
 import type { Chaos } from './chaos.js';
 import { seedDemo } from './demo.js';
 import { commandStatusEvent, createDelivery, type Delivery } from './event-delivery.js';
+import { readBody } from './http-body.js';
 import { LocalLambda } from './lambda/functions.js';
 import { killable, killMiddleware } from './lambda/killed.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from './local-dynamodb.js';
@@ -98,15 +99,6 @@ function listen(server: Server, port: number, host: string): Promise<string> {
       const { port: bound } = server.address() as AddressInfo;
       resolve(`http://${host}:${bound}`);
     });
-  });
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
   });
 }
 

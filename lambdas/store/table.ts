@@ -152,15 +152,10 @@ export class Table {
    * as written. A missing item or a lost condition is a WriteConflictError.
    */
   async update(key: Key, patch: Record<string, unknown>, condition?: Condition): Promise<Item> {
-    const names: Record<string, string> = { ...condition?.names };
-    const values: Record<string, unknown> = { ...condition?.values };
-    const parts: string[] = [];
-    for (const [i, [field, value]] of Object.entries(patch).entries()) {
-      if (value === undefined) continue;
-      names[`#f${i}`] = field;
-      values[`:v${i}`] = value;
-      parts.push(`#f${i} = :v${i}`);
-    }
+    const set = setClause(patch);
+    const names: Record<string, string> = { ...condition?.names, ...set.names };
+    const values: Record<string, unknown> = { ...condition?.values, ...set.values };
+    const parts = set.parts;
     const out = await conditional(
       this.doc.send(
         new UpdateCommand({

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Chaos } from '../chaos.js';
+import { readBody } from '../http-body.js';
 
 /** A handler of any event type: the endpoint hands it the parsed payload as the function's event. */
 export type LambdaFunction = (event: never) => Promise<unknown>;
@@ -165,13 +166,4 @@ function reply(res: ServerResponse, status: number, body: Record<string, unknown
     ...(type ? { 'x-amzn-errortype': type } : {}),
   });
   res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
