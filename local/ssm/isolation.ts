@@ -12,7 +12,7 @@
  * The stand-ins (stand-ins/README.md) come first on every node's PATH.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FleetNode } from './nodes.js';
@@ -106,6 +106,11 @@ class NamespaceRoot implements NodeRoot {
   private initPid = 0;
   /** The PID namespace of the running root: whatever is in it ends when the root goes down. */
   private namespace: string | null = null;
+  /**
+   * An open descriptor of that namespace. The kernel reuses a freed namespace's number, so without it
+   * a namespace emptied after its init was reaped could be another node's new one.
+   */
+  private namespaceHold: number | null = null;
   private starting: Promise<void> | null = null;
   private exited: Promise<void> = Promise.resolve();
 
@@ -173,7 +178,7 @@ class NamespaceRoot implements NodeRoot {
         const ready = /^ready (\d+)$/m.exec(stdout);
         if (ready === null) return;
         this.initPid = Number(ready[1]);
-        this.namespace = pidNamespaceOf(this.initPid);
+        this.holdNamespace();
         settle(null);
       });
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -232,8 +237,24 @@ class NamespaceRoot implements NodeRoot {
     // the launcher can end before the node's init is gone: its PID namespace ends only with it
     if (initPid > 0) await untilGone(initPid);
     if (this.namespace !== null) await emptyNamespace(this.namespace);
-    this.namespace = null;
+    this.releaseNamespace();
     this.initPid = 0;
+  }
+
+  private holdNamespace(): void {
+    this.releaseNamespace();
+    try {
+      this.namespaceHold = openSync(`/proc/${this.initPid}/ns/pid`, 'r');
+      this.namespace = pidNamespaceOf(this.initPid);
+    } catch {
+      // the init is already gone: nothing of it is left to end
+    }
+  }
+
+  private releaseNamespace(): void {
+    if (this.namespaceHold !== null) closeSync(this.namespaceHold);
+    this.namespaceHold = null;
+    this.namespace = null;
   }
 
   /** The init first (its PID namespace ends with it), then the launcher. */

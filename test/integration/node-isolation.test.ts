@@ -8,8 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -52,6 +54,8 @@ let ssm: SSMClient;
 const events: CommandStatusEvent[] = [];
 /** The PID namespaces the nodes were seen in: nothing may be left in them once the fleet is closed. */
 const namespaces = new Set<string>();
+/** Open descriptors of those namespaces: the kernel would otherwise give a freed one's number to a new one. */
+const namespaceHolds: number[] = [];
 
 const nodeId = fleetNodeId;
 const workDir = (name: string): string => join(baseDir, name);
@@ -101,7 +105,12 @@ async function pidFile(file: string): Promise<{ pid: string; namespace: string }
     (ready) => ready,
   );
   const [pid = '', namespace = ''] = readFileSync(file, 'utf8').trim().split(/\s+/);
-  namespaces.add(namespace);
+  if (!namespaces.has(namespace)) {
+    const member = processesIn(namespace)[0];
+    if (member === undefined) throw new Error(`No process left in ${namespace}`);
+    namespaceHolds.push(openSync(`/proc/${member.hostPid}/ns/pid`, 'r'));
+    namespaces.add(namespace);
+  }
   return { pid, namespace };
 }
 
@@ -174,6 +183,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const hold of namespaceHolds) closeSync(hold);
   ssm?.destroy();
   if (!closed) await fleet?.close();
   if (baseDir !== undefined) rmSync(baseDir, { recursive: true, force: true });
