@@ -642,23 +642,43 @@ describe('stop deployment: finishing races', () => {
       ['controller', 'compute'],
       [shell('base', '*', 'sleep 0.5')],
     );
-    // The API Lambda is slow between setting the stop flag and writing the stop task (one more DynamoDB call):
-    // meanwhile the last layer ends and "Finish deployment" runs, sees the flag, and ends a stop task that does
-    // not exist yet.
+    // The stop function is slow between setting the stop flag and writing the stop task (one more DynamoDB
+    // call): meanwhile the last layer ends and "Finish deployment" runs, sees the flag, unlocks the cluster and
+    // finds no stop task to end; the request's write lands right then, before Finish writes the task ended.
     const store = runtime.repos.tasks;
-    const original = store.put.bind(store);
+    const originalPut = store.put.bind(store);
+    const originalFinish = store.finish.bind(store);
+    let finishMissedIt: () => void = () => {};
+    const missed = new Promise<void>((resolve) => {
+      finishMissedIt = resolve;
+    });
+    let requestWrote: () => void = () => {};
+    const written = new Promise<void>((resolve) => {
+      requestWrote = resolve;
+    });
+    let stopTaskId: number | null = null;
     store.put = async (task: Task) => {
-      if (task.name === 'stop_deployment' && task.clusterId === cluster.id) {
-        await until(
-          'the deployment to finish',
-          async () => (await clusterOf(api, cluster.id)).is_locked === false,
-          10_000,
-        ).catch(() => {});
+      if (task.name !== 'stop_deployment' || task.clusterId !== cluster.id || task.status !== 'running')
+        return originalPut(task);
+      stopTaskId = task.id;
+      await Promise.race([missed, new Promise((r) => setTimeout(r, 10_000))]);
+      try {
+        return await originalPut(task);
+      } finally {
+        requestWrote();
       }
-      return original(task);
+    };
+    store.finish = async (id: number, patch: Parameters<typeof store.finish>[1]) => {
+      const finished = await originalFinish(id, patch);
+      if (id === stopTaskId && !finished) {
+        finishMissedIt();
+        await Promise.race([written, new Promise((r) => setTimeout(r, 10_000))]);
+      }
+      return finished;
     };
     cleanups.push(() => {
-      store.put = original;
+      store.put = originalPut;
+      store.finish = originalFinish;
     });
     const started = await deploy(cluster.id);
     await waitForRunning(api, started.id, 'sleep 0.5', nodes);

@@ -30,7 +30,7 @@ export async function endStopTask(
   const ending = { status, progress: 100, timeEnd: nowIso(ctx), message: outcome?.stopMessage ?? null };
   const { tasks } = ctx.repos;
   if (await tasks.finish(stopTaskId, ending)) return;
-  if (await tasks.get(stopTaskId)) return;
+  // not written yet, or written (running) by the request just now: either the put or the second finish ends it
   try {
     await tasks.put({ ...stopTaskOf(run, run.stop.request, stopTaskId), ...ending });
   } catch (err) {
