@@ -8,7 +8,7 @@ import {
   TaskDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
-import type { Workflows } from '../app/ports.js';
+import type { ExecutionState, Workflows } from '../app/ports.js';
 
 /** Workflows on AWS Step Functions. */
 export class SfnWorkflows implements Workflows {
@@ -42,11 +42,12 @@ export class SfnWorkflows implements Workflows {
     }
   }
 
-  async status(name: string): Promise<string | null> {
+  async execution(name: string): Promise<ExecutionState | null> {
     const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     try {
       const out = await this.client.send(new DescribeExecutionCommand({ executionArn }));
-      return out.status ?? null;
+      if (out.status === undefined) return null;
+      return { status: out.status, error: out.error ?? null, cause: out.cause ?? null };
     } catch (err) {
       if (err instanceof ExecutionDoesNotExist) return null;
       throw err;

@@ -158,8 +158,15 @@ export interface Workflows {
   /** Completes a `.waitForTaskToken` state; false when the token is no longer valid (already used, timed out). */
   complete(token: string, output: Record<string, unknown>): Promise<boolean>;
   consoleUrl(executionArn: string): string;
-  /** The status of the execution with this name, or null when there is none. */
-  status(name: string): Promise<string | null>;
+  /** The execution with this name (DescribeExecution), or null when there is none. */
+  execution(name: string): Promise<ExecutionState | null>;
+}
+
+/** What DescribeExecution says of an execution: its status and, once it failed or was aborted, why. */
+export interface ExecutionState {
+  status: string;
+  error: string | null;
+  cause: string | null;
 }
 
 /** What the stop function does after it answered: wait for a send in progress, cancel what never started. */

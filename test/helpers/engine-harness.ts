@@ -18,6 +18,7 @@ import { watchdog } from '../../lambdas/app/engine/watchdog.js';
 import type {
   Clock,
   Context,
+  ExecutionState,
   NodeCommands,
   Repositories,
   StopWorker,
@@ -84,12 +85,12 @@ export class RecordingWorkflows implements Workflows {
     return `https://console.aws.amazon.com/states/home#/v2/executions/details/${executionArn}`;
   }
 
-  /** Executions whose status a test set (e.g. ABORTED from the console, or gone: null). */
-  readonly statuses = new Map<string, string | null>();
+  /** Executions as a test set them (e.g. ABORTED from the console, or gone: null). */
+  readonly executions = new Map<string, ExecutionState | null>();
 
-  async status(name: string): Promise<string | null> {
-    if (this.statuses.has(name)) return this.statuses.get(name) ?? null;
-    return this.starts.some((s) => s.name === name) ? 'RUNNING' : null;
+  async execution(name: string): Promise<ExecutionState | null> {
+    if (this.executions.has(name)) return this.executions.get(name) ?? null;
+    return this.starts.some((s) => s.name === name) ? { status: 'RUNNING', error: null, cause: null } : null;
   }
 
   completionsOf(token: string): { token: string; output: Record<string, unknown> }[] {
@@ -216,6 +217,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       'fuel-stop': stopHandler(() => ({
         context: theContext(),
         authToken: async () => 'harness',
+        signingKey: async () => 'harness-signing-key',
         principal: 'admin',
       })),
     },

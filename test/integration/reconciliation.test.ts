@@ -81,9 +81,13 @@ describe('a result whose status event was lost', () => {
 });
 
 describe('a run whose execution is no longer running', () => {
-  for (const [what, status] of [
-    ['aborted from the console', 'ABORTED'],
-    ['gone (a restarted local endpoint)', null],
+  for (const [what, execution, message] of [
+    [
+      'aborted from the console',
+      { status: 'ABORTED', error: null, cause: 'stopped from the console' },
+      'stopped from the console',
+    ],
+    ['gone (a restarted local endpoint)', null, 'its execution no longer exists'],
   ] as const) {
     it(`is settled by the watchdog when its execution is ${what}, and its cluster unlocked`, async () => {
       const h = await start({ nodeCount: 1 });
@@ -96,10 +100,12 @@ describe('a run whose execution is no longer running', () => {
       await h.settle();
       expect((await h.engine.watchdog()).settled).toBe(0);
 
-      h.workflows.statuses.set(deployTask.uuid, status);
+      h.workflows.executions.set(deployTask.uuid, execution);
       expect((await h.engine.watchdog()).settled).toBe(1);
       const run = await h.run(deployTask.id);
       expect(run.status).toBe('error');
+      // the same words as the execution's status-change event brings
+      expect(run.message).toContain(message);
       expect((await h.repos.clusters.get(clusterId))?.deploymentTaskId).toBeNull();
       const rows = await h.rows(deployTask.id, 'layers');
       expect(rows.map((r) => [r.taskName, r.status, r.skipReason])).toEqual([

@@ -58,7 +58,8 @@ export async function reconcileResults(ctx: Context, run: DeploymentRun): Promis
 /** A run whose execution has ended (or is gone) without finishing it is finished here; true if it was. */
 export async function settleIfExecutionEnded(ctx: Context, run: DeploymentRun): Promise<boolean> {
   if (run.executionArn === null || run.status !== 'running') return false;
-  const status = await ctx.workflows.status(run.uuid);
+  const execution = await ctx.workflows.execution(run.uuid);
+  const status = execution?.status ?? null;
   if (status === 'RUNNING') return false;
   ctx.log('settling a deployment whose execution is not running', { taskId: run.id, execution: status });
   if (status === 'SUCCEEDED') {
@@ -66,13 +67,15 @@ export async function settleIfExecutionEnded(ctx: Context, run: DeploymentRun): 
     await finish(ctx, { taskId: run.id, failure: null });
     return true;
   }
+  // the same words as the execution's own status-change event would have brought
   const { finished } = await executionEnded(ctx, {
     status: status ?? 'ABORTED',
     input: JSON.stringify({ taskId: run.id }),
+    error: execution?.error ?? null,
     cause:
-      status === null
+      execution === null
         ? 'its execution no longer exists (lost with the Step Functions endpoint)'
-        : `its execution is ${status} and never finished the deployment`,
+        : execution.cause,
   });
   return finished;
 }

@@ -71,7 +71,7 @@ async function superviseRun(ctx: Context, runId: number): Promise<RunRound> {
 async function settleIfNeverStarted(ctx: Context, run: DeploymentRun): Promise<boolean> {
   if (run.executionArn !== null || run.status !== 'running' || run.timeStart === null) return false;
   if (ctx.clock.now().getTime() - Date.parse(run.timeStart) < START_GRACE_MS) return false;
-  if ((await ctx.workflows.status(run.uuid)) !== null) return false;
+  if ((await ctx.workflows.execution(run.uuid)) !== null) return false;
   ctx.log('settling a deployment that never started', { taskId: run.id });
   await finish(ctx, {
     taskId: run.id,
