@@ -1,10 +1,17 @@
 /**
  * The execution history of a deployment grows with the number of layers, never with the number of nodes:
- * the same graph on 5 and on 50 nodes gives the same number of Step Functions events.
+ * the same graph on 5 and on 50 nodes gives the same number of Step Functions events, and each layer adds
+ * the same few, as the plan's limits count them.
  */
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskJson } from '../../lambdas/api/wire.js';
+import {
+  EXECUTION_EVENT_LIMIT,
+  EXECUTION_EVENTS_FIXED,
+  EXECUTION_EVENTS_PER_LAYER,
+  MAX_LAYERS,
+} from '../../lambdas/domain/plan-limits.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import { Api, freeNodes, waitForTask } from '../helpers/target.js';
 
@@ -12,7 +19,7 @@ let runtime: Runtime;
 let api: Api;
 
 beforeAll(async () => {
-  runtime = await startRuntime({ port: 0, nodeCount: 55, demo: false, authToken: 'events' });
+  runtime = await startRuntime({ port: 0, nodeCount: 59, demo: false, authToken: 'events' });
   api = new Api(runtime);
 });
 
@@ -46,15 +53,20 @@ const graph = [
   },
 ];
 
-async function deployAndCountEvents(nodeCount: number): Promise<{ events: HistoryEvent[]; rows: number }> {
-  const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: `events-${nodeCount}` });
+async function deployAndCountEvents(
+  nodeCount: number,
+  tasks: unknown[] = graph,
+): Promise<{ events: HistoryEvent[]; rows: number }> {
+  const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', {
+    name: `events-${nodeCount}-${tasks.length}`,
+  });
   const nodes = await freeNodes(api, nodeCount);
   await api.ok(
     'POST',
     `/api/v1/clusters/${cluster.id}/assignment/`,
     nodes.map((n, i) => ({ id: n.id, roles: [i === 0 ? 'controller' : 'compute'] })),
   );
-  await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, graph);
+  await api.ok('PUT', `/api/v1/clusters/${cluster.id}/deployment_tasks/`, tasks);
   const deploy = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${cluster.id}/changes/`, {});
   expect((await waitForTask(api, deploy.id)).status).toBe('ready');
   const rows = await api.ok<unknown[]>('GET', `/api/v1/transactions/${deploy.id}/deployment_history/`);
@@ -92,5 +104,28 @@ describe('execution history size', () => {
     expect(large.events.map((e) => e.type)).toEqual(small.events.map((e) => e.type));
     expect(small.events.length).toBeGreaterThan(20);
     expect(small.events.at(-1)?.type).toBe('ExecutionSucceeded');
+  });
+
+  it('grows by a fixed number of events a layer, within what the plan limits allow for', async () => {
+    const chain = (length: number) =>
+      Array.from({ length }, (_, i) => ({
+        id: `step-${i}`,
+        type: 'shell',
+        roles: '*',
+        requires: i > 0 ? [`step-${i - 1}`] : [],
+        parameters: { cmd: 'true', timeout: 30 },
+      }));
+    const layersOf = (events: HistoryEvent[]) =>
+      events.filter((e) => e.type === 'MapIterationStarted').length;
+    const short = await deployAndCountEvents(2, chain(2));
+    const long = await deployAndCountEvents(2, chain(6));
+    expect([layersOf(short.events), layersOf(long.events)]).toEqual([2, 6]);
+    const perLayer = (long.events.length - short.events.length) / 4;
+    const fixed = short.events.length - 2 * perLayer;
+    // the figures lambdas/domain/plan-limits.ts bounds the number of layers with
+    expect(Number.isInteger(perLayer)).toBe(true);
+    expect(perLayer).toBeLessThanOrEqual(EXECUTION_EVENTS_PER_LAYER);
+    expect(fixed).toBeLessThanOrEqual(EXECUTION_EVENTS_FIXED);
+    expect(fixed + perLayer * MAX_LAYERS).toBeLessThan(EXECUTION_EVENT_LIMIT);
   });
 });

@@ -17,6 +17,7 @@ import {
   runStartedMessage,
 } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
+import { leastCommands, MAX_LAYERS, planLimitProblem } from '../../domain/plan-limits.js';
 import { electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { isClusterLocked, needsProvisioning } from '../../domain/status.js';
 import { isStopping } from '../../domain/stop.js';
@@ -31,9 +32,6 @@ import { expandGraph } from '../engine/plan.js';
 import { assertUnlocked, getCluster, whenNotEdited } from '../inventory/clusters.js';
 import { graphOf } from '../inventory/config.js';
 import { type Context, nowIso } from '../ports.js';
-
-/** Step Functions keeps at most 25,000 events per execution; about 15 per layer leaves room for 1,000 layers. */
-export const MAX_LAYERS = 1000;
 
 /** What a deployment runs: the cluster's nodes, its graph and its settings. */
 interface Inputs {
@@ -63,7 +61,8 @@ function checkInputs(ctx: Context, c: Cluster, inputs: Inputs, mode: DeployMode)
 
 /**
  * The graph must expand on these nodes (as the plan step will expand it: pending roles taken on, primaries
- * elected, conditions evaluated) within the limits of one execution.
+ * elected, conditions evaluated) within the limits of one execution (domain/plan-limits.ts). Commands are
+ * not rendered here: a layer is counted at its fewest commands, and the plan step counts them exactly.
  */
 function checkPlan(ctx: Context, c: Cluster, { members, graph, editable }: Inputs, nodes: Node[]): void {
   const projected = nodes.map((n) => ({ ...n, roles: [...new Set([...n.roles, ...n.pendingRoles])] }));
@@ -82,12 +81,8 @@ function checkPlan(ctx: Context, c: Cluster, { members, graph, editable }: Input
     // far past the limit, planning stops: the operator learns the graph is too long without waiting for it
     maxLayers: MAX_LAYERS * 10,
   }).deployment;
-  if (planned.layers.length > MAX_LAYERS) {
-    throw new ValidationError(
-      `The deployment would need ${planned.layers.length} layers, at most ${MAX_LAYERS}: ` +
-        'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes',
-    );
-  }
+  const problem = planLimitProblem(planned.layers.map((keys) => ({ keys, commands: leastCommands(keys) })));
+  if (problem !== null) throw new ValidationError(problem);
 }
 
 /**

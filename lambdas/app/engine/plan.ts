@@ -13,7 +13,7 @@ import {
 } from '../../domain/attributes.js';
 import { evaluateCondition, evaluateYaql, flattenSettings, formatValues } from '../../domain/conditions.js';
 import { clusterModel, DeploymentInfo, type InfoContext } from '../../domain/deployment-info.js';
-import { executionTimeout, stageTimeLimit } from '../../domain/dispatch.js';
+import { batchRows, executionTimeout, stageTimeLimit } from '../../domain/dispatch.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { taskFingerprint } from '../../domain/fingerprint.js';
 import type { GraphTask } from '../../domain/graph.js';
@@ -27,6 +27,7 @@ import {
   type TaskInstance,
 } from '../../domain/plan.js';
 import type { ConditionVerdict } from '../../domain/plan-expansion.js';
+import { planLimitProblem } from '../../domain/plan-limits.js';
 import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
@@ -78,6 +79,7 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
       }),
     ),
   ];
+  assertWithinLimits(deployment, rows);
   await repos.history.putRows(rows);
 
   const rowOf = new Map(rows.filter((r) => r.layer !== null).map((r) => [`${r.taskName}@${r.nodeId}`, r]));
@@ -259,6 +261,21 @@ function instanceRow(
   const formatted = formatValues(task, data.placeholdersOf(instance.nodeId)) as GraphTask;
   const command = renderCommand(formatted, uploadData(formatted, data, instance));
   return pendingRow({ ...planned, ...command, noop: null });
+}
+
+/** The limits of one execution, on the commands as rendered (the API counted each layer at its fewest). */
+function assertWithinLimits(deployment: DeploymentPlan, rows: HistoryRow[]): void {
+  const byLayer = new Map<number, HistoryRow[]>();
+  for (const row of rows) {
+    if (row.layer === null || row.noop !== null) continue;
+    const layer = byLayer.get(row.layer);
+    if (layer) layer.push(row);
+    else byLayer.set(row.layer, [row]);
+  }
+  const problem = planLimitProblem(
+    deployment.layers.map((keys, index) => ({ keys, commands: batchRows(byLayer.get(index) ?? []).length })),
+  );
+  if (problem !== null) throw new ValidationError(`The deployment cannot be planned: ${problem}`);
 }
 
 /** The data an upload_file task writes: its text, or the value of its `yaql_exp` on the node's data. */
