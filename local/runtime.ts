@@ -6,7 +6,7 @@
  */
 import './polyfills.js';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,11 @@ export interface RuntimeOptions {
   port?: number;
   host?: string;
   authToken?: string;
+  /**
+   * The key that signs issued tokens (never the static token). Default: a random one, kept in `dataDir`
+   * (so issued tokens outlive a restart on the same data), else new at every start.
+   */
+  signingKey?: string;
   /** The Keystone-compatible login's credentials (default admin / admin). */
   adminUser?: string;
   adminPassword?: string;
@@ -243,6 +248,7 @@ type LocalAnswer = { statusCode: number; headers: Record<string, string>; body: 
 function localRoutes(deps: {
   fleet: LocalFleet;
   token: string;
+  signingKey: string;
   context: () => Context;
   discover: () => Promise<void>;
   log: Log;
@@ -256,7 +262,8 @@ function localRoutes(deps: {
     const url = new URL(req.url ?? '/', 'http://local');
     if (!url.pathname.startsWith('/_local/')) return null;
     try {
-      if (!authenticate(req.headers['x-auth-token'] as string | undefined, deps.token, 'admin', new Date()))
+      const given = req.headers['x-auth-token'] as string | undefined;
+      if (!authenticate(given, deps.token, deps.signingKey, 'admin', new Date()))
         throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
       if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/fleet/commands') {
         return answer(json(200, deps.fleet.commandLog()));
@@ -362,10 +369,23 @@ function followingReplacements(fn: FunctionName, own: Repositories, shared: Repo
   ) as unknown as Repositories;
 }
 
+/** A new random signing key, or the one kept in the data folder (written there once, readable by its owner only). */
+function signingKeyOf(dataDir: string | undefined): string {
+  if (dataDir === undefined) return randomBytes(32).toString('hex');
+  const file = join(dataDir, 'token-signing-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   const token = options.authToken ?? randomBytes(20).toString('hex');
+  const signingKey = options.signingKey ?? signingKeyOf(options.dataDir);
+  if (signingKey === token) throw new Error('The signing key of issued tokens must not be the static token');
   const nodesDir = options.nodesDir ?? mkdtempSync(join(tmpdir(), 'fuel-nodes-'));
   const chaos = options.chaos;
   if (chaos) log(`chaos: seed ${chaos.seed} (docs/chaos.md)`);
@@ -391,6 +411,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const onStop = stopHandler(() => ({
     context: contextOf('stop'),
     authToken: async () => token,
+    signingKey: async () => signingKey,
     principal,
     log: (err) => log(`stop function error: ${(err as Error)?.stack ?? String(err)}`),
   }));
@@ -453,13 +474,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const api = apiHandler(() => ({
     context: contextOf('api'),
     authToken: async () => token,
+    signingKey: async () => signingKey,
     admin: { user: principal, password: async () => options.adminPassword ?? 'admin' },
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
   }));
   const stopAtGateway: GatewayTarget = async (event) => (await onStop(event)) as LocalAnswer;
   const server = httpServer(
     { api: api as GatewayTarget, stop: stopAtGateway },
-    localRoutes({ fleet, token, context: () => context, discover, log }),
+    localRoutes({ fleet, token, signingKey, context: () => context, discover, log }),
     log,
   );
   const url = await listen(server, options.port ?? 8000, host);

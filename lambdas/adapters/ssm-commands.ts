@@ -34,11 +34,17 @@ function isoOrNull(value: string | undefined): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-/** NodeCommands on SSM Run Command, with the project's task document. */
+/**
+ * NodeCommands on SSM Run Command, with the project's task document. With a log group (COMMAND_LOG_GROUP,
+ * set by infra/stack.ts), each command's full output also goes to CloudWatch Logs, written by the nodes' SSM
+ * Agent (docs/aws.md: the policy the nodes' instance profile needs); the API keeps showing its last 2,000
+ * characters either way.
+ */
 export class SsmNodeCommands implements NodeCommands {
   constructor(
     private readonly documentName: string,
     private readonly client: SSMClient = new SSMClient({}),
+    private readonly commandLogGroup: string | undefined = process.env.COMMAND_LOG_GROUP || undefined,
   ) {}
 
   async send(input: SendCommandInput): Promise<string> {
@@ -51,6 +57,14 @@ export class SsmNodeCommands implements NodeCommands {
         TimeoutSeconds: input.deliveryTimeoutSeconds,
         MaxConcurrency: '50',
         MaxErrors: '100%',
+        ...(this.commandLogGroup
+          ? {
+              CloudWatchOutputConfig: {
+                CloudWatchOutputEnabled: true,
+                CloudWatchLogGroupName: this.commandLogGroup,
+              },
+            }
+          : {}),
       }),
       { abortSignal: AbortSignal.timeout(SEND_TIMEOUT_MS) },
     );

@@ -1,6 +1,7 @@
 /**
  * Tokens: the static token of the deployment (X-Auth-Token), and tokens issued by the Keystone v2.0
- * compatible login that python-fuelclient uses — signed with the static token, expiring.
+ * compatible login that python-fuelclient uses — expiring, and signed with a signing key of their own (a
+ * secret apart from the static token: knowing or rotating one says nothing about the other).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -27,8 +28,14 @@ export function equalSecrets(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** A token for `principal`, valid until `now + ttl`. */
-export function issueToken(secret: string, principal: Principal, now: Date, ttlSeconds = ISSUED_TOKEN_TTL_S) {
+/** A token for `principal` signed with `signingKey`, valid until `now + ttl`. */
+export function issueToken(
+  signingKey: string,
+  principal: Principal,
+  now: Date,
+  ttlSeconds = ISSUED_TOKEN_TTL_S,
+) {
+  if (!signingKey) throw new Error('No key to sign tokens with');
   // a token re-scoped from an issued one keeps its expiry: issued tokens cannot be renewed forever
   const fresh = Math.floor(now.getTime() / 1000) + ttlSeconds;
   const e = principal.expiresAt === undefined ? fresh : Math.min(fresh, principal.expiresAt);
@@ -36,13 +43,14 @@ export function issueToken(secret: string, principal: Principal, now: Date, ttlS
   const payload = Buffer.from(JSON.stringify({ u: principal.user, t: principal.tenant, e })).toString(
     'base64url',
   );
-  return { id: `fsl1.${payload}.${sign(secret, payload)}`, expires: expires.toISOString() };
+  return { id: `fsl1.${payload}.${sign(signingKey, payload)}`, expires: expires.toISOString() };
 }
 
-/** The principal of a valid issued token, or null (bad signature, expired, not an issued token). */
-export function verifyIssuedToken(secret: string, token: string, now: Date): Principal | null {
+/** The principal of a valid issued token, or null (bad signature, expired, not an issued token, no key). */
+export function verifyIssuedToken(signingKey: string, token: string, now: Date): Principal | null {
+  if (!signingKey) return null;
   const [version, payload, signature] = token.split('.');
-  if (version !== 'fsl1' || !payload || !signature || !equalSecrets(signature, sign(secret, payload)))
+  if (version !== 'fsl1' || !payload || !signature || !equalSecrets(signature, sign(signingKey, payload)))
     return null;
   try {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
@@ -59,16 +67,22 @@ export function verifyIssuedToken(secret: string, token: string, now: Date): Pri
   }
 }
 
-/** Who a request's X-Auth-Token stands for: the static token is the admin; issued tokens name their user. */
+/**
+ * Who a request's X-Auth-Token stands for: the static token is the admin; issued tokens, verified with the
+ * signing key, name their user. A token signed with the static token is refused, so a signing key that is
+ * the static token (a misconfiguration: the two secrets are meant to be apart) verifies nothing.
+ */
 export function authenticate(
   given: string | undefined,
   staticToken: string,
+  signingKey: string,
   admin: string,
   now: Date,
 ): Principal | null {
   if (!given) return null;
   if (equalSecrets(given, staticToken)) return { user: admin, tenant: 'admin' };
-  return verifyIssuedToken(staticToken, given, now);
+  if (signingKey === staticToken) return null;
+  return verifyIssuedToken(signingKey, given, now);
 }
 
 /** The answer of the API Gateway (HTTP API, simple responses) Lambda authorizer. */
@@ -76,20 +90,21 @@ export type AuthorizerDecision = { isAuthorized: true; context: { user: string }
 
 /**
  * The authorizer's decision on a request's X-Auth-Token, the same rule as the API's own check: the static
- * token (constant-time compare) or an issued token with a good signature that has not expired. Anything
- * else, a missing or empty header included, is refused.
+ * token (constant-time compare) or an issued token with a good signature (by the signing key) that has not
+ * expired. Anything else, a missing or empty header included, is refused.
  */
 export function authorizeToken(
   given: string | undefined,
   staticToken: string,
+  signingKey: string,
   admin: string,
   now: Date,
 ): AuthorizerDecision {
-  const who = authenticate(given, staticToken, admin, now);
+  const who = authenticate(given, staticToken, signingKey, admin, now);
   return who ? { isAuthorized: true, context: { user: who.user } } : { isAuthorized: false };
 }
 
-/** How long a Lambda container keeps the token secret (and the admin password) before it reads it again. */
+/** How long a Lambda container keeps a secret (token, signing key, admin password) before it reads it again. */
 export const SECRET_CACHE_TTL_MS = 5 * 60_000;
 
 /**

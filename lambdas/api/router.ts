@@ -59,8 +59,10 @@ export function route<B, Q>(spec: RouteSpec<B, Q>): Route {
 }
 
 export interface RouterOptions {
-  /** The token every protected route requires in `X-Auth-Token`. */
+  /** The static token: every protected route requires it, or an issued token, in `X-Auth-Token`. */
   authToken: () => Promise<string>;
+  /** The key issued tokens are signed with (a secret apart from the static token). */
+  signingKey: () => Promise<string>;
   /** The user the static token stands for. */
   principal?: string;
   /**
@@ -130,12 +132,8 @@ export function createRouter(routes: Route[], options: RouterOptions) {
       }
       let principal = options.principal ?? 'admin';
       if (!found.route.public) {
-        const who = authenticate(
-          req.headers['x-auth-token'],
-          await options.authToken(),
-          principal,
-          new Date(),
-        );
+        const [staticToken, signingKey] = await Promise.all([options.authToken(), options.signingKey()]);
+        const who = authenticate(req.headers['x-auth-token'], staticToken, signingKey, principal, new Date());
         if (!who) throw new HttpError(401, 'Authentication required: send a valid X-Auth-Token header');
         principal = who.user;
       }

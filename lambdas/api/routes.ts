@@ -52,7 +52,10 @@ function asciiJson(text: string): string {
 export interface LoginConfig {
   user: string;
   password: () => Promise<string>;
+  /** The key that signs issued tokens. */
   signingKey: () => Promise<string>;
+  /** The static token, which the token flow accepts as the admin's. */
+  staticToken: () => Promise<string>;
 }
 
 /** The routes of lambdas/api/stop-routes.ts `STOP_ROUTES`: what the stop function serves. */
@@ -109,7 +112,7 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
           const ok = equalSecrets(username, login.user) && equalSecrets(password, await login.password());
           if (ok) principal = { user: username, tenant: auth.tenantName ?? auth.tenantId ?? 'admin' };
         } else {
-          const known = authenticate(auth.token.id, key, login.user, now);
+          const known = authenticate(auth.token.id, await login.staticToken(), key, login.user, now);
           if (known) principal = { ...known, tenant: auth.tenantId ?? auth.tenantName ?? known.tenant };
         }
         if (!principal)

@@ -42,9 +42,14 @@ async function readSecret(variable: string): Promise<string> {
   return out.SecretString;
 }
 
-/** The API token (X-Auth-Token; it also signs the issued tokens), kept for a few minutes per container. */
+/** The static API token (X-Auth-Token), kept for a few minutes per container. */
 export function secretToken(): () => Promise<string> {
   return cachedFor(() => readSecret('AUTH_TOKEN_SECRET_ARN'));
+}
+
+/** The key that signs and verifies issued tokens (a secret of its own), kept for a few minutes. */
+export function tokenSigningKey(): () => Promise<string> {
+  return cachedFor(() => readSecret('TOKEN_SIGNING_KEY_SECRET_ARN'));
 }
 
 /** The Keystone-compatible login's admin password (a secret of its own), kept for a few minutes. */

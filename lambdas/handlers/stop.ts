@@ -10,13 +10,15 @@ import { stopRoutes } from '../api/routes.js';
 import type { Context, StopJob } from '../app/ports.js';
 import { createService } from '../app/service.js';
 import { followUpStop } from '../app/stop/follow-up.js';
-import { contextFromEnv, secretToken } from './env.js';
+import { contextFromEnv, secretToken, tokenSigningKey } from './env.js';
 import { toHttpRequest } from './http-event.js';
 import { integerField, objectField, once } from './payload.js';
 
 export interface StopDeps {
   context: Context;
   authToken: () => Promise<string>;
+  /** The key that verifies issued tokens. */
+  signingKey: () => Promise<string>;
   /** The user the static token stands for. */
   principal: string;
   log?: (err: unknown) => void;
@@ -37,6 +39,7 @@ export function stopHandler(deps: () => StopDeps) {
   const router = once(() =>
     createRouter(stopRoutes(createService(d().context)), {
       authToken: d().authToken,
+      signingKey: d().signingKey,
       principal: d().principal,
       log: d().log,
     }),
@@ -54,6 +57,7 @@ export function stopHandler(deps: () => StopDeps) {
 export const handler = stopHandler(() => ({
   context: contextFromEnv(),
   authToken: secretToken(),
+  signingKey: tokenSigningKey(),
   principal: process.env.FUEL_ADMIN_USER || 'admin',
   log: (err) =>
     console.error(JSON.stringify({ level: 'ERROR', message: String(err), stack: (err as Error)?.stack })),

@@ -180,10 +180,21 @@ describe('SIGKILL of `npm start` during a deployment, then a restart on the same
   let deployId: number;
   let nodes: NodeJson[];
   let killedAt = 0;
+  let issuedToken: string | undefined;
 
   it('a deployment runs the first of two slow tasks when the service is killed', async () => {
     first = await startService();
     const api = first.api;
+    // a token of the Keystone-compatible login, to be used again after the restart
+    const login = await fetch(`${first.url}/keystone/v2.0/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        auth: { passwordCredentials: { username: 'admin', password: 'admin' }, tenantName: 'admin' },
+      }),
+    });
+    expect(login.status).toBe(200);
+    issuedToken = ((await login.json()) as { access: { token: { id: string } } }).access.token.id;
     const cluster = await api.ok<ClusterJson>('POST', '/api/v1/clusters/', {
       name: `kill-and-restart-${Date.now()}`,
       release: 1,
@@ -303,6 +314,11 @@ describe('SIGKILL of `npm start` during a deployment, then a restart on the same
 
       const cluster = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
       expect(cluster.status).not.toBe('deployment');
+      // the signing key is kept with the data: a token issued before the kill is still good
+      const withIssued = await fetch(`${second.url}/api/v1/clusters/${clusterId}/`, {
+        headers: { 'X-Auth-Token': issuedToken ?? '' },
+      });
+      expect(withIssued.status).toBe(200);
       expect(cluster.is_locked).toBe(false);
 
       // its `provision` and `deployment` children have ended too

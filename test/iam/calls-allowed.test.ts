@@ -42,8 +42,16 @@ const EXEMPT: Exemption[] = [
     actions: ['secretsmanager:GetSecretValue'],
     kind: 'never',
     why:
-      'read through lambdas/handlers/env.ts, which the local runtime replaces by handing the token (and the ' +
-      'admin password) to the handlers in-process; pinned by test/iam/secret-reads.test.ts',
+      'read through lambdas/handlers/env.ts, which the local runtime replaces by handing the token, the ' +
+      'signing key (and the admin password) to the handlers in-process; pinned by test/iam/secret-reads.test.ts',
+  },
+  {
+    functions: [...FUNCTION_NAMES, 'authorizer'],
+    actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    kind: 'never',
+    why:
+      "Lambda itself sends the function's trace segments with the function role (active tracing, " +
+      'infra/stack.ts); the code calls no X-Ray API',
   },
   {
     functions: ['authorizer'],

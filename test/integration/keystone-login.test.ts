@@ -14,6 +14,7 @@ beforeAll(async () => {
     nodeCount: 1,
     demo: false,
     authToken: 'static-token',
+    signingKey: 'signing-key',
     adminUser: 'operator',
     adminPassword: 's3cret',
   });
@@ -76,7 +77,7 @@ describe('Keystone-compatible login', () => {
 
   it('an issued token about to expire cannot be renewed through the token flow', async () => {
     const old = issueToken(
-      'static-token',
+      'signing-key',
       { user: 'operator', tenant: 'admin' },
       new Date(Date.now() - 3_590_000),
     );
@@ -90,19 +91,21 @@ describe('Keystone-compatible login', () => {
     expect(Date.parse(fromStatic.body.access.token.expires)).toBeGreaterThan(Date.now() + 3_500_000);
   });
 
-  it('refuses wrong credentials, forged and expired tokens with 401', async () => {
+  it('refuses wrong credentials, forged and expired tokens with 401 (a token signed with the static token too)', async () => {
     const wrong = await post('/keystone/v2.0/tokens', {
       auth: { passwordCredentials: { username: 'operator', password: 'nope' }, tenantName: 'admin' },
     });
     expect(wrong.status).toBe(401);
     expect(wrong.body.message).toMatch(/invalid credentials/);
     const forged = issueToken('another-key', { user: 'operator', tenant: 'admin' }, new Date());
+    // the static token is not the signing key: a token signed with it is forged too
+    const signedWithStatic = issueToken('static-token', { user: 'operator', tenant: 'admin' }, new Date());
     const expired = issueToken(
-      'static-token',
+      'signing-key',
       { user: 'operator', tenant: 'admin' },
       new Date(Date.now() - 7_200_000),
     );
-    for (const id of [forged.id, expired.id, 'fsl1.garbage.sig']) {
+    for (const id of [forged.id, signedWithStatic.id, expired.id, 'fsl1.garbage.sig']) {
       const res = await fetch(`${runtime.url}/api/v1/clusters/`, { headers: { 'X-Auth-Token': id } });
       expect(res.status, id).toBe(401);
       const rescope = await post('/keystone/v2.0/tokens', { auth: { token: { id } } });

@@ -363,7 +363,12 @@ describe('the document', () => {
   });
 
   it('documents exactly the routes the router serves', () => {
-    const login = { user: 'admin', password: async () => 'admin', signingKey: async () => 'key' };
+    const login = {
+      user: 'admin',
+      password: async () => 'admin',
+      signingKey: async () => 'key',
+      staticToken: async () => 'token',
+    };
     const served = nailgunRoutes({} as Service, login)
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`)
       .sort();

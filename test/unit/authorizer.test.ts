@@ -1,6 +1,6 @@
 /**
- * The HTTP API's Lambda authorizer: its decision on the X-Auth-Token (static token, issued tokens), the
- * handler's event and answer shapes, and how long the token secret is kept in the container.
+ * The HTTP API's Lambda authorizer: its decision on the X-Auth-Token (static token, issued tokens signed with
+ * the signing key), the handler's event and answer shapes, and how long the secrets are kept in the container.
  */
 import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -14,15 +14,15 @@ import {
 import { authorizerHandler } from '../../lambdas/handlers/authorizer.js';
 
 const SECRET = 'Zq3vLk9PmX2cR7tYw4NbH8sJd6FgA1eU5oKiM0lQ';
+const KEY = 'pV7wQ2sN9xL4cT6yB1mR8kJ3hF5dG0aZeUoIiWqE';
 const NOW = new Date('2025-06-01T12:00:00Z');
 const later = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
 
-const issued = (secret = SECRET, at = NOW) =>
-  issueToken(secret, { user: 'operator', tenant: 'admin' }, at).id;
+const issued = (secret = KEY, at = NOW) => issueToken(secret, { user: 'operator', tenant: 'admin' }, at).id;
 
 describe('authorizeToken', () => {
   it('accepts the static token as the admin', () => {
-    expect(authorizeToken(SECRET, SECRET, 'admin', NOW)).toEqual({
+    expect(authorizeToken(SECRET, SECRET, KEY, 'admin', NOW)).toEqual({
       isAuthorized: true,
       context: { user: 'admin' },
     });
@@ -31,27 +31,29 @@ describe('authorizeToken', () => {
   it('refuses a wrong token of the same length and of another length', () => {
     const sameLength = `${SECRET.slice(0, -1)}x`;
     expect(sameLength).toHaveLength(SECRET.length);
-    expect(authorizeToken(sameLength, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
-    expect(authorizeToken(SECRET.slice(0, 10), SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
-    expect(authorizeToken(`${SECRET}x`, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(sameLength, SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(SECRET.slice(0, 10), SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(`${SECRET}x`, SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
   });
 
   it('refuses a missing or empty header', () => {
-    expect(authorizeToken(undefined, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
-    expect(authorizeToken('', SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(undefined, SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken('', SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
   });
 
   it('accepts an issued token until it expires, as the user it names', () => {
     const token = issued();
-    expect(authorizeToken(token, SECRET, 'admin', NOW)).toEqual({
+    expect(authorizeToken(token, SECRET, KEY, 'admin', NOW)).toEqual({
       isAuthorized: true,
       context: { user: 'operator' },
     });
-    expect(authorizeToken(token, SECRET, 'admin', later(ISSUED_TOKEN_TTL_S - 1)).isAuthorized).toBe(true);
-    expect(authorizeToken(token, SECRET, 'admin', later(ISSUED_TOKEN_TTL_S))).toEqual({
+    expect(authorizeToken(token, SECRET, KEY, 'admin', later(ISSUED_TOKEN_TTL_S - 1)).isAuthorized).toBe(
+      true,
+    );
+    expect(authorizeToken(token, SECRET, KEY, 'admin', later(ISSUED_TOKEN_TTL_S))).toEqual({
       isAuthorized: false,
     });
-    expect(authorizeToken(token, SECRET, 'admin', later(ISSUED_TOKEN_TTL_S + 3600))).toEqual({
+    expect(authorizeToken(token, SECRET, KEY, 'admin', later(ISSUED_TOKEN_TTL_S + 3600))).toEqual({
       isAuthorized: false,
     });
   });
@@ -63,23 +65,42 @@ describe('authorizeToken', () => {
     const extended = Buffer.from(JSON.stringify({ ...claims, e: (claims.e as number) + 86_400 })).toString(
       'base64url',
     );
-    expect(authorizeToken(`${version}.${extended}.${signature}`, SECRET, 'admin', NOW)).toEqual({
+    expect(authorizeToken(`${version}.${extended}.${signature}`, SECRET, KEY, 'admin', NOW)).toEqual({
       isAuthorized: false,
     });
     // another signature character
     const flipped = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
-    expect(authorizeToken(`${version}.${payload}.${flipped}`, SECRET, 'admin', NOW)).toEqual({
+    expect(authorizeToken(`${version}.${payload}.${flipped}`, SECRET, KEY, 'admin', NOW)).toEqual({
       isAuthorized: false,
     });
     // no signature, or another version
-    expect(authorizeToken(`${version}.${payload}`, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
-    expect(authorizeToken(`fsl2.${payload}.${signature}`, SECRET, 'admin', NOW)).toEqual({
+    expect(authorizeToken(`${version}.${payload}`, SECRET, KEY, 'admin', NOW)).toEqual({
+      isAuthorized: false,
+    });
+    expect(authorizeToken(`fsl2.${payload}.${signature}`, SECRET, KEY, 'admin', NOW)).toEqual({
       isAuthorized: false,
     });
   });
 
   it('refuses a token signed with another secret', () => {
-    expect(authorizeToken(issued('another-secret'), SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(issued('another-secret'), SECRET, KEY, 'admin', NOW)).toEqual({
+      isAuthorized: false,
+    });
+  });
+
+  it('refuses a token signed with the static token: issued tokens are signed with the signing key only', () => {
+    expect(authorizeToken(issued(SECRET), SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
+    // and the signing key is not a token
+    expect(authorizeToken(KEY, SECRET, KEY, 'admin', NOW)).toEqual({ isAuthorized: false });
+  });
+
+  it('verifies no issued token when the signing key is the static token, or empty', () => {
+    expect(authorizeToken(issued(SECRET), SECRET, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(authorizeToken(issued(KEY), SECRET, SECRET, 'admin', NOW)).toEqual({ isAuthorized: false });
+    // the static token still works
+    expect(authorizeToken(SECRET, SECRET, SECRET, 'admin', NOW).isAuthorized).toBe(true);
+    expect(authorizeToken(issued(KEY), SECRET, '', 'admin', NOW)).toEqual({ isAuthorized: false });
+    expect(() => issueToken('', { user: 'operator', tenant: 'admin' }, NOW)).toThrow();
   });
 });
 
@@ -104,6 +125,10 @@ describe('authorizerHandler', () => {
         reads.count += 1;
         return SECRET;
       }),
+      signingKey: cachedFor(async () => {
+        reads.count += 1;
+        return KEY;
+      }),
       admin: 'admin',
       now: () => NOW,
     }));
@@ -122,12 +147,14 @@ describe('authorizerHandler', () => {
     await expect(authorize(event({ 'x-auth-token': 'wrong' }))).resolves.toEqual({ isAuthorized: false });
     await expect(authorize(event({ authorization: SECRET }))).resolves.toEqual({ isAuthorized: false });
     await expect(authorize(event(undefined))).resolves.toEqual({ isAuthorized: false });
-    expect(reads.count).toBe(1);
+    // each secret once
+    expect(reads.count).toBe(2);
   });
 
-  it('fails (API Gateway answers 500) when the secret cannot be read', async () => {
+  it('fails (API Gateway answers 500) when a secret cannot be read', async () => {
     const authorize = authorizerHandler(() => ({
-      authToken: async () => {
+      authToken: async () => SECRET,
+      signingKey: async () => {
         throw new Error('AccessDeniedException');
       },
       admin: 'admin',

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FuelDeploymentStack } from '../../infra/stack.js';
+import { FINAL_COMMAND_STATUSES, FuelDeploymentStack } from '../../infra/stack.js';
+import { historyStatusOfInvocation } from '../../lambdas/domain/command-result.js';
+import { COMMAND_STATUSES } from '../../lambdas/domain/command-status.js';
 
 type Json = Record<string, unknown>;
 
@@ -43,6 +45,11 @@ const roleStatements = (constructId: string): Json[] => {
 
 const statementWith = (statements: Json[], action: string): Json | undefined =>
   statements.find((s) => asList(s.Action).includes(action));
+
+/** What Lambda's active tracing grants every function (CDK): X-Ray's two write actions, on "*". */
+const TRACING_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
+const withoutTracing = (statements: Json[]): Json[] =>
+  statements.filter((s) => !asList(s.Action).every((a) => TRACING_ACTIONS.includes(String(a))));
 
 beforeAll(() => {
   const app = new App();
@@ -124,15 +131,22 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('give the API the state machine, document, token secret and admin password secret', () => {
+  it('give the API the state machine, document, token secret, signing key and admin password secret', () => {
     const env = (functionProps('ApiFunction').Environment as { Variables: Json }).Variables;
     expect(JSON.stringify(env.STATE_MACHINE_ARN)).toContain(':stateMachine:FuelDeployment-deployment');
     expect(env.SSM_DOCUMENT_NAME).toBe('FuelDeployment-RunTask');
     expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(env.TOKEN_SIGNING_KEY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^TokenSigningKey/) });
     expect(env.ADMIN_PASSWORD_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AdminPassword/) });
   });
 
-  it('include the authorizer: Node.js 22 arm64, short timeout, the token secret and no table', () => {
+  it('trace actively (X-Ray), as the state machine does', () => {
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      expect(propsOf(fn).TracingConfig, id).toEqual({ Mode: 'Active' });
+    }
+  });
+
+  it('include the authorizer: Node.js 22 arm64, short timeout, the token secret and signing key, no table', () => {
     const props = functionProps('AuthorizerFunction');
     expect(props.Runtime).toBe('nodejs22.x');
     expect(props.Architectures).toEqual(['arm64']);
@@ -140,6 +154,7 @@ describe('Lambda functions', () => {
     expect(props.Timeout).toBeLessThanOrEqual(10);
     const env = (props.Environment as { Variables: Json }).Variables;
     expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(env.TOKEN_SIGNING_KEY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^TokenSigningKey/) });
     expect(env.TABLE_NAME).toBeUndefined();
     expect(env.ADMIN_PASSWORD_SECRET_ARN).toBeUndefined();
     const logGroup = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -151,6 +166,20 @@ describe('Lambda functions', () => {
       const env = (functionProps(id).Environment as { Variables: Json }).Variables;
       expect(env.SSM_DOCUMENT_NAME, id).toBe('FuelDeployment-RunTask');
       expect(JSON.stringify(env.STATE_MACHINE_ARN), id).toContain(':stateMachine:FuelDeployment-deployment');
+    }
+  });
+
+  it("give dispatch the log group of the commands' output, a month's retention; no other function", () => {
+    const env = (functionProps('DispatchFunction').Environment as { Variables: Json }).Variables;
+    expect(env.COMMAND_LOG_GROUP).toBe('/aws/ssm/FuelDeployment-RunTask');
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/ssm/FuelDeployment-RunTask',
+      RetentionInDays: 30,
+    });
+    for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+      if (id === functionLogicalId('DispatchFunction')) continue;
+      const variables = (propsOf(fn).Environment as { Variables?: Json } | undefined)?.Variables ?? {};
+      expect(variables.COMMAND_LOG_GROUP, id).toBeUndefined();
     }
   });
 });
@@ -248,7 +277,7 @@ describe('IAM', () => {
     expect(senders).toHaveLength(1);
   });
 
-  it('lets the API start executions, and read only the token and admin password secrets', () => {
+  it('lets the API start executions, and read only the token, signing key and admin password secrets', () => {
     const statements = roleStatements('ApiFunction');
     expect(JSON.stringify(statementWith(statements, 'states:StartExecution')?.Resource)).toContain(
       ':stateMachine:FuelDeployment-deployment',
@@ -259,16 +288,27 @@ describe('IAM', () => {
     const secretReads = statements.filter((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'));
     expect(secretReads.flatMap((s) => asList(s.Resource))).toEqual([
       { Ref: expect.stringMatching(/^AuthToken/) },
+      { Ref: expect.stringMatching(/^TokenSigningKey/) },
       { Ref: expect.stringMatching(/^AdminPassword/) },
     ]);
   });
 
-  it('lets the authorizer read the token secret and nothing else', () => {
-    const statements = roleStatements('AuthorizerFunction');
+  it('lets the authorizer read the token secret and the signing key, and nothing else (but tracing)', () => {
+    const statements = withoutTracing(roleStatements('AuthorizerFunction'));
     expect(statements.flatMap((s) => asList(s.Action))).toEqual(['secretsmanager:GetSecretValue']);
     expect(statements.flatMap((s) => asList(s.Resource))).toEqual([
       { Ref: expect.stringMatching(/^AuthToken/) },
+      { Ref: expect.stringMatching(/^TokenSigningKey/) },
     ]);
+  });
+
+  it('grants active tracing its two X-Ray actions, on "*" (they have no resource types), and no more', () => {
+    for (const [id] of ofType('AWS::Lambda::Function')) {
+      const tracing = roleStatements(id).filter((s) =>
+        asList(s.Action).some((a) => String(a).startsWith('xray:')),
+      );
+      expect(tracing, id).toEqual([{ Effect: 'Allow', Action: TRACING_ACTIONS, Resource: '*' }]);
+    }
   });
 
   it("lets API Gateway invoke the authorizer, for this API's authorizer only", () => {
@@ -287,9 +327,10 @@ describe('IAM', () => {
     const env = (props.Environment as { Variables: Json }).Variables;
     expect(env.STOP_FUNCTION_NAME).toBe('FuelDeployment-stop');
     expect(env.AUTH_TOKEN_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
+    expect(env.TOKEN_SIGNING_KEY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^TokenSigningKey/) });
     const statements = roleStatements('StopFunction');
-    // besides the table, and the dead-letter queue its failed follow-ups go to
-    const actions = statements
+    // besides the table, the dead-letter queue its failed follow-ups go to, and tracing
+    const actions = withoutTracing(statements)
       .flatMap((s) => asList(s.Action))
       .filter((a) => !/^(dynamodb|sqs):/.test(String(a)));
     expect(JSON.stringify(statementWith(statements, 'sqs:SendMessage')?.Resource)).toContain(
@@ -306,9 +347,10 @@ describe('IAM', () => {
     expect(JSON.stringify(statementWith(statements, 'lambda:InvokeFunction')?.Resource)).toContain(
       ':function:FuelDeployment-stop',
     );
-    expect(statementWith(statements, 'secretsmanager:GetSecretValue')?.Resource).toEqual({
-      Ref: expect.stringMatching(/^AuthToken/),
-    });
+    expect(statementWith(statements, 'secretsmanager:GetSecretValue')?.Resource).toEqual([
+      { Ref: expect.stringMatching(/^AuthToken/) },
+      { Ref: expect.stringMatching(/^TokenSigningKey/) },
+    ]);
     // its follow-up is retried twice by Lambda, then goes to the dead-letter queue
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: functionLogicalId('StopFunction') },
@@ -398,6 +440,8 @@ describe('State machine', () => {
       expect(invoked, id).toContain(functionLogicalId(id));
     }
     expect(invoked).not.toContain(functionLogicalId('ApiFunction'));
+    // by the unqualified ARNs the definition names: no versions or aliases ("<arn>:*")
+    expect(invoked).not.toContain(':*');
   });
 });
 
@@ -417,13 +461,20 @@ describe('SSM document', () => {
 });
 
 describe('EventBridge', () => {
-  it('routes SSM command status changes of the document to command-status, with retries and a DLQ', () => {
+  const commandStatusRule = (): Json => {
+    const found = ofType('AWS::Events::Rule').filter(([id]) => id.startsWith('CommandStatusRule'));
+    expect(found).toHaveLength(1);
+    return propsOf(found[0]?.[1] as Json);
+  };
+
+  it('routes final SSM command statuses of the document to command-status, with retries and a DLQ', () => {
+    expect(commandStatusRule().EventPattern).toEqual({
+      source: ['aws.ssm'],
+      'detail-type': ['EC2 Command Invocation Status-change Notification'],
+      detail: { 'document-name': ['FuelDeployment-RunTask'], status: [...FINAL_COMMAND_STATUSES] },
+    });
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.ssm'],
-        'detail-type': ['EC2 Command Invocation Status-change Notification'],
-        detail: { 'document-name': ['FuelDeployment-RunTask'] },
-      },
+      EventPattern: Match.objectLike({ source: ['aws.ssm'] }),
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [functionLogicalId('CommandStatusFunction'), 'Arn'] },
@@ -439,6 +490,33 @@ describe('EventBridge', () => {
     expect(queuePolicies).toContain('aws:SecureTransport');
   });
 
+  it('sends command-status exactly the statuses it records a result on: final ones, none on the way', () => {
+    const pattern = commandStatusRule().EventPattern as { detail: { status: string[] } };
+    const recorded = COMMAND_STATUSES.filter((status) => historyStatusOfInvocation(status) !== null);
+    expect([...pattern.detail.status].sort()).toEqual([...recorded].sort());
+    for (const final of ['Success', 'Failed', 'TimedOut', 'Cancelled', 'Undeliverable', 'Terminated'])
+      expect(pattern.detail.status, final).toContain(final);
+    for (const onTheWay of ['Pending', 'InProgress', 'Delayed', 'Cancelling'])
+      expect(pattern.detail.status, onTheWay).not.toContain(onTheWay);
+  });
+
+  it('keeps a scheduled run EventBridge could not start in the dead-letter queue', () => {
+    for (const [id, fn] of [
+      ['WatchdogSchedule', 'WatchdogFunction'],
+      ['DiscoverNodesSchedule', 'DiscoverNodesFunction'],
+    ] as const) {
+      const rule = ofType('AWS::Events::Rule').find(([logicalId]) => logicalId.startsWith(id))?.[1] as Json;
+      expect(propsOf(rule).Targets, id).toEqual([
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [functionLogicalId(fn), 'Arn'] },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [expect.stringMatching(/^CommandStatusDeadLetterQueue/), 'Arn'] },
+          },
+        }),
+      ]);
+    }
+  });
+
   it('runs node discovery every minute', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
@@ -451,12 +529,15 @@ describe('EventBridge', () => {
 
 describe('HTTP API', () => {
   const PROTECTED = ['ANY /api', 'ANY /api/{proxy+}', 'ANY /keystone/{proxy+}'];
-  // "Stop deployment" and task deletion: the stop function's own routes
-  const STOP = ['/api', '/api/v1'].flatMap((prefix) => [
-    `PUT ${prefix}/clusters/{id}/stop_deployment`,
-    `DELETE ${prefix}/tasks/{id}`,
-    `DELETE ${prefix}/transactions/{id}`,
-  ]);
+  // "Stop deployment" and task deletion: the stop function's own routes, and their variants for a path
+  // ending in "/" (python-fuelclient's PUT .../stop_deployment/; a route cannot end in "/")
+  const STOP = ['/api', '/api/v1'].flatMap((prefix) =>
+    [
+      `PUT ${prefix}/clusters/{id}/stop_deployment`,
+      `DELETE ${prefix}/tasks/{id}`,
+      `DELETE ${prefix}/transactions/{id}`,
+    ].flatMap((key) => [key, `${key}/{proxy+}`]),
+  );
   const PUBLIC = [
     'GET /',
     'GET /api/v1/version',
@@ -524,6 +605,31 @@ describe('HTTP API', () => {
     );
   });
 
+  it('logs every request of the default stage as JSON to a log group with a month of retention', () => {
+    const [, stage] = ofType('AWS::ApiGatewayV2::Stage')[0] ?? [];
+    const settings = propsOf(stage as Json).AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(settings.DestinationArn).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'],
+    });
+    const group = (settings.DestinationArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(propsOf(resources[group] as Json).RetentionInDays).toBe(30);
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      httpMethod: '$context.httpMethod',
+      path: '$context.path',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      responseLatency: '$context.responseLatency',
+      integrationLatency: '$context.integrationLatency',
+      user: '$context.authorizer.user',
+      authorizerError: '$context.authorizer.error',
+    });
+    // the token is a header: no header is logged
+    expect(settings.Format).not.toMatch(/header|X-Auth-Token/i);
+  });
+
   it('throttles the default stage and has no CORS', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -543,8 +649,15 @@ describe('Secrets, tags and outputs', () => {
     return propsOf(found[0]?.[1] as Json);
   };
 
-  it('are two generated secrets: the token and the admin password', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  it('are three generated secrets: the token, the signing key of issued tokens and the admin password', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+  });
+
+  it('generates a 64 character signing key without punctuation, apart from the token', () => {
+    expect(secretProps('TokenSigningKey').GenerateSecretString).toEqual({
+      PasswordLength: 64,
+      ExcludePunctuation: true,
+    });
   });
 
   it('generates a 40 character token without punctuation', () => {
@@ -570,18 +683,27 @@ describe('Secrets, tags and outputs', () => {
     });
   });
 
-  it('outputs the API URL, state machine, table, secret ARNs and document name', () => {
+  it('outputs the API URL, state machine, table, secret ARNs, document name, log groups and alarm topic', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual(
       [
         'AdminPasswordSecretArn',
+        'AlarmTopicArn',
+        'ApiAccessLogGroupName',
         'ApiUrl',
         'AuthTokenSecretArn',
+        'CommandLogGroupName',
         'DocumentName',
         'StateMachineArn',
         'TableName',
+        'TokenSigningKeySecretArn',
       ].sort(),
     );
+    expect(outputs.TokenSigningKeySecretArn?.Value).toEqual({
+      Ref: expect.stringMatching(/^TokenSigningKey/),
+    });
+    expect(outputs.AlarmTopicArn?.Value).toEqual({ Ref: expect.stringMatching(/^AlarmTopic/) });
+    expect(outputs.CommandLogGroupName?.Value).toEqual({ Ref: expect.stringMatching(/^CommandOutputLogs/) });
     expect(outputs.AuthTokenSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AuthToken/) });
     expect(outputs.AdminPasswordSecretArn?.Value).toEqual({ Ref: expect.stringMatching(/^AdminPassword/) });
     expect(JSON.stringify(outputs)).not.toContain('SecretString');
@@ -618,5 +740,70 @@ describe('a deployment that ends without finishing', () => {
         },
       });
     }
+  });
+});
+
+describe('Alarms', () => {
+  const alarms = (): Json[] => ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => propsOf(alarm));
+  const topic = () => {
+    const topics = ofType('AWS::SNS::Topic');
+    expect(topics).toHaveLength(1);
+    return topics[0]?.[0];
+  };
+  const dimension = (alarm: Json, name: string): unknown =>
+    (alarm.Dimensions as Array<{ Name: string; Value: unknown }> | undefined)?.find((d) => d.Name === name)
+      ?.Value;
+
+  it('go to one SNS topic that takes TLS only, and each fires above zero', () => {
+    const topicId = topic();
+    expect(JSON.stringify(ofType('AWS::SNS::TopicPolicy'))).toContain('aws:SecureTransport');
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const alarm of alarms()) {
+      expect(alarm.AlarmActions, String(alarm.MetricName)).toEqual([{ Ref: topicId }]);
+      expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
+      expect(alarm.Threshold).toBe(0);
+      expect(alarm.TreatMissingData).toBe('notBreaching');
+      expect(alarm.AlarmDescription).toBeTruthy();
+    }
+  });
+
+  it('watch the dead-letter queue for any visible message', () => {
+    const found = alarms().filter(
+      (a) => a.Namespace === 'AWS/SQS' && a.MetricName === 'ApproximateNumberOfMessagesVisible',
+    );
+    expect(found).toHaveLength(1);
+    expect(dimension(found[0] as Json, 'QueueName')).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^CommandStatusDeadLetterQueue/), 'QueueName'],
+    });
+  });
+
+  it('watch the errors of every function, the authorizer too', () => {
+    const watched = alarms()
+      .filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors')
+      .map((a) => (dimension(a, 'FunctionName') as { Ref: string }).Ref)
+      .sort();
+    expect(watched).toEqual(
+      ofType('AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    );
+    for (const alarm of alarms().filter((a) => a.MetricName === 'Errors')) {
+      expect(alarm.Statistic).toBe('Sum');
+      const fn = (dimension(alarm, 'FunctionName') as { Ref: string }).Ref;
+      // command-status fails an invocation on purpose while a result is not visible yet (it is redelivered)
+      expect(alarm.EvaluationPeriods, fn).toBe(fn === functionLogicalId('CommandStatusFunction') ? 3 : 1);
+    }
+  });
+
+  it('watch failed, timed-out and aborted executions of the deployment state machine', () => {
+    const machine = ofType('AWS::StepFunctions::StateMachine')[0]?.[0];
+    const watched = alarms()
+      .filter((a) => a.Namespace === 'AWS/States')
+      .map((a) => {
+        expect(dimension(a, 'StateMachineArn')).toEqual({ Ref: machine });
+        return a.MetricName;
+      })
+      .sort();
+    expect(watched).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
   });
 });
