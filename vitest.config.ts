@@ -17,6 +17,9 @@ const common = {
 
 export default defineConfig({
   test: {
+    // two files at a time, even on 2 cores (vitest's default there is one): most of a test's time is spent
+    // waiting on nodes' processes, timers and local endpoints, not computing
+    maxWorkers: 2,
     env: { FUEL_AWS_CALL_LOG: awsCallLog },
     globalSetup: ['test/iam/call-log.setup.ts'],
     projects: [
