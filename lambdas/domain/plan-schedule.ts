@@ -2,7 +2,9 @@
  * The layers Step Functions runs one after another, built from a plan's entries as a list schedule: a layer
  * holds at most one running entry per node (Astute runs one task at a time on a node) and at most a
  * strategy's number of entries of one task; among the entries that are ready, the one with the longest
- * remaining path (by duration) goes first. An entry that runs nothing takes no time: it is decided in the
+ * remaining path (by duration) goes first, unless it is longer than the layer's most critical entry and
+ * has the slack to wait: then a shorter one of its node takes the place, so the layer is no longer than
+ * the critical path needs. An entry that runs nothing takes no time: it is decided in the
  * first layer after its requirements ended, before the entries of that layer that need it.
  */
 
@@ -118,25 +120,67 @@ class LayerBuilder {
     return { layerOf: this.layerOf, orderOf: this.orderOf, layers };
   }
 
-  /** One ready item per target, highest rank first, within the limits of their tasks. */
+  /**
+   * One ready item per target, highest rank first, within the limits of their tasks. A layer lasts as long
+   * as its longest item, so then an item longer than the layer's most critical one, whose path is short
+   * enough to wait a layer (its rank plus that item's duration within the critical rank), gives its place
+   * to the best item of its target that fits in that time, or waits with its target idle.
+   */
   private choose(): number[] {
     const used = new Map<string, number>();
-    const chosen: number[] = [];
-    const targets = [...this.ready.keys()].sort((a, b) => a - b);
-    for (const target of targets) {
-      const queue = this.ready.get(target) as number[];
-      const pick = queue.findIndex((k) => {
-        const item = this.items[k] as ScheduleItem;
-        return item.limit === null || (used.get(item.limitKey) ?? 0) < item.limit;
-      });
-      if (pick < 0) continue;
-      const k = queue.splice(pick, 1)[0] as number;
-      if (queue.length === 0) this.ready.delete(target);
+    const count = (k: number, by: number) => {
+      const key = (this.items[k] as ScheduleItem).limitKey;
+      used.set(key, (used.get(key) ?? 0) + by);
+    };
+    const allowed = (k: number) => {
       const item = this.items[k] as ScheduleItem;
-      used.set(item.limitKey, (used.get(item.limitKey) ?? 0) + 1);
+      return item.limit === null || (used.get(item.limitKey) ?? 0) < item.limit;
+    };
+    const picks = new Map<number, number>();
+    for (const target of [...this.ready.keys()].sort((a, b) => a - b)) {
+      const k = (this.ready.get(target) as number[]).find(allowed);
+      if (k === undefined) continue;
+      count(k, 1);
+      picks.set(target, k);
+    }
+    let critical = -1;
+    for (const k of picks.values()) {
+      if (critical < 0 || (this.rank[k] as number) > (this.rank[critical] as number)) critical = k;
+    }
+    if (critical >= 0) this.fitInto(picks, critical, count, allowed);
+    const chosen: number[] = [];
+    for (const [target, k] of picks) {
+      const queue = this.ready.get(target) as number[];
+      queue.splice(queue.indexOf(k), 1);
+      if (queue.length === 0) this.ready.delete(target);
       chosen.push(k);
     }
     return chosen;
+  }
+
+  /** Replaces the picks that would make the layer longer than its critical item, while they can wait. */
+  private fitInto(
+    picks: Map<number, number>,
+    critical: number,
+    count: (k: number, by: number) => void,
+    allowed: (k: number) => boolean,
+  ): void {
+    const length = (this.items[critical] as ScheduleItem).duration;
+    const top = this.rank[critical] as number;
+    const duration = (k: number) => (this.items[k] as ScheduleItem).duration;
+    for (const [target, k] of picks) {
+      if (duration(k) <= length || (this.rank[k] as number) + length > top) continue;
+      count(k, -1);
+      const other = (this.ready.get(target) as number[]).find(
+        (o) => o !== k && duration(o) <= length && allowed(o),
+      );
+      if (other === undefined) {
+        picks.delete(target);
+        continue;
+      }
+      count(other, 1);
+      picks.set(target, other);
+    }
   }
 
   /** Puts a ready running item in its target's queue, kept by descending rank then index. */

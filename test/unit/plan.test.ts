@@ -356,6 +356,57 @@ describe('planDeployment', () => {
   });
 });
 
+describe('layers with typical durations', () => {
+  const typical = fixture.typical_duration_s as Record<string, number>;
+  /** What the layers take when each lasts as long as its longest entry. */
+  const layeredSeconds = (plan: DeploymentPlan) => {
+    const task = new Map(plan.instances.map((i) => [i.key, i.task]));
+    return plan.layers.reduce(
+      (sum, layer) => sum + Math.max(0, ...layer.map((k) => typical[task.get(k) ?? ''] ?? 0)),
+      0,
+    );
+  };
+
+  for (const [layout, bound, before] of [
+    ['small', 1900, 1998],
+    ['reference-50', 2480, 2827],
+  ] as const) {
+    it(`keep a long entry with slack out of a short critical layer on '${layout}' (at most ${bound} s, was ${before})`, () => {
+      const plan = planDeployment(referenceTasks(), layoutNodes(layout), {
+        durationOf: (task) => typical[task.id] ?? 0,
+      });
+      expectTopological(plan);
+      expect(layeredSeconds(plan)).toBeLessThanOrEqual(bound);
+    });
+  }
+
+  it('a long entry waits for a layer its length fits, and its node takes a shorter one meanwhile', () => {
+    // node 1: a (10 s) then b (20 s), the critical path; node 2: long (15 s) and short (1 s), either order
+    const tasks = [
+      sh('a', ['controller']),
+      sh('b', ['controller'], { requires: ['a'] }),
+      sh('long', ['compute']),
+      sh('short', ['compute']),
+    ];
+    const seconds: Record<string, number> = { a: 10, b: 20, long: 15, short: 1 };
+    const plan = planDeployment(
+      tasks,
+      [
+        { id: 1, roles: ['controller'] },
+        { id: 2, roles: ['compute'] },
+      ],
+      {
+        durationOf: (task) => seconds[task.id] ?? 0,
+      },
+    );
+    // `long` first would make a's layer last 15 s (35 s in all); waiting a layer, it ends within b's (30 s)
+    expect(plan.layers).toEqual([
+      ['a@1', 'short@2'],
+      ['b@1', 'long@2'],
+    ]);
+  });
+});
+
 describe('layerTimeoutSeconds', () => {
   const instance = (timeout: number, retries: number) => ({ timeout, retries });
 
