@@ -484,6 +484,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     localRoutes({ fleet, token, signingKey, context: () => context, discover, log }),
     log,
   );
+  // an idle connection stays open longer than a client's pause between polls, even on a busy event loop
+  // (Node's 5 s default closes sockets that clients reuse at that instant: "other side closed")
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const url = await listen(server, options.port ?? 8000, host);
   if (options.demo) await seedDemo(service, log);
 
