@@ -18,6 +18,7 @@ const fixture = JSON.parse(
 ) as {
   tasks: unknown[];
   clusters: Record<string, Record<string, number>>;
+  typical_duration_s: Record<string, number>;
 };
 
 function referenceTasks(): GraphTask[] {
@@ -357,7 +358,7 @@ describe('planDeployment', () => {
 });
 
 describe('layers with typical durations', () => {
-  const typical = fixture.typical_duration_s as Record<string, number>;
+  const typical = fixture.typical_duration_s;
   /** What the layers take when each lasts as long as its longest entry. */
   const layeredSeconds = (plan: DeploymentPlan) => {
     const task = new Map(plan.instances.map((i) => [i.key, i.task]));
