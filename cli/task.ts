@@ -6,6 +6,10 @@ import { printList, printObject, TASK_COLUMNS, TASK_FIELDS } from './output.js';
 import { sanitize } from './sanitize.js';
 
 const TASK = { TASK: { kind: 'id', help: 'the task id' } } as const;
+/** `--limit N`: only the first N entries (the list is read page by page either way). */
+const LIMIT = {
+  limit: { kind: 'id', value: 'N', help: 'show only the first N (the list is read page by page, up to N)' },
+} as const;
 const SUMMARY_WIDTH = 80;
 
 /**
@@ -25,9 +29,12 @@ export const taskCommands: Command[] = [
   command({
     name: 'task list',
     summary: 'tasks, finished ones too, with filters',
-    description: 'Lists the tasks, running and finished, oldest first.',
-    api: 'GET /api/v1/transactions/?cluster_id=&statuses=&transaction_types=',
+    description:
+      'Lists the tasks, running and finished, oldest first (--newest: newest first), reading them page by page.',
+    api: 'GET /api/v1/transactions/?cluster_id=&statuses=&transaction_types=&order_by=&limit=&marker=',
     flags: {
+      ...LIMIT,
+      newest: { kind: 'boolean', help: 'newest first' },
       env: { ...ENV_FLAG, required: false, help: 'only the tasks of this environment' },
       statuses: { kind: 'list', value: 'S,S', help: 'only these statuses: pending, running, ready, error' },
       names: {
@@ -36,10 +43,15 @@ export const taskCommands: Command[] = [
         help: 'only these names: deploy, provision, deployment, stop_deployment, reset_environment, cluster_deletion',
       },
     },
-    example: 'task list --env 1 --statuses ready,error --names deploy',
+    example: 'task list --env 1 --statuses ready,error --names deploy --newest --limit 5',
     async run(v, ctx) {
-      const path = `/transactions/${query({ cluster_id: v.env, statuses: v.statuses, transaction_types: v.names })}`;
-      printList(ctx, await ctx.api.call<TaskJson[]>('GET', path), TASK_COLUMNS);
+      const path = `/transactions/${query({
+        cluster_id: v.env,
+        statuses: v.statuses,
+        transaction_types: v.names,
+        order_by: v.newest ? '-id' : undefined,
+      })}`;
+      printList(ctx, await ctx.api.list<TaskJson>(path, v.limit), TASK_COLUMNS);
     },
   }),
   command({
@@ -74,10 +86,12 @@ export const taskCommands: Command[] = [
     description:
       'Shows the deployment history of a `deploy` task (or of its `provision` or `deployment` child), or of ' +
       'a top-level `provision` / `deployment` task of selected nodes: one ' +
-      'row per graph task and node, with a summary of its result (exit code, reason or last line of stderr).',
-    api: 'GET /api/v1/transactions/TASK/deployment_history/?nodes=&statuses=&tasks_names=',
+      'row per graph task and node, with a summary of its result (exit code, reason or last line of stderr). ' +
+      'Provisioning first, then the layers in order, read page by page.',
+    api: 'GET /api/v1/transactions/TASK/deployment_history/?nodes=&statuses=&tasks_names=&limit=&marker=',
     args: TASK,
     flags: {
+      ...LIMIT,
       nodes: { kind: 'ids', value: 'ID,ID', help: 'only these nodes' },
       statuses: {
         kind: 'list',
@@ -89,9 +103,9 @@ export const taskCommands: Command[] = [
     example: 'task history show 7 --statuses error,skipped',
     async run(v, ctx) {
       const filters = query({ nodes: v.nodes, statuses: v.statuses, tasks_names: v['tasks-names'] });
-      const rows = await ctx.api.call<HistoryJson[]>(
-        'GET',
+      const rows = await ctx.api.list<HistoryJson>(
         `/transactions/${v.TASK}/deployment_history/${filters}`,
+        v.limit,
       );
       printList(ctx, ctx.json ? rows : rows.map((r) => ({ ...r, summary: summary(r.custom) })), [
         'task_name',

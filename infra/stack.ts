@@ -132,17 +132,20 @@ const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
  * every function makes while the tests run, and says which rarer paths those tests do not take.
  */
 const TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
-  api: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+  // BatchGetItem: an environment's tasks, through its pointers to them (lambdas/store/tasks.ts `page`)
+  api: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
   stop: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'],
   plan: ['GetItem', 'Query', 'UpdateItem', 'BatchWriteItem'],
   // UpdateItem: a task item of an earlier version is rewritten when read (lambdas/store/legacy.ts)
   checkStop: ['GetItem', 'UpdateItem'],
-  dispatch: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'],
-  // PutItem: the stop task of a stop that had not written it yet
-  finish: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
-  // BatchWriteItem: a node provisioned again forgets what ran on it before
+  // BatchWriteItem: a node about to be provisioned again forgets what ran on it before
+  dispatch: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
+  // PutItem: the stop task of a stop that had not written it yet; BatchWriteItem: the last runs of batches
+  // that never ended (lambdas/app/engine/stage.ts)
+  finish: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
+  // BatchWriteItem: the last runs of a batch's ready rows, when its last result ends it
   commandStatus: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
-  executionEnded: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+  executionEnded: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
   watchdog: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
   discoverNodes: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
 };

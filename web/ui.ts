@@ -1,6 +1,8 @@
 /**
  * The web UI: one page with the environments, their nodes and tasks, and the Deploy / Stop buttons.
  * It uses only the public API with the operator's X-Auth-Token (kept in the browser's local storage).
+ * Each environment's tasks are read newest first, page by page (`limit`, `X-Next-Marker`), as many as
+ * it shows: ten at first, ten more for each press of "Older tasks".
  */
 export const UI_HTML = `<!doctype html>
 <html lang="en">
@@ -40,15 +42,32 @@ export const UI_HTML = `<!doctype html>
   <div id="clusters"></div>
 </main>
 <script>
-const api = (path, options = {}) =>
+const request = (path, options = {}) =>
   fetch('/api/v1' + path, {
     ...options,
     headers: { 'X-Auth-Token': localStorage.getItem('fuel-token') || '', 'Content-Type': 'application/json' },
   }).then(async (res) => {
     const body = res.status === 204 ? null : await res.json().catch(() => null);
     if (!res.ok) throw new Error((body && body.message) || res.status + ' ' + res.statusText);
-    return body;
+    return { body, next: res.headers.get('X-Next-Marker') };
   });
+const api = (path, options) => request(path, options).then((r) => r.body);
+const PAGE = 20;
+const STEP = 10;
+const wanted = {};
+// an environment's top-level tasks, newest first: pages until it has as many as it shows, or the end
+async function tasksOf(clusterId) {
+  const want = wanted[clusterId] || STEP;
+  const tasks = [];
+  let marker = null;
+  do {
+    const page = await request('/transactions/?cluster_id=' + clusterId + '&order_by=-id&limit=' + PAGE +
+      (marker ? '&marker=' + encodeURIComponent(marker) : ''));
+    tasks.push(...page.body.filter((t) => t.parent_id === null));
+    marker = page.next;
+  } while (marker && tasks.length < want);
+  return { tasks: tasks.slice(0, want), more: tasks.length > want || marker !== null };
+}
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const badge = (s) => '<span class="status ' + esc(s) + '">' + esc(s) + '</span>';
 const say = (text) => { document.getElementById('message').textContent = text || ''; };
@@ -66,10 +85,11 @@ async function act(label, path, method = 'PUT') {
 async function refresh() {
   if (!localStorage.getItem('fuel-token')) { say('Enter the X-Auth-Token to see the environments.'); return; }
   try {
-    const [clusters, nodes, tasks] = await Promise.all([api('/clusters/'), api('/nodes/'), api('/transactions/')]);
-    const html = clusters.map((c) => {
+    const [clusters, nodes] = await Promise.all([api('/clusters/'), api('/nodes/')]);
+    const tasks = await Promise.all(clusters.map((c) => tasksOf(c.id)));
+    const html = clusters.map((c, i) => {
       const members = nodes.filter((n) => n.cluster === c.id);
-      const mine = tasks.filter((t) => t.cluster === c.id && t.parent_id === null).sort((a, b) => b.id - a.id).slice(0, 5);
+      const mine = tasks[i].tasks;
       const running = mine.find(
         (t) =>
           t.status === 'running' &&
@@ -87,7 +107,8 @@ async function refresh() {
           '</td><td>' + badge(n.status) + '</td><td>' + esc(n.error_type) + '</td><td><progress max="100" value="' + n.progress + '"></progress></td></tr>').join('') +
         '</table><table><tr><th>task</th><th>status</th><th>progress</th><th>message</th></tr>' +
         mine.map((t) => '<tr><td>' + t.id + ' ' + esc(t.name) + '</td><td>' + badge(t.status) + '</td><td><progress max="100" value="' +
-          t.progress + '"></progress></td><td>' + esc(t.message) + '</td></tr>').join('') + '</table></section>';
+          t.progress + '"></progress></td><td>' + esc(t.message) + '</td></tr>').join('') + '</table>' +
+        (tasks[i].more ? '<button data-action="more">Older tasks</button>' : '') + '</section>';
     }).join('');
     document.getElementById('clusters').innerHTML = html || '<section>No environments yet.</section>';
   } catch (err) {
@@ -99,6 +120,11 @@ document.getElementById('clusters').addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');
   if (!button) return;
   const id = button.closest('section').dataset.cluster;
+  if (button.dataset.action === 'more') {
+    wanted[id] = (wanted[id] || STEP) + STEP;
+    refresh();
+    return;
+  }
   const paths = {
     deploy: ['Deploy changes', '/clusters/' + id + '/changes/'],
     stop: ['Stop deployment', '/clusters/' + id + '/stop_deployment/'],

@@ -3,8 +3,9 @@
  * calls the service, and shapes the reply.
  */
 import type { Service } from '../app/service.js';
+import { allPages, type Order, type Page, type PageRequest } from '../domain/page.js';
 import { authenticate, equalSecrets, issueToken } from './auth.js';
-import { HttpError, json } from './http.js';
+import { HttpError, type HttpRequest, type HttpResponse, json } from './http.js';
 import { type Route, type RouteContext, route } from './router.js';
 import {
   assignmentBody,
@@ -30,11 +31,38 @@ import {
   updateClusterBody,
 } from './schemas.js';
 import { clusterJson, FUEL_VERSION, historyJson, nodeJson, taskJson } from './serialize.js';
+import { NEXT_MARKER_HEADER } from './wire.js';
 
 function param(ctx: RouteContext, name: string): number {
   const value = ctx.params[name];
   if (value === undefined) throw new Error(`route without :${name}`);
   return value;
+}
+
+/**
+ * A list's reply, always a bare JSON list (what python-fuelclient reads). With `limit`, one page of at most
+ * `limit` entries, and when more follows the next page's marker in `X-Next-Marker` and its address in `Link`
+ * (rel="next"); without, every entry (from `marker` on, if given), read page by page.
+ */
+async function listReply<T>(
+  req: HttpRequest,
+  paging: { limit?: number; marker?: string; order_by?: 'id' | '-id' },
+  read: (request: PageRequest) => Promise<Page<T>>,
+  toJson: (item: T) => unknown,
+): Promise<HttpResponse> {
+  const marker = paging.marker ?? null;
+  const order: Order = paging.order_by === '-id' ? 'desc' : 'asc';
+  if (paging.limit === undefined) return json(200, (await allPages(read, { marker, order })).map(toJson));
+  const page = await read({ limit: paging.limit, marker, order });
+  if (page.next === null) return json(200, page.items.map(toJson));
+  const next = new URLSearchParams(
+    Object.entries(req.query).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'marker'),
+  );
+  next.set('marker', page.next);
+  return json(200, page.items.map(toJson), {
+    [NEXT_MARKER_HEADER]: page.next,
+    link: `<${req.path}?${next.toString()}>; rel="next"`,
+  });
 }
 
 /** What the Keystone-compatible login checks: the admin's credentials, and the key that signs tokens. */
@@ -326,8 +354,8 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/tasks',
       body: emptyBody,
       query: clusterFilterQuery,
-      handler: async ({ query }) =>
-        json(200, (await service.listTasks({ clusterId: query.cluster_id })).map(task)),
+      handler: async ({ req, query }) =>
+        listReply(req, query, (page) => service.listTasksPage({ clusterId: query.cluster_id }, page), task),
     }),
     route({
       method: 'GET',
@@ -343,13 +371,13 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/transactions',
       body: emptyBody,
       query: transactionsQuery,
-      handler: async ({ query }) => {
-        const tasks = await service.listTasks({
+      handler: async ({ req, query }) => {
+        const filter = {
           clusterId: query.cluster_id,
           statuses: query.statuses,
           names: query.transaction_types,
-        });
-        return json(200, tasks.map(task));
+        };
+        return listReply(req, query, (page) => service.listTasksPage(filter, page), task);
       },
     }),
     route({
@@ -365,12 +393,13 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       body: emptyBody,
       query: historyQuery,
       handler: async (ctx) => {
-        const rows = await service.history(param(ctx, 'id'), {
+        const id = param(ctx, 'id');
+        const filter = {
           nodes: ctx.query.nodes,
           statuses: ctx.query.statuses,
           taskNames: ctx.query.tasks_names,
-        });
-        return json(200, rows.map(historyJson));
+        };
+        return listReply(ctx.req, ctx.query, (page) => service.historyPage(id, filter, page), historyJson);
       },
     }),
   ];

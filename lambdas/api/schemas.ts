@@ -1,6 +1,7 @@
 /** One schema per request body and query of the API. */
 import { z } from 'zod';
 import { keyTextProblem, storableProblem } from '../domain/dynamo-limits.js';
+import { MAX_PAGE_SIZE } from '../domain/page.js';
 import { HISTORY_STATUSES, TASK_NAMES, TASK_STATUSES } from '../domain/status.js';
 
 const MAX_ID = 2_147_483_647;
@@ -255,7 +256,41 @@ const splitCommas = (v: unknown) =>
   typeof v === 'string' && v.trim() !== '' ? v.split(',').map((p) => p.trim()) : undefined;
 const csv = <T extends z.ZodType>(item: T) => z.preprocess(splitCommas, z.array(item).optional());
 
-export const clusterFilterQuery = z.object({ cluster_id: idParam.optional() }).loose();
+/**
+ * Paging of a list (not in Nailgun 9.0, whose clients send neither): `limit` answers one page of at most that
+ * many entries, with the marker of the next in `X-Next-Marker`; `marker` starts after the entry it names.
+ * Without either, the reply is the whole list.
+ */
+const paging = {
+  limit: z
+    .string()
+    .transform((text, ctx) => {
+      const value = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+      if (!(value >= 1 && value <= MAX_PAGE_SIZE)) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .optional(),
+  marker: z
+    .string()
+    .min(1, 'must not be empty: leave it out for the first page')
+    .max(2048, 'is too long to be a marker of this service')
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be a marker a reply of this list gave (X-Next-Marker)')
+    .optional(),
+};
+
+/** `order_by=-id`: newest first (by id, as by default oldest first). */
+const taskOrder = {
+  order_by: z
+    .enum(['id', '-id'], { message: "must be 'id' (oldest first) or '-id' (newest first)" })
+    .optional(),
+};
+
+export const clusterFilterQuery = z
+  .object({ cluster_id: idParam.optional(), ...paging, ...taskOrder })
+  .loose();
 
 /** `?cluster_id=None` (or empty) lists the unassigned nodes: null. */
 export const nodesQuery = z
@@ -269,6 +304,8 @@ export const transactionsQuery = z
     cluster_id: idParam.optional(),
     statuses: csv(z.enum(TASK_STATUSES)),
     transaction_types: csv(z.enum(TASK_NAMES)),
+    ...paging,
+    ...taskOrder,
   })
   .loose();
 
@@ -277,6 +314,7 @@ export const historyQuery = z
     nodes: csv(idParam),
     statuses: csv(z.enum(HISTORY_STATUSES)),
     tasks_names: csv(z.string().min(1, 'must not be empty')),
+    ...paging,
   })
   .loose();
 

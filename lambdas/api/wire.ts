@@ -12,6 +12,12 @@ import type {
   TaskStatus,
 } from '../domain/status.js';
 
+/**
+ * The header of a page of a list (`?limit=`) that more follows: the marker to send for the next page. A
+ * page without it ends the list.
+ */
+export const NEXT_MARKER_HEADER = 'x-next-marker';
+
 /** An environment (`GET /clusters/{id}/`). */
 export interface ClusterJson {
   id: number;

@@ -5,16 +5,18 @@
  * Every conditional write that loses raises `WriteConflictError` (domain/errors.ts).
  */
 import type { Editable } from '../domain/attributes.js';
-import type { CommandIntent, Failures, StageState } from '../domain/bookkeeping.js';
+import type { BatchShard, CommandIntent, Failures, StageState } from '../domain/bookkeeping.js';
 import type { InvocationResult } from '../domain/command-result.js';
 import type { CommandStatus } from '../domain/command-status.js';
 import type { GraphTask } from '../domain/graph.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import type { Cluster, LastRun, Node } from '../domain/model.js';
+import type { Page, PageRequest } from '../domain/page.js';
+import type { TargetSets } from '../domain/requirements.js';
 import type { RowScope, Stage } from '../domain/stage.js';
-import type { HistoryStatus } from '../domain/status.js';
+import type { HistoryStatus, NodeStatus } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
-import type { DeploymentRun, StopWork, Task, TaskPatch } from '../domain/task.js';
+import type { DeploymentRun, OutlineLayer, StopWork, Task, TaskPatch } from '../domain/task.js';
 
 export interface ClusterRepository {
   nextId(): Promise<number>;
@@ -56,6 +58,8 @@ export interface NodeRepository {
   update(id: number, patch: Partial<Node>, expectClusterId?: number | null): Promise<Node>;
   lastRuns(nodeId: number): Promise<LastRun[]>;
   recordLastRun(run: LastRun): Promise<void>;
+  /** Records many last runs at once (batched writes). */
+  recordLastRuns(runs: LastRun[]): Promise<void>;
   /** The node no longer is what its last runs describe (provisioned again, reset, released, roles changed). */
   forgetLastRuns(nodeId: number): Promise<void>;
 }
@@ -65,7 +69,17 @@ export interface TaskRepository {
   put(task: Task): Promise<void>;
   get(id: number): Promise<Task | null>;
   getRun(id: number): Promise<DeploymentRun | null>;
+  /** Every task: reads the whole task partition (the API lists through `page`). */
   list(): Promise<Task[]>;
+  /**
+   * One page of the tasks by id (of one cluster, with `clusterId`: without reading other clusters' tasks)
+   * that `accept` keeps. A marker of another list is a ValidationError.
+   */
+  page(
+    of: { clusterId?: number },
+    request: PageRequest,
+    accept?: (task: Task) => boolean,
+  ): Promise<Page<Task>>;
   update(id: number, patch: TaskPatch): Promise<Task>;
   /** Ends a pending or running task; false when it had ended already. */
   finish(id: number, patch: TaskPatch): Promise<boolean>;
@@ -86,6 +100,13 @@ export interface TaskRepository {
 export interface HistoryRepository {
   putRows(rows: HistoryRow[]): Promise<void>;
   rows(runId: number, scope: RowScope): Promise<HistoryRow[]>;
+  /** One page of a run's rows in `scope` that `accept` keeps: provisioning first, then the layers in order. */
+  rowsPage(
+    runId: number,
+    scope: RowScope,
+    request: PageRequest,
+    accept?: (row: HistoryRow) => boolean,
+  ): Promise<Page<HistoryRow>>;
   getRow(ref: RowRef): Promise<HistoryRow | null>;
   /** Moves a row from the status it was read in to `to` (a legal transition); false if it had moved. */
   moveRow(row: RowRef & { status: HistoryStatus }, to: HistoryStatus, patch?: RowMove): Promise<boolean>;
@@ -98,15 +119,58 @@ export interface BookkeepingRepository {
     reason: string,
   ): Promise<void>;
   failures(runId: number): Promise<Failures>;
-  openStage(runId: number, stage: Stage, token: string, keys: string[]): Promise<void>;
+  /** Records the stage's token and adds its batches to the open ones; the stage after the write. */
+  openStage(runId: number, stage: Stage, token: string, batches: number[]): Promise<StageState>;
+  /** As openStage, for a stage whose intents were recorded before batches were tracked (legacy). */
+  openLegacyStage(runId: number, stage: Stage, token: string, keys: string[]): Promise<void>;
+  /** The stage opened last (the one running), or null before the first opens. */
+  currentStage(runId: number): Promise<Stage | null>;
   getStage(runId: number, stage: Stage): Promise<StageState>;
   markStageCompleted(runId: number, stage: Stage, token: string): Promise<void>;
-  /** Removes an outstanding instance; the stage after it, or null if it was not outstanding. */
-  closeInstance(runId: number, stage: Stage, key: string): Promise<StageState | null>;
+  /** Takes the completion of a stage's token, once (a claim older than `staleBefore` may be taken over). */
+  claimCompletion(
+    runId: number,
+    stage: Stage,
+    token: string,
+    at: string,
+    staleBefore: string,
+  ): Promise<boolean>;
+  /** Closes a node's instance in its batch's shard; the shard after it, or null if it was not open. */
+  closeInstance(
+    runId: number,
+    stage: Stage,
+    batch: number,
+    nodeId: number,
+    ready: boolean,
+  ): Promise<BatchShard | null>;
+  getShard(runId: number, stage: Stage, batch: number): Promise<BatchShard | null>;
+  /** The shards of a stage's batches, by batch. */
+  shards(runId: number, stage: Stage): Promise<Map<number, BatchShard>>;
+  /** Removes an ended batch from the stage's open ones; the stage after it, or null if it was not open. */
+  closeBatch(runId: number, stage: Stage, batch: number): Promise<StageState | null>;
+  /** Removes an instance from a legacy stage's outstanding set; the stage after it, or null if it was not in it. */
+  closeLegacyInstance(runId: number, stage: Stage, key: string): Promise<StageState | null>;
   recordIntent(intent: CommandIntent): Promise<{ intent: CommandIntent; created: boolean }>;
   intents(runId: number, stage: Stage): Promise<CommandIntent[]>;
   getIntent(runId: number, stage: Stage, batch: number): Promise<CommandIntent | null>;
+  /** A batch's intent for its targets and task (never changed once recorded): may be kept in memory. */
+  plannedBatch(runId: number, stage: Stage, batch: number): Promise<CommandIntent | null>;
   setIntentCommand(runId: number, stage: Stage, batch: number, commandId: string): Promise<void>;
+}
+
+/**
+ * A run's plan besides its rows, in items of bounded size: the outline's layers, the rows' target sets,
+ * the nodes' statuses when it was planned.
+ */
+export interface PlanRepository {
+  putLayers(runId: number, layers: OutlineLayer[]): Promise<void>;
+  /** The first `count` layers of the run's outline. */
+  layers(runId: number, count: number): Promise<OutlineLayer[]>;
+  putTargetSets(runId: number, sets: number[][]): Promise<void>;
+  targetSets(runId: number): Promise<TargetSets>;
+  putNodesBefore(runId: number, statuses: Record<string, NodeStatus>): Promise<void>;
+  /** The statuses of the run's nodes when it was planned; null when the plan stored none. */
+  nodesBefore(runId: number): Promise<Record<string, NodeStatus> | null>;
 }
 
 export interface Repositories {
@@ -115,6 +179,7 @@ export interface Repositories {
   tasks: TaskRepository;
   history: HistoryRepository;
   bookkeeping: BookkeepingRepository;
+  plans: PlanRepository;
 }
 
 export interface SendCommandInput {

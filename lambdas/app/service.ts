@@ -2,6 +2,8 @@
  * The use cases behind the Nailgun API, bound to one context: what the routes call. Each lives in the folder
  * of what it is about: inventory/ (clusters, nodes, graph and attributes), deployments/, stop/, tasks/.
  */
+
+import type { PageRequest } from '../domain/page.js';
 import { type DeployRequest, deployChanges } from './deployments/deploy.js';
 import { resetCluster } from './deployments/reset.js';
 import { discoverNodes } from './engine/discovery.js';
@@ -10,8 +12,8 @@ import { getAttributes, getGraph, putAttributes, putGraph } from './inventory/co
 import { assignNodes, getNode, listNodes, unassignNodes } from './inventory/nodes.js';
 import type { Context } from './ports.js';
 import { type StopInput, stopDeployment } from './stop/request.js';
-import { type HistoryFilter, history } from './tasks/history.js';
-import { deleteTask, getTask, listTasks, type TaskFilter } from './tasks/tasks.js';
+import { type HistoryFilter, history, historyPage } from './tasks/history.js';
+import { deleteTask, getTask, listTasks, listTasksPage, type TaskFilter } from './tasks/tasks.js';
 
 export function createService(ctx: Context) {
   return {
@@ -36,7 +38,10 @@ export function createService(ctx: Context) {
       stopDeployment(ctx, clusterId, { ...input, cause: 'operator' }),
     task: (id: number) => getTask(ctx, id),
     listTasks: (filter: TaskFilter) => listTasks(ctx, filter),
+    listTasksPage: (filter: TaskFilter, request: PageRequest) => listTasksPage(ctx, filter, request),
     history: (taskId: number, filter: HistoryFilter) => history(ctx, taskId, filter),
+    historyPage: (taskId: number, filter: HistoryFilter, request: PageRequest) =>
+      historyPage(ctx, taskId, filter, request),
     deleteTask: (id: number, input: { force: boolean; requestedBy: string }) => deleteTask(ctx, id, input),
     discoverNodes: () => discoverNodes(ctx),
     consoleUrl: (arn: string) => ctx.workflows.consoleUrl(arn),

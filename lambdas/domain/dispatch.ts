@@ -4,7 +4,8 @@
  */
 import type { Failures } from './bookkeeping.js';
 import { type HistoryRow, type SkipReason, skipCountsAsSuccess } from './history.js';
-import { rowKey, taskOfEveryEntry } from './stage.js';
+import { NO_TARGET_SETS, parseRequirement, requirementNames, type TargetSets } from './requirements.js';
+import { rowKey } from './stage.js';
 import { SYNC_NODE, targetLabel } from './targets.js';
 
 /** SSM SendCommand takes at most 50 instance ids per call; Astute sent at most 50 nodes per call too. */
@@ -40,22 +41,25 @@ function nodeOfKey(key: string): number {
 /**
  * The first requirement of a row that did not succeed. A stage (on the sync node) does not wait for the
  * nodes that failed alone (not critically: a critical failure stops the deployment anyway): the other nodes
- * go on past it. A `task@*` requirement is every entry of that task.
+ * go on past it. A `task@*` requirement is every entry of that task, `task@#n` those on the targets of set n.
  */
 function failedRequirementOf(
   row: HistoryRow,
   failed: Set<string>,
   failedNodes: Map<number, string>,
+  sets: TargetSets,
 ): string | undefined {
   const counts = (key: string): boolean => !(row.nodeId === SYNC_NODE && failedNodes.has(nodeOfKey(key)));
   for (const requirement of row.requires) {
-    const task = taskOfEveryEntry(requirement);
-    if (task === null) {
+    const parsed = parseRequirement(requirement);
+    if (parsed === null || 'target' in parsed) {
       if (failed.has(requirement) && counts(requirement)) return requirement;
       continue;
     }
     for (const key of failed) {
-      if (key.slice(0, key.lastIndexOf('@')) === task && counts(key)) return key;
+      const entry = parseRequirement(key);
+      if (entry === null || !('target' in entry)) continue;
+      if (requirementNames(requirement, entry.task, entry.target, sets) && counts(key)) return key;
     }
   }
   return undefined;
@@ -66,7 +70,11 @@ function failedRequirementOf(
  * (blocked), or their inputs are unchanged since their last successful run on that node (unchanged). Rows that
  * run nothing are decided first, in the plan's order, so that a row of the same layer that needs one sees it.
  */
-export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecision {
+export function decideLayer(
+  rows: HistoryRow[],
+  failures: Failures,
+  sets: TargetSets = NO_TARGET_SETS,
+): LayerDecision {
   const decision: LayerDecision = { send: [], skip: [] };
   const failed = new Set(failures.instances.keys());
   for (const row of decisionOrder(rows)) {
@@ -81,7 +89,7 @@ export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecisi
       failed.add(rowKey(row));
       continue;
     }
-    const failedRequirement = failedRequirementOf(row, failed, failures.nodes);
+    const failedRequirement = failedRequirementOf(row, failed, failures.nodes, sets);
     if (failedRequirement !== undefined) {
       decision.skip.push({
         row,
@@ -114,6 +122,7 @@ export function decideLayer(rows: HistoryRow[], failures: Failures): LayerDecisi
  */
 export function reachedNoops(
   rows: HistoryRow[],
+  sets: TargetSets = NO_TARGET_SETS,
 ): Map<string, { kind: 'condition' | 'noop'; reason: string }> {
   const byKey = new Map(rows.map((r) => [rowKey(r), r]));
   const byTask = new Map<string, HistoryRow[]>();
@@ -127,8 +136,11 @@ export function reachedNoops(
   for (const row of decisionOrder(rows)) {
     if (row.status !== 'pending' || row.noop === null) continue;
     const met = row.requires.every((key) => {
-      const task = taskOfEveryEntry(key);
-      return task === null ? succeeded(byKey.get(key)) : (byTask.get(task) ?? []).every(succeeded);
+      const parsed = parseRequirement(key);
+      if (parsed === null || 'target' in parsed) return succeeded(byKey.get(key));
+      return (byTask.get(parsed.task) ?? [])
+        .filter((r) => requirementNames(key, r.taskName, r.nodeId, sets))
+        .every(succeeded);
     });
     if (met) reached.set(rowKey(row), row.noop);
   }

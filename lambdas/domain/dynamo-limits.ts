@@ -49,12 +49,19 @@ function numberSize(value: number): number {
 /**
  * The size DynamoDB counts for a value: a string its UTF-8 bytes, a number 1 byte per two significant
  * digits and 1, a boolean or null 1 byte, a list or map 3 bytes and, per element, 1 byte and the element
- * (with its name in a map). `undefined` fields are not written (the marshaller removes them).
+ * (with its name in a map), a set as a list of its elements. `undefined` fields are not written (the
+ * marshaller removes them).
  */
 export function valueSize(value: unknown): number {
   if (typeof value === 'string') return utf8Bytes(value);
   if (typeof value === 'number') return numberSize(value);
   if (typeof value === 'boolean' || value === null) return 1;
+  if (value instanceof Set) {
+    // a string or number set: its elements (counted here as a list's, an upper bound)
+    let size = 3;
+    for (const element of value) size += 1 + valueSize(element);
+    return size;
+  }
   if (Array.isArray(value)) {
     let size = 3;
     for (const element of value) size += 1 + valueSize(element ?? null);

@@ -8,11 +8,12 @@
  * - commands per layer: the dispatch step sends a layer's SSM commands (at most 50 nodes each) one after
  *   another under the stop's send lease, about four requests a command; it must send them all well within
  *   its 5 minutes.
- * - the layer's outstanding set: the keys of every task instance the layer waits for live in one DynamoDB
- *   item (400 KB), with the stage's token beside them.
+ *
+ * A layer's size in nodes is bounded by these alone: no item holds an entry per node of a layer (each
+ * batch of at most 50 nodes has its own intent and shard; the stage item holds the numbers of its open
+ * batches, at most MAX_COMMANDS_PER_LAYER).
  */
 import { MAX_INSTANCES_PER_COMMAND } from './dispatch.js';
-import { MAX_ITEM_BYTES } from './dynamo-limits.js';
 
 /** A Standard execution fails when its history reaches this many events. */
 export const EXECUTION_EVENT_LIMIT = 25_000;
@@ -27,8 +28,6 @@ export const EXECUTION_EVENTS_PER_LAYER = 15;
 export const MAX_LAYERS = 1000;
 /** At most this many SendCommand calls in one layer (at about 0.25 s each, two minutes of sending). */
 export const MAX_COMMANDS_PER_LAYER = 500;
-/** At most this many bytes of instance keys in one layer's stage item; the rest of the item is room. */
-export const MAX_LAYER_KEY_BYTES = MAX_ITEM_BYTES - 64 * 1024;
 
 /** What the limits look at in one layer: the instances it runs, by task, and their keys. */
 export interface LayerLoad {
@@ -53,13 +52,6 @@ export function leastCommands(keys: string[]): number {
   return commands;
 }
 
-/** The bytes a layer's keys take in its stage item (a string set: each element's UTF-8 bytes, plus one). */
-export function layerKeyBytes(keys: string[]): number {
-  let bytes = 0;
-  for (const key of keys) bytes += Buffer.byteLength(key, 'utf8') + 1;
-  return bytes;
-}
-
 const ADVICE =
   'use `parallel` with a larger `amount` instead of `one_by_one` on many nodes, or split the deployment with deploy/?nodes=';
 
@@ -77,14 +69,6 @@ export function planLimitProblem(layers: LayerLoad[]): string | null {
         `Layer ${index + 1} of the deployment would send ${layer.commands} commands, at most ` +
         `${MAX_COMMANDS_PER_LAYER} per layer (one command reaches at most ${MAX_INSTANCES_PER_COMMAND} nodes ` +
         'running the same command): give node-specific commands fewer distinct forms, or deploy fewer nodes at once with deploy/?nodes='
-      );
-    }
-    const bytes = layerKeyBytes(layer.keys);
-    if (bytes > MAX_LAYER_KEY_BYTES) {
-      return (
-        `Layer ${index + 1} of the deployment waits for ${layer.keys.length} task instances whose keys take ` +
-        `${bytes} bytes, at most ${MAX_LAYER_KEY_BYTES} (they are kept in one DynamoDB item of 400 KB): ` +
-        'use shorter task names, or deploy fewer nodes at once with deploy/?nodes='
       );
     }
   }

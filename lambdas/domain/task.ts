@@ -43,7 +43,27 @@ export interface DeployMode {
 /** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */
 export interface DeploymentOutline {
   provision: { nodeCount: number; timeoutSeconds: number };
-  layers: { taskId: number; stage: LayerStage; timeoutSeconds: number }[];
+  layers: OutlineLayer[];
+}
+
+export interface OutlineLayer {
+  taskId: number;
+  stage: LayerStage;
+  timeoutSeconds: number;
+}
+
+/**
+ * What a run's item keeps of its plan: the outline's layers are stored beside the run's rows, in items of
+ * bounded size (the plans repository), so that the run's item does not grow with the number of layers.
+ */
+export type PlanSummary =
+  | { provision: DeploymentOutline['provision']; layerCount: number }
+  /** A run planned before the layers were stored apart: its item holds the whole outline. */
+  | DeploymentOutline;
+
+/** The number of layers of a planned run. */
+export function layerCountOf(plan: PlanSummary): number {
+  return 'layers' in plan ? plan.layers.length : plan.layerCount;
 }
 
 /** How a run ended, as its finish recorded it (a retried finish redoes what is missing from it). */
@@ -69,10 +89,13 @@ export interface DeploymentRun extends TaskCommon {
   dispatchLeaseUntil: string | null;
   /** Set when the run starts settling: from then on no stop can be requested for it. */
   finishingAt: string | null;
-  /** Node statuses when the run was planned, by node id. */
+  /**
+   * Node statuses when the run was planned, by node id, in a run planned before they were kept with the plan
+   * (the plans repository); null otherwise.
+   */
   nodesBefore: Record<string, NodeStatus> | null;
   /** What the engine planned (kept so that a retried plan step returns the same answer). */
-  plan: DeploymentOutline | null;
+  plan: PlanSummary | null;
   outcome: RunOutcome | null;
 }
 

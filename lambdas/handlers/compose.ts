@@ -27,6 +27,7 @@ import { DynamoBookkeeping } from '../store/bookkeeping.js';
 import { DynamoClusters } from '../store/clusters.js';
 import { DynamoHistory } from '../store/history.js';
 import { DynamoNodes } from '../store/nodes.js';
+import { DynamoPlans } from '../store/plans.js';
 import { Table } from '../store/table.js';
 import { DynamoTasks } from '../store/tasks.js';
 
@@ -57,6 +58,7 @@ export function dynamoRepositories(tableName: string, client: DynamoDBClient): R
     tasks: new DynamoTasks(table),
     history: new DynamoHistory(table),
     bookkeeping: new DynamoBookkeeping(table),
+    plans: new DynamoPlans(table),
   };
 }
 

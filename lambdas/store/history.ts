@@ -7,11 +7,21 @@ import { z } from 'zod';
 import { COMMAND_STATUSES } from '../domain/command-status.js';
 import { TASK_TYPES } from '../domain/graph.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
+import type { Page, PageRequest } from '../domain/page.js';
 import { isProvisionStage, layerOf, type RowScope, type Stage } from '../domain/stage.js';
 import { canMoveHistory, HISTORY_STATUSES, type HistoryStatus, NODE_ERROR_TYPES } from '../domain/status.js';
 import { SYNC_NODE } from '../domain/targets.js';
 import { upgradedRow } from './legacy.js';
-import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
+import {
+  decodeMarker,
+  encodeMarker,
+  held,
+  type Item,
+  type Key,
+  pad,
+  parseItem,
+  type Table,
+} from './table.js';
 
 export function runPk(runId: number): string {
   return `TX#${pad(runId)}`;
@@ -28,6 +38,12 @@ function scopePrefix(scope: RowScope): string {
   if (scope === 'all') return ROW_PREFIX;
   if (scope === 'layers') return `${ROW_PREFIX}L`;
   return `${ROW_PREFIX}${stageSortKey(scope)}`;
+}
+
+/** The sort-key parts of a scope as the API pages them: the provisioning rows first, then the layers. */
+function pageParts(scope: RowScope): string[] {
+  if (scope === 'all') return [`${ROW_PREFIX}P#`, `${ROW_PREFIX}L`];
+  return [scopePrefix(scope)];
 }
 
 const stageSchema = z.string().regex(/^(provision|layer-(0|[1-9]\d*))$/) as unknown as z.ZodType<Stage>;
@@ -93,6 +109,40 @@ export class DynamoHistory {
   /** A run's rows in `scope`, in sort-key order (provisioning, then each layer). */
   async rows(runId: number, scope: RowScope): Promise<HistoryRow[]> {
     return (await this.table.query(runPk(runId), scopePrefix(scope))).map(historyCodec.fromItem);
+  }
+
+  /**
+   * One page of a run's rows in `scope` that `accept` keeps: provisioning first, then the layers in order
+   * (within each, by task name and node), one Query after another of the run's partition.
+   */
+  async rowsPage(
+    runId: number,
+    scope: RowScope,
+    request: PageRequest,
+    accept: (row: HistoryRow) => boolean = () => true,
+  ): Promise<Page<HistoryRow>> {
+    const pk = runPk(runId);
+    const parts = pageParts(scope);
+    let after = request.marker === null ? null : decodeMarker(request.marker, { pk, prefixes: parts });
+    const first = after === null ? 0 : parts.findIndex((p) => after?.sk.startsWith(p));
+    const items: HistoryRow[] = [];
+    for (const [index, prefix] of parts.entries()) {
+      if (index < first) continue;
+      const page = await this.table.queryPage({ pk, prefix, after }, request.limit - items.length, (read) =>
+        read.map((item) => {
+          const row = historyCodec.fromItem(item);
+          return accept(row) ? row : null;
+        }),
+      );
+      items.push(...page.items);
+      if (page.next !== null) return { items, next: encodeMarker(page.next) };
+      after = null;
+      const following = parts[index + 1];
+      // full at the end of a part: the next page starts before the first row of the next part
+      if (items.length === request.limit)
+        return { items, next: following === undefined ? null : encodeMarker({ pk, sk: following }) };
+    }
+    return { items, next: null };
   }
 
   async getRow(ref: RowRef): Promise<HistoryRow | null> {

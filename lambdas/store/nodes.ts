@@ -119,6 +119,10 @@ export class DynamoNodes {
     await this.table.put(lastRunCodec.toItem(run));
   }
 
+  async recordLastRuns(runs: LastRun[]): Promise<void> {
+    await this.table.putMany(runs.map(lastRunCodec.toItem));
+  }
+
   async forgetLastRuns(nodeId: number): Promise<void> {
     const items = await this.table.query(lastRunCodec.pk(nodeId));
     await this.table.deleteMany(items.map((item) => ({ pk: String(item.pk), sk: String(item.sk) })));

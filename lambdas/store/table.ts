@@ -13,7 +13,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { WriteConflictError } from '../domain/errors.js';
+import { ValidationError, WriteConflictError } from '../domain/errors.js';
+import { MAX_PAGE_SIZE } from '../domain/page.js';
 
 export type Item = Record<string, unknown>;
 
@@ -41,6 +42,9 @@ export function withoutKeys(item: Item): Item {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** BatchWriteItem requests a bulk write keeps in flight (a plan's rows, a node's last runs). */
+const BATCH_WRITES_AT_ONCE = 8;
 
 /** Runs a conditional write; a lost condition is a WriteConflictError. */
 export async function conditional<T>(write: Promise<T>): Promise<T> {
@@ -80,18 +84,23 @@ export class Table {
     return out.Item;
   }
 
+  /** The items with these keys (those that exist), in no particular order: BatchGetItems of 100, at once. */
   async getMany(keys: Key[]): Promise<Item[]> {
     const items: Item[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      let batch: Record<string, unknown>[] = keys.slice(i, i + 100).map((k) => ({ ...k }));
-      while (batch.length > 0) {
-        const out = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.name]: { Keys: batch, ConsistentRead: true } } }),
-        );
-        items.push(...(out.Responses?.[this.name] ?? []));
-        batch = (out.UnprocessedKeys?.[this.name]?.Keys ?? []) as Record<string, unknown>[];
-      }
-    }
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100).map((k) => ({ ...k })));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        let batch = chunk;
+        while (batch.length > 0) {
+          const out = await this.doc.send(
+            new BatchGetCommand({ RequestItems: { [this.name]: { Keys: batch, ConsistentRead: true } } }),
+          );
+          items.push(...(out.Responses?.[this.name] ?? []));
+          batch = (out.UnprocessedKeys?.[this.name]?.Keys ?? []) as Record<string, unknown>[];
+        }
+      }),
+    );
     return items;
   }
 
@@ -115,6 +124,55 @@ export class Table {
     return items;
   }
 
+  /**
+   * One page of the part of a partition whose sort keys start with `prefix`, in sort-key order (or reversed,
+   * `forward: false`), from after the key `after`. `keep` turns the items read into entries, null for one it
+   * leaves out. Reads until `limit` entries are kept, the part ends, or MAX_QUERIES_PER_PAGE Queries were sent
+   * (a filter that leaves out most items gives a short page, not a long wait). `next` is the key to read on
+   * after: that of the last entry kept, or of the last item read; null when the part has nothing more.
+   */
+  async queryPage<T>(
+    part: { pk: string; prefix: string; after: Key | null; forward?: boolean },
+    limit: number,
+    keep: (items: Item[]) => Promise<(T | null)[]> | (T | null)[],
+  ): Promise<{ items: T[]; next: Key | null }> {
+    const items: T[] = [];
+    let start: Key | undefined = part.after ?? undefined;
+    // one item more than it looks at tells whether anything follows (that item is not looked at: read again)
+    let batch = limit + 1;
+    for (let queries = 1; ; queries++) {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.name,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':pk': part.pk, ':p': part.prefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+          Limit: batch,
+          ScanIndexForward: part.forward ?? true,
+        }),
+      );
+      const read = out.Items ?? [];
+      const ahead = read.length === batch;
+      const looked = ahead ? read.slice(0, -1) : read;
+      const kept = await keep(looked);
+      for (const [i, entry] of kept.entries()) {
+        if (entry === null) continue;
+        items.push(entry);
+        if (items.length === limit) {
+          const more = i < read.length - 1 || out.LastEvaluatedKey !== undefined;
+          return { items, next: more ? keyOf(looked[i] as Item) : null };
+        }
+      }
+      const last = looked.at(-1);
+      if (ahead && last) start = keyOf(last);
+      else if (out.LastEvaluatedKey) start = keyOf(out.LastEvaluatedKey);
+      else return { items, next: null };
+      if (queries >= MAX_QUERIES_PER_PAGE) return { items, next: start };
+      batch = Math.min(MAX_PAGE_SIZE, Math.max(limit - items.length + 1, batch * 2));
+    }
+  }
+
   /** Writes an item; with `onlyNew`, only if no item has its key (else WriteConflictError). */
   async put(item: Item, onlyNew = false): Promise<void> {
     const write = this.doc.send(
@@ -135,16 +193,25 @@ export class Table {
     await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
   }
 
-  /** BatchWriteItem in chunks of 25, retrying what DynamoDB left unprocessed with backoff. */
+  /**
+   * BatchWriteItem in chunks of 25, a few chunks at a time (BATCH_WRITES_AT_ONCE), retrying what DynamoDB
+   * left unprocessed with backoff.
+   */
   private async batchWrite(all: Record<string, unknown>[]): Promise<void> {
-    for (let i = 0; i < all.length; i += 25) {
-      let requests = all.slice(i, i + 25);
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
-        requests = (out.UnprocessedItems?.[this.name] ?? []) as Record<string, unknown>[];
-        if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < all.length; i += 25) chunks.push(all.slice(i, i + 25));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        let requests = chunks[next++] as Record<string, unknown>[];
+        for (let attempt = 0; requests.length > 0; attempt++) {
+          const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.name]: requests } }));
+          requests = (out.UnprocessedItems?.[this.name] ?? []) as Record<string, unknown>[];
+          if (requests.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_WRITES_AT_ONCE, chunks.length) }, worker));
   }
 
   /**
@@ -241,6 +308,51 @@ export class Table {
     });
     return Number(out.value);
   }
+}
+
+/** The most Queries one page of a list sends (see `Table.queryPage`). */
+export const MAX_QUERIES_PER_PAGE = 8;
+
+function keyOf(item: Record<string, unknown>): Key {
+  return { pk: String(item.pk), sk: String(item.sk) };
+}
+
+/** The marker of a page that starts after `key`: base64url of its JSON, opaque to clients. */
+export function encodeMarker(key: Key): string {
+  return Buffer.from(JSON.stringify({ pk: key.pk, sk: key.sk }), 'utf8').toString('base64url');
+}
+
+/**
+ * The key a marker stands for, if it belongs to the list read: the partition `pk`, a sort key under one of
+ * `prefixes`. Any other marker is a ValidationError (400) that says so.
+ */
+export function decodeMarker(marker: string, list: { pk: string; prefixes: readonly string[] }): Key {
+  const bad = (why: string) =>
+    new ValidationError(
+      `Invalid marker: ${why}; send the marker a reply of this list gave (X-Next-Marker), or none for the first page`,
+      [{ field: 'marker', message: why }],
+    );
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(marker))
+    throw bad('it is not a marker of this service (not base64url)');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(marker, 'base64url').toString('utf8'));
+  } catch {
+    throw bad('it is not a marker of this service');
+  }
+  const key = value as Record<string, unknown>;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Object.keys(key).length !== 2 ||
+    typeof key.pk !== 'string' ||
+    typeof key.sk !== 'string'
+  )
+    throw bad('it is not a marker of this service');
+  const sk = key.sk;
+  if (key.pk !== list.pk || !list.prefixes.some((p) => sk.startsWith(p)))
+    throw bad('it belongs to another list');
+  return { pk: key.pk, sk };
 }
 
 /**

@@ -2,16 +2,32 @@
  * Tasks (Nailgun's transactions) and deployment runs, in one partition ordered by id. A run's stop state,
  * its dispatch lease and its settling mark are fields of the run's item, changed by conditional writes:
  * one stop per run, no stop once it settles, no send lease once a stop is requested.
+ *
+ * Each cluster has its own partition of pointers to its tasks (`CTASK#<cluster>`, `T#<id>`, written once,
+ * before the task): a cluster's tasks are a Query of that partition plus a consistent BatchGetItem of the
+ * tasks, never a read of every task. Pointers never change (a task keeps its cluster), so the task writes
+ * of a running deployment touch no second item.
  */
 import { z } from 'zod';
+import { MAX_PAGE_SIZE, type Page, type PageRequest } from '../domain/page.js';
 import type { LayerStage } from '../domain/stage.js';
 import { CLUSTER_STATUSES, NODE_STATUSES, TASK_STATUSES } from '../domain/status.js';
 import type { ForcedStop, RequestedStop } from '../domain/stop.js';
 import type { DeploymentRun, StopWork, Task, TaskPatch } from '../domain/task.js';
 import { isLegacyTask, LEGACY_TASK_ATTRIBUTES, upgradedTaskFields } from './legacy.js';
-import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
+import {
+  decodeMarker,
+  encodeMarker,
+  held,
+  type Item,
+  type Key,
+  pad,
+  parseItem,
+  type Table,
+} from './table.js';
 
 const TASK_PK = 'TASK';
+const TASK_PREFIX = 'T#';
 
 const common = {
   id: z.number().int(),
@@ -64,17 +80,26 @@ const runSchema = z.object({
   dispatchLeaseUntil: z.string().nullable(),
   finishingAt: z.string().nullable(),
   nodesBefore: z.record(z.string(), z.enum(NODE_STATUSES)).nullable(),
+  // the plan's summary; a run planned before the layers were stored apart holds them all (`layers`)
   plan: z
     .object({
       provision: z.object({ nodeCount: z.number(), timeoutSeconds: z.number() }),
-      layers: z.array(
-        z.object({
-          taskId: z.number(),
-          stage: z.string().regex(/^layer-\d+$/) as unknown as z.ZodType<LayerStage>,
-          timeoutSeconds: z.number(),
-        }),
-      ),
+      layerCount: z.number().int().optional(),
+      layers: z
+        .array(
+          z.object({
+            taskId: z.number(),
+            stage: z.string().regex(/^layer-\d+$/) as unknown as z.ZodType<LayerStage>,
+            timeoutSeconds: z.number(),
+          }),
+        )
+        .optional(),
     })
+    .transform((p) =>
+      p.layerCount !== undefined
+        ? { provision: p.provision, layerCount: p.layerCount }
+        : { provision: p.provision, layers: p.layers ?? [] },
+    )
     .nullable(),
   outcome: z
     .object({
@@ -124,11 +149,36 @@ const taskSchema = z.discriminatedUnion('kind', [
 ]);
 
 const taskCodec = {
-  key: (id: number): Key => ({ pk: TASK_PK, sk: `T#${pad(id)}` }),
+  key: (id: number): Key => ({ pk: TASK_PK, sk: `${TASK_PREFIX}${pad(id)}` }),
   toItem: (task: Task): Item => ({ ...taskCodec.key(task.id), entity: 'task', ...task }),
   fromItem: (item: Item): Task =>
     parseItem(taskSchema, isLegacyTask(item) ? { ...item, ...upgradedTaskFields(item) } : item) as Task,
 };
+
+/** A cluster's pointer to one of its tasks: the task's key under the cluster. */
+const clusterTaskCodec = {
+  pk: (clusterId: number): string => `CTASK#${pad(clusterId)}`,
+  key: (clusterId: number, taskId: number): Key => ({
+    pk: clusterTaskCodec.pk(clusterId),
+    sk: `${TASK_PREFIX}${pad(taskId)}`,
+  }),
+  toItem: (clusterId: number, taskId: number): Item => ({
+    ...clusterTaskCodec.key(clusterId, taskId),
+    entity: 'cluster-task',
+    taskId,
+  }),
+  taskIdOf: (item: Item): number => Number(String(item.sk).slice(TASK_PREFIX.length)),
+};
+
+/** The list of every task, what a marker of it must belong to. */
+const ALL_TASKS = { pk: TASK_PK, prefixes: [TASK_PREFIX] } as const;
+const ALL_TASKS_PART = { pk: TASK_PK, prefix: TASK_PREFIX } as const;
+
+/**
+ * Written once every task stored before the pointers existed has one (`indexByCluster`): from then on a
+ * cluster's pointers list all its tasks.
+ */
+const CLUSTER_INDEX_DONE: Key = { pk: 'MIGRATION', sk: 'cluster-task-pointers' };
 
 function runOf(item: Item): DeploymentRun {
   const task = taskCodec.fromItem(item);
@@ -143,14 +193,21 @@ const RUNNING = {
 };
 
 export class DynamoTasks {
+  /** Whether every task is known to have its cluster's pointer (`indexByCluster`). */
+  private indexed = false;
+
   constructor(private readonly table: Table) {}
 
   nextId(): Promise<number> {
     return this.table.nextId('task');
   }
 
-  /** Writes a new task; a task with its id already written is a WriteConflictError. */
+  /**
+   * Writes a new task; a task with its id already written is a WriteConflictError. Its cluster's pointer is
+   * written first: a pointer whose task was never written is passed over by `page`.
+   */
   async put(task: Task): Promise<void> {
+    await this.table.put(clusterTaskCodec.toItem(task.clusterId, task.id));
     await this.table.put(taskCodec.toItem(task), true);
   }
 
@@ -194,7 +251,80 @@ export class DynamoTasks {
   }
 
   async list(): Promise<Task[]> {
-    return (await this.table.query(TASK_PK, 'T#')).map(taskCodec.fromItem);
+    return (await this.table.query(TASK_PK, TASK_PREFIX)).map(taskCodec.fromItem);
+  }
+
+  /**
+   * One page of the tasks (of one cluster, with `clusterId`) by id, those `accept` keeps: a Query of the task
+   * partition, or of the cluster's pointers and a BatchGetItem of their tasks.
+   */
+  async page(
+    of: { clusterId?: number },
+    request: PageRequest,
+    accept: (task: Task) => boolean = () => true,
+  ): Promise<Page<Task>> {
+    const forward = request.order !== 'desc';
+    const { clusterId } = of;
+    if (clusterId === undefined) {
+      const after = request.marker === null ? null : decodeMarker(request.marker, ALL_TASKS);
+      const page = await this.table.queryPage({ ...ALL_TASKS_PART, after, forward }, request.limit, (items) =>
+        items.map((item) => {
+          const task = taskCodec.fromItem(item);
+          return accept(task) ? task : null;
+        }),
+      );
+      return { items: page.items, next: page.next && encodeMarker(page.next) };
+    }
+    await this.indexByCluster();
+    const pk = clusterTaskCodec.pk(clusterId);
+    const after =
+      request.marker === null ? null : decodeMarker(request.marker, { pk, prefixes: [TASK_PREFIX] });
+    const page = await this.table.queryPage(
+      { pk, prefix: TASK_PREFIX, after, forward },
+      request.limit,
+      async (pointers) => {
+        const ids = pointers.map(clusterTaskCodec.taskIdOf);
+        const items = await this.table.getMany(ids.map(taskCodec.key));
+        const byId = new Map(items.map((item) => [Number(item.id), item]));
+        return ids.map((id) => {
+          const item = byId.get(id);
+          const task = item && taskCodec.fromItem(item);
+          return task && task.clusterId === clusterId && accept(task) ? task : null;
+        });
+      },
+    );
+    return { items: page.items, next: page.next && encodeMarker(page.next) };
+  }
+
+  /**
+   * Gives every task stored before the per-cluster pointers existed its pointer, once: reads the task
+   * partition, writes the pointers, then the mark that it is done (a retry after a failure starts again;
+   * writing a pointer twice changes nothing).
+   */
+  private async indexByCluster(): Promise<void> {
+    if (this.indexed) return;
+    if (!(await this.table.get(CLUSTER_INDEX_DONE))) {
+      let tasks = 0;
+      let after: Key | null = null;
+      do {
+        // a page of tasks at a time: memory stays bounded however many tasks there are
+        const page: { items: Item[]; next: Key | null } = await this.table.queryPage(
+          { ...ALL_TASKS_PART, after },
+          MAX_PAGE_SIZE,
+          (items) =>
+            items.map((item) =>
+              Number.isInteger(item.clusterId) && Number.isInteger(item.id)
+                ? clusterTaskCodec.toItem(Number(item.clusterId), Number(item.id))
+                : null,
+            ),
+        );
+        await this.table.putMany(page.items);
+        tasks += page.items.length;
+        after = page.next;
+      } while (after !== null);
+      await this.table.put({ ...CLUSTER_INDEX_DONE, entity: 'migration', tasks });
+    }
+    this.indexed = true;
   }
 
   async update(id: number, patch: TaskPatch): Promise<Task> {

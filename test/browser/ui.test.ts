@@ -5,6 +5,7 @@
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryJson, TaskJson } from '../../lambdas/api/wire.js';
+import { doneAction } from '../../lambdas/domain/task.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import { Api, waitForTask } from '../helpers/target.js';
 
@@ -127,5 +128,30 @@ describe('the web UI', () => {
       )
     ).at(-1);
     expect((await waitForTask(api, Number(last?.id))).status).toBe('ready');
+  });
+
+  it('shows an environment’s tasks newest first, ten at a time, and older ones on request', async () => {
+    const many = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: 'ui-many' });
+    const at = new Date().toISOString();
+    for (let i = 0; i < 13; i++) {
+      const id = await runtime.repos.tasks.nextId();
+      const message = `reset number ${i + 1}`;
+      await runtime.repos.tasks.put(
+        doneAction(
+          { id, uuid: `ui-${id}`, clusterId: many.id, at, endedAt: at },
+          'reset_environment',
+          message,
+        ),
+      );
+    }
+    const shown = page.locator(`section[data-cluster="${many.id}"]`);
+    const rows = shown.locator('table').nth(1).locator('tr', { hasText: 'reset_environment' });
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(10);
+    expect(await rows.first().textContent()).toContain('reset number 13');
+    const older = shown.locator('button[data-action="more"]');
+    await older.click();
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(13);
+    expect(await rows.last().textContent()).toContain('reset number 1');
+    expect(await older.count()).toBe(0);
   });
 });

@@ -448,6 +448,17 @@ describe('fuel-sls', () => {
       /^task_name +node_id +status +time_start +time_end +summary\n.*\n(two +\d+ +ready +\S+ +\S+ +exit 0\n){2}$/,
     );
 
+    // --limit shows the first N (read as one page of N); --newest, newest first
+    const [firstTwo, newest, firstRows] = await Promise.all([
+      okJson<TaskJson[]>(`task list --env ${id} --limit 2`),
+      okJson<TaskJson[]>(`task list --env ${id} --newest --limit 1`),
+      okJson<HistoryJson[]>(`task history show ${deployId} --limit 3`),
+    ]);
+    const byId = all.map((t) => t.id).sort((a, b) => a - b);
+    expect(firstTwo.map((t) => t.id)).toEqual(byId.slice(0, 2));
+    expect(newest.map((t) => t.id)).toEqual(byId.slice(-1));
+    expect(firstRows).toEqual(rows.slice(0, 3));
+
     const node = rows[2]?.node_id ?? '';
     const one = await okJson<HistoryJson[]>(
       `task history show ${deployId} --nodes ${node} --tasks-names one,two`,

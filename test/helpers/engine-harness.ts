@@ -34,6 +34,7 @@ import type { DeploymentRun, StageTask, Task } from '../../lambdas/domain/task.j
 import { commandStatusHandler } from '../../lambdas/handlers/command-status.js';
 import { compose } from '../../lambdas/handlers/compose.js';
 import { stopHandler } from '../../lambdas/handlers/stop.js';
+import { Table } from '../../lambdas/store/table.js';
 import { commandStatusEvent, createDelivery } from '../../local/event-delivery.js';
 import { LocalLambda } from '../../local/lambda/functions.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
@@ -154,6 +155,8 @@ export interface Harness {
   deliveryErrors: Error[];
   /** The local Lambda endpoint running the stop function's asynchronous invocations. */
   lambda: LocalLambda;
+  /** The table the repositories use, to read items as they are stored. */
+  table: Table;
   /** Creates a cluster with one fleet node per entry of `roles`, uploads the graph and presses "Deploy changes". */
   setupCluster(input: ClusterInput): Promise<ClusterSetup>;
   /** Dispatches a stage with a fresh token and waits until the engine completes that token. */
@@ -274,6 +277,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     events,
     deliveryErrors,
     lambda,
+    table: new Table(tableName, dynamoClient),
 
     async setupCluster({ graph, roles, name = 'env', attributes }) {
       await service.discoverNodes();

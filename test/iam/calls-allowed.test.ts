@@ -97,12 +97,28 @@ const EXEMPT: Exemption[] = [
       'test/integration/stop-function.test.ts',
   },
   {
-    functions: ['commandStatus', 'watchdog'],
+    functions: ['watchdog'],
     actions: ['dynamodb:BatchWriteItem'],
     kind: 'rare',
     why:
-      'a node provisioned again forgets the last runs it had (recordResult, forgetLastRuns): ' +
+      'a result the watchdog records (reconcileResults) or gives up on (a forced stop) may end its batch, ' +
+      'which records the last runs of its ready rows: test/integration/reconciliation.test.ts',
+  },
+  {
+    functions: ['dispatch'],
+    actions: ['dynamodb:BatchWriteItem'],
+    kind: 'rare',
+    why:
+      'a node about to be provisioned again forgets the last runs it had (sendBatch, forgetLastRuns): ' +
       'test/integration/last-runs.test.ts',
+  },
+  {
+    functions: ['finish', 'executionEnded'],
+    actions: ['dynamodb:BatchWriteItem'],
+    kind: 'rare',
+    why:
+      'Finish records the last runs of batches that never ended (recordLastRunsOfOpenBatches: a run ' +
+      'ended with commands unanswered): test/integration/reconciliation.test.ts',
   },
   {
     functions: ['finish', 'executionEnded'],

@@ -23,8 +23,8 @@ class FaultyWrites {
       }
       return real.bookkeeping.markFailed(runId, failure, reason);
     };
-    bookkeeping.closeInstance = async (runId, stage, key) => {
-      const closed = await real.bookkeeping.closeInstance(runId, stage, key);
+    bookkeeping.closeBatch = async (runId, stage, batch) => {
+      const closed = await real.bookkeeping.closeBatch(runId, stage, batch);
       if (this.loseNextLayerClose && stage.startsWith('layer-')) {
         this.loseNextLayerClose = false;
         throw new Error('the response of the last write was lost');
@@ -98,7 +98,7 @@ describe('a result handler that dies and is delivered again', () => {
     await h.waitForCompletion(token);
     await h.settle();
     expect(h.workflows.completionsOf(token)).toHaveLength(1);
-    expect((await store().getStage(deployTask.id, 'layer-0')).outstanding).toEqual([]);
+    expect((await store().getStage(deployTask.id, 'layer-0')).openBatches).toEqual([]);
   });
 });
 

@@ -91,6 +91,9 @@ const raw = async (id: number) =>
   (await doc.send(new GetCommand({ TableName: dynamo.tableName, Key: { pk: 'TASK', sk: `T#${pad(id)}` } })))
     .Item;
 
+const rawItem = async (pk: string, sk: string) =>
+  (await doc.send(new GetCommand({ TableName: dynamo.tableName, Key: { pk, sk } }))).Item;
+
 beforeAll(async () => {
   dynamo = await startLocalDynamoDb();
   doc = DynamoDBDocumentClient.from(dynamo.client);
@@ -204,6 +207,30 @@ describe('tasks stored before typed records', () => {
     });
     expect((await repos.tasks.requestStop(5, stop)).stop).toEqual(stop);
     expect(await repos.tasks.takeDispatchLease(5, at)).toBe(false);
+  });
+});
+
+describe('tasks stored before the per-environment pointers', () => {
+  it('are listed by environment, page by page: their pointers are written once, at the first such list', async () => {
+    expect(await rawItem('MIGRATION', 'cluster-task-pointers')).toBeUndefined();
+    const first = await repos.tasks.page({ clusterId: 1 }, { limit: 3, marker: null });
+    expect(first.items.map((t) => [t.id, t.kind])).toEqual([
+      [1, 'run'],
+      [2, 'stage'],
+      [3, 'stop'],
+    ]);
+    const rest = await repos.tasks.page({ clusterId: 1 }, { limit: 3, marker: first.next });
+    expect(rest.items.map((t) => [t.id, t.kind])).toEqual([
+      [4, 'action'],
+      [5, 'run'],
+    ]);
+    expect(rest.next).toBeNull();
+    expect(await rawItem(`CTASK#${pad(1)}`, `T#${pad(4)}`)).toMatchObject({ taskId: 4 });
+    expect(await rawItem('MIGRATION', 'cluster-task-pointers')).toMatchObject({ tasks: 5 });
+    // newest first, and nothing for an environment without tasks
+    const newest = await repos.tasks.page({ clusterId: 1 }, { limit: 2, marker: null, order: 'desc' });
+    expect(newest.items.map((t) => t.id)).toEqual([5, 4]);
+    expect((await repos.tasks.page({ clusterId: 2 }, { limit: 10, marker: null })).items).toEqual([]);
   });
 });
 

@@ -617,7 +617,36 @@ describe('the embedded runtime answers as documented', () => {
       await call<TaskJson>('PUT', '/clusters/{id}/changes', 202, { id, query: { resume: '1' }, json: {} })
     ).body;
     expect((await waitTask(resumed.id)).status).toBe('ready');
-    await call('GET', '/tasks', 200);
+    const everyTask = (await call<TaskJson[]>('GET', '/tasks', 200)).body;
+
+    // paged lists: one page and its X-Next-Marker, the page after it; a marker of another list is refused
+    const newest = await call<TaskJson[]>('GET', '/tasks', 200, { query: { limit: '1', order_by: '-id' } });
+    const marker = newest.headers.get('x-next-marker') ?? '';
+    expect(newest.body.map((t) => t.id)).toEqual([Math.max(...everyTask.map((t) => t.id))]);
+    expect(marker).not.toBe('');
+    expect(newest.headers.get('link')).toContain('rel="next"');
+    const older = await call<TaskJson[]>('GET', '/tasks', 200, {
+      query: { limit: '1', order_by: '-id', marker },
+    });
+    expect(older.body.map((t) => t.id)).toEqual([everyTask.map((t) => t.id).sort((a, b) => b - a)[1]]);
+    await call('GET', '/transactions', 200, {
+      query: { cluster_id: String(id), transaction_types: 'deploy', limit: '2' },
+    });
+    await call('GET', '/transactions', 400, { query: { cluster_id: String(id), marker } });
+    await call('GET', '/tasks', 400, { query: { limit: '0' } });
+    const firstRows = await call<unknown[]>('GET', '/transactions/{id}/deployment_history', 200, {
+      id: deploy2.id,
+      query: { limit: '1' },
+    });
+    expect(firstRows.body).toHaveLength(1);
+    await call('GET', '/transactions/{id}/deployment_history', 200, {
+      id: deploy2.id,
+      query: { limit: '1000', marker: firstRows.headers.get('x-next-marker') ?? '' },
+    });
+    await call('GET', '/transactions/{id}/deployment_history', 400, {
+      id: deploy2.id,
+      query: { limit: '1001' },
+    });
 
     await call('DELETE', '/tasks/{id}', 400, { id: deployment.id, query: { force: 'yes' } });
     await call('DELETE', '/tasks/{id}', 204, { id: deployment.id });

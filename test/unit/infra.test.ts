@@ -228,14 +228,22 @@ describe('IAM', () => {
 
   it('lets each function call on the table only the DynamoDB actions of its code, on the table only', () => {
     const expected: Record<string, string[]> = {
-      ApiFunction: ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      ApiFunction: [
+        'BatchGetItem',
+        'BatchWriteItem',
+        'DeleteItem',
+        'GetItem',
+        'PutItem',
+        'Query',
+        'UpdateItem',
+      ],
       StopFunction: ['BatchGetItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       PlanFunction: ['BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'],
       CheckStopFunction: ['GetItem', 'UpdateItem'],
-      DispatchFunction: ['BatchGetItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
-      FinishFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      DispatchFunction: ['BatchGetItem', 'BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      FinishFunction: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       CommandStatusFunction: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
-      ExecutionEndedFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
+      ExecutionEndedFunction: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       WatchdogFunction: ['BatchGetItem', 'BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       DiscoverNodesFunction: ['GetItem', 'PutItem', 'Query', 'UpdateItem'],
       AuthorizerFunction: [],

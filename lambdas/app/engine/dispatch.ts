@@ -4,7 +4,7 @@
  * intents of every batch are recorded before anything is sent, and a batch whose intent already has a
  * command (or a command with its comment) is not sent again.
  */
-import { type CommandIntent, commandComment } from '../../domain/bookkeeping.js';
+import { type CommandIntent, commandComment, isStageAllIn } from '../../domain/bookkeeping.js';
 import {
   batchRows,
   commandParameters,
@@ -15,16 +15,20 @@ import {
 import type { HistoryRow } from '../../domain/history.js';
 import { instanceKey, isProvisionStage, rowKey, type Stage } from '../../domain/stage.js';
 import { MASTER_NODE } from '../../domain/targets.js';
+import { inParallel } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { sendUnderLease } from '../stop/dispatch-lease.js';
-import { countDone } from './run.js';
-import { completeStage } from './stage.js';
+import { loadRun, targetSetsOf } from './run.js';
+import { addProgress, completeStage, endBatch } from './stage.js';
 
 export interface StageInput {
   taskId: number;
   stage: Stage;
   token: string;
 }
+
+/** DynamoDB writes of one dispatch in flight at once (rows of a batch, nodes of a layer). */
+const WRITES_AT_ONCE = 16;
 
 export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent: number }> {
   const { taskId, stage, token } = input;
@@ -34,7 +38,15 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
   const keys = new Set(
     intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId))),
   );
-  await bookkeeping.openStage(taskId, stage, token, [...keys]);
+  const tracked = intents.every((i) => i.tracked !== null);
+  if (tracked)
+    await bookkeeping.openStage(
+      taskId,
+      stage,
+      token,
+      intents.map((i) => i.batch),
+    );
+  else await bookkeeping.openLegacyStage(taskId, stage, token, [...keys]);
   await markNodesBusy(ctx, stage, unfinishedOf(await history.rows(taskId, stage), keys));
 
   let sent = 0;
@@ -50,21 +62,39 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
     sent += await sendUnderLease(ctx, taskId, stage, intent, () => sendBatch(ctx, taskId, stage, intent));
   }
 
-  // A node may have reported before its key was added to the outstanding set: close those now.
-  const finished = (await history.rows(taskId, stage)).filter(
-    (r) => r.status !== 'pending' && r.status !== 'running',
-  );
-  for (const row of finished) await bookkeeping.closeInstance(taskId, stage, rowKey(row));
+  // A batch whose last close found it not open yet (or that a crash left emptied but open) ends now.
+  if (tracked) await endEmptiedBatches(ctx, taskId, stage, intents);
+  else {
+    const finished = (await history.rows(taskId, stage)).filter(
+      (r) => r.status !== 'pending' && r.status !== 'running',
+    );
+    for (const row of finished) await bookkeeping.closeLegacyInstance(taskId, stage, rowKey(row));
+  }
   const state = await bookkeeping.getStage(taskId, stage);
-  if (state.outstanding.length === 0) await completeStage(ctx, taskId, stage, token);
+  if (isStageAllIn(state)) await completeStage(ctx, taskId, stage, token);
   ctx.log('dispatched stage', {
     taskId,
     stage,
     commands: intents.length,
     sent,
-    outstanding: state.outstanding.length,
+    openBatches: state.openBatches.length + state.outstanding.length,
   });
   return { sent };
+}
+
+async function endEmptiedBatches(
+  ctx: Context,
+  taskId: number,
+  stage: Stage,
+  intents: CommandIntent[],
+): Promise<void> {
+  const open = new Set((await ctx.repos.bookkeeping.getStage(taskId, stage)).openBatches);
+  if (open.size === 0) return;
+  const shards = await ctx.repos.bookkeeping.shards(taskId, stage);
+  for (const intent of intents) {
+    const shard = shards.get(intent.batch);
+    if (open.has(intent.batch) && shard && shard.open.length === 0) await endBatch(ctx, intent, shard);
+  }
 }
 
 /**
@@ -93,37 +123,52 @@ async function stageIntents(
 /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
 async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<CommandIntent[]> {
   const { bookkeeping, history } = ctx.repos;
+  const run = await loadRun(ctx, taskId);
+  const stageTaskId = isProvisionStage(stage) ? run.children.provision : run.children.deployment;
   const rows = await history.rows(taskId, stage);
-  const decision = decideLayer(rows, await bookkeeping.failures(taskId));
-  for (const { row, reason, kind } of decision.skip) {
-    // the marker first: dependents in later layers must see it even if this Lambda dies right after
-    if (kind === 'blocked') await bookkeeping.markFailed(taskId, { instanceKey: rowKey(row) }, 'blocked');
-    if (await history.moveRow(row, 'skipped', { reason, skipReason: kind }))
-      await countDone(ctx, taskId, row.stage);
-  }
+  const decision = decideLayer(
+    rows,
+    await bookkeeping.failures(taskId),
+    await targetSetsOf(ctx, taskId, rows),
+  );
+  // the markers first: dependents in later layers must see them even if this Lambda dies right after
+  const blocked = decision.skip.filter((s) => s.kind === 'blocked');
+  await inParallel(blocked, WRITES_AT_ONCE, ({ row }) =>
+    bookkeeping.markFailed(taskId, { instanceKey: rowKey(row) }, 'blocked'),
+  );
+  const moved = await inParallel(decision.skip, WRITES_AT_ONCE, ({ row, reason, kind }) =>
+    history.moveRow(row, 'skipped', { reason, skipReason: kind }),
+  );
+  await addProgress(ctx, taskId, stageTaskId, moved.filter(Boolean).length);
   const batches = batchRows(decision.send);
   const nodes = await ctx.repos.nodes.getMany(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
   const instanceOf = new Map(nodes.map((n) => [n.id, n.instanceId]));
   if (ctx.master.instanceId !== null) instanceOf.set(MASTER_NODE, ctx.master.instanceId);
-  return batches.map((batch, index) => ({
-    deployTaskId: taskId,
-    stage,
-    batch: index,
-    comment: commandComment(taskId, stage, index),
-    commandId: null,
-    targets: Object.fromEntries(
-      batch.rows.map((r) => [
-        instanceOf.get(r.nodeId) ?? `missing-${r.nodeId}`,
-        { taskName: r.taskName, nodeId: r.nodeId },
-      ]),
-    ),
-    createdAt: nowIso(ctx),
-  }));
+  return batches.map((batch, index) => {
+    const first = batch.rows[0] as HistoryRow;
+    return {
+      deployTaskId: taskId,
+      stage,
+      batch: index,
+      comment: commandComment(taskId, stage, index),
+      commandId: null,
+      targets: Object.fromEntries(
+        batch.rows.map((r) => [
+          instanceOf.get(r.nodeId) ?? `missing-${r.nodeId}`,
+          { taskName: r.taskName, nodeId: r.nodeId },
+        ]),
+      ),
+      createdAt: nowIso(ctx),
+      // one task, one command: the same on every row of the batch
+      tracked: { task: { failOnError: first.failOnError, fingerprint: first.fingerprint }, stageTaskId },
+    };
+  });
 }
 
 async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: CommandIntent): Promise<number> {
   const targets = Object.entries(intent.targets);
-  for (const [, t] of targets) {
+  const at = nowIso(ctx);
+  await inParallel(targets, WRITES_AT_ONCE, async ([, t]) => {
     const row = {
       deployTaskId: taskId,
       stage,
@@ -131,8 +176,10 @@ async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: Com
       nodeId: t.nodeId,
       status: 'pending' as const,
     };
-    await ctx.repos.history.moveRow(row, 'running', { timeStart: nowIso(ctx) });
-  }
+    // a node about to be provisioned keeps nothing of what ran on it before
+    if (isProvisionStage(stage)) await ctx.repos.nodes.forgetLastRuns(t.nodeId);
+    await ctx.repos.history.moveRow(row, 'running', { timeStart: at });
+  });
   const first = targets[0];
   const row = first
     ? await ctx.repos.history.getRow({
@@ -156,8 +203,10 @@ async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: Com
 /** Nodes with work in flight in this stage show it: `provisioning` or `deploying`. */
 async function markNodesBusy(ctx: Context, stage: Stage, unfinished: HistoryRow[]): Promise<void> {
   const status = isProvisionStage(stage) ? 'provisioning' : 'deploying';
-  for (const node of await ctx.repos.nodes.getMany(unfinished.map((r) => r.nodeId))) {
-    if (node.status === status || node.status === 'error') continue;
-    await ctx.repos.nodes.update(node.id, { status, errorType: null, errorMsg: null, progress: 0 });
-  }
+  const nodes = (await ctx.repos.nodes.getMany(unfinished.map((r) => r.nodeId))).filter(
+    (n) => n.status !== status && n.status !== 'error',
+  );
+  await inParallel(nodes, WRITES_AT_ONCE, (node) =>
+    ctx.repos.nodes.update(node.id, { status, errorType: null, errorMsg: null, progress: 0 }),
+  );
 }

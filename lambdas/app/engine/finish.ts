@@ -22,7 +22,8 @@ import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
 import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
 import { endCommandsStillRunning } from './orphaned-commands.js';
-import { loadRun } from './run.js';
+import { loadRun, targetSetsOf } from './run.js';
+import { recordLastRunsOfOpenBatches } from './stage.js';
 
 export interface FinishInput {
   taskId: number;
@@ -55,7 +56,10 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   // the orchestration failed with commands still running: they are cancelled, and the cluster stays
   // locked until they have ended (or their nodes were given up on), so no redeploy overlaps them
   if (orchestrationFailed) await endCommandsStillRunning(ctx, run, rows);
+  const unanswered = [...new Set(rows.filter((r) => r.status === 'running').map((r) => r.stage))];
   await settleUnfinishedRows(ctx, run, rows, failures, orchestrationFailed);
+  // their batches never ended: what ran ready in them is recorded as their ends would have
+  await recordLastRunsOfOpenBatches(ctx, run.id, unanswered);
 
   // After a crash that followed the unlock, the nodes were settled already and may belong to a new run.
   // A run that was never planned never touched its nodes: their statuses stay as they are.
@@ -136,7 +140,7 @@ async function settleUnfinishedRows(
 ): Promise<void> {
   const end = endReasonOf(run.stop, orchestrationFailed);
   // rows that run nothing, whose requirements all succeeded, are what they would have been: not stopped
-  const noops = reachedNoops(rows);
+  const noops = reachedNoops(rows, await targetSetsOf(ctx, run.id, rows));
   for (const row of rows) {
     const noop = noops.get(rowKey(row));
     if (row.status === 'pending' && noop) {
@@ -167,14 +171,18 @@ async function settleNodes(
   rows: HistoryRow[],
   failures: Failures,
 ): Promise<NodeStatus[]> {
+  // the statuses before are in the run's item (planned before they were kept with the plan) or the plan's
+  const nodesBefore =
+    run.nodesBefore ??
+    (run.plan !== null && clusterNodes.length > 0 ? await ctx.repos.plans.nodesBefore(run.id) : null);
   const rowsByNode = new Map<number, HistoryRow[]>();
   for (const row of rows) rowsByNode.set(row.nodeId, [...(rowsByNode.get(row.nodeId) ?? []), row]);
   // Only the nodes it planned are settled (a run of selected nodes leaves the others alone).
-  const planned = (n: Node) => run.nodesBefore === null || String(n.id) in run.nodesBefore;
+  const planned = (n: Node) => nodesBefore === null || String(n.id) in nodesBefore;
   const finalStatuses: NodeStatus[] = clusterNodes.filter((n) => !planned(n)).map((n) => n.status);
   for (const node of clusterNodes.filter(planned)) {
     const settled = settleNodeRows(node, rowsByNode.get(node.id) ?? [], {
-      before: run.nodesBefore?.[String(node.id)],
+      before: nodesBefore?.[String(node.id)],
       failed: failures.nodes.has(node.id),
       deploys: run.mode.scope !== 'provision',
     });

@@ -17,7 +17,7 @@ import { stopForFaultTolerance } from '../stop/request.js';
 export async function recordNodeFailure(
   ctx: Context,
   run: DeploymentRun,
-  row: HistoryRow,
+  row: Pick<HistoryRow, 'taskName' | 'nodeId'>,
   errorType: NodeErrorType,
   reason: string,
 ): Promise<void> {

@@ -30,10 +30,16 @@ import type { ConditionVerdict } from '../../domain/plan-expansion.js';
 import { planLimitProblem } from '../../domain/plan-limits.js';
 import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
+import { compactRequirements, TargetSetRegistry } from '../../domain/requirements.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
 import { isTaskFinished, needsProvisioning } from '../../domain/status.js';
 import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
-import type { DeploymentOutline, DeploymentRun } from '../../domain/task.js';
+import {
+  type DeploymentOutline,
+  type DeploymentRun,
+  layerCountOf,
+  type PlanSummary,
+} from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
 import type { Context } from '../ports.js';
 import { loadRun } from './run.js';
@@ -41,7 +47,7 @@ import { loadRun } from './run.js';
 export async function plan(ctx: Context, input: { taskId: number }): Promise<DeploymentOutline> {
   const { repos } = ctx;
   const run = await loadRun(ctx, input.taskId);
-  if (run.plan) return run.plan;
+  if (run.plan) return outlineOf(ctx, run.id, run.plan);
   const cluster = await repos.clusters.get(run.clusterId);
   if (!cluster) throw new NotFoundError(`Cluster ${run.clusterId} not found`);
   const graph = (await repos.clusters.getGraph(cluster.id)) ?? defaultGraph();
@@ -70,16 +76,24 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   const byId = new Map(graph.map((t) => [t.id, t]));
 
   const provisionLimit = provisionTimeout(editable);
+  // a row keeps its requirements per task (every entry, a few, or a target set of the plan): never a list
+  // of the cluster's nodes
+  const entriesOf = new Map<string, number>();
+  for (const i of deployment.instances) entriesOf.set(i.task, (entriesOf.get(i.task) ?? 0) + 1);
+  const sets = new TargetSetRegistry();
   const rows: HistoryRow[] = [
     ...toProvision.map((n) => provisionRow(run.id, n.id, provisionCommand(editable), provisionLimit)),
     ...deployment.instances.map((i) =>
       instanceRow(run.id, i, byId.get(i.task) as GraphTask, data as DeploymentInfo, {
         fingerprint: fingerprints.get(i.task) ?? null,
         unchanged: unchangedOn.get(i.nodeId)?.has(i.task) ?? false,
+        requires: compactRequirements(i.requires, entriesOf, sets),
       }),
     ),
   ];
   assertWithinLimits(deployment, rows);
+  // the target sets before the rows that name them
+  await repos.plans.putTargetSets(run.id, sets.sets);
   await repos.history.putRows(rows);
 
   const rowOf = new Map(rows.filter((r) => r.layer !== null).map((r) => [`${r.taskName}@${r.nodeId}`, r]));
@@ -106,7 +120,13 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
     await repos.tasks.update(run.children.deployment, { total: deployment.instances.length });
   }
   const nodesBefore = Object.fromEntries(nodes.map((n) => [String(n.id), n.status]));
-  await repos.tasks.update(run.id, { plan: outline, total: rows.length, nodesBefore });
+  // the layers apart, in chunks; the run's item records the plan last (a retried plan redoes it all)
+  await repos.plans.putLayers(run.id, outline.layers);
+  await repos.plans.putNodesBefore(run.id, nodesBefore);
+  await repos.tasks.update(run.id, {
+    plan: { provision: outline.provision, layerCount: outline.layers.length },
+    total: rows.length,
+  });
   ctx.log('planned deployment', {
     taskId: run.id,
     provision: toProvision.length,
@@ -114,6 +134,12 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
     layers: deployment.layers.length,
   });
   return outline;
+}
+
+/** The outline of a planned run: its layers from the plan's chunks (or its item, planned before them). */
+async function outlineOf(ctx: Context, runId: number, plan: PlanSummary): Promise<DeploymentOutline> {
+  if ('layers' in plan) return { provision: plan.provision, layers: plan.layers };
+  return { provision: plan.provision, layers: await ctx.repos.plans.layers(runId, layerCountOf(plan)) };
 }
 
 export interface ExpansionInput {
@@ -232,16 +258,17 @@ function instanceRow(
   instance: TaskInstance,
   task: GraphTask,
   data: DeploymentInfo,
-  previous: { fingerprint: string | null; unchanged: boolean },
+  planned: { fingerprint: string | null; unchanged: boolean; requires: string[] },
 ): HistoryRow {
-  const planned = {
+  const { requires, ...previous } = planned;
+  const common = {
     deployTaskId: runId,
     stage: layerStage(instance.layer),
     taskName: instance.task,
     taskType: task.type,
     nodeId: instance.nodeId,
     failOnError: task.fail_on_error ?? true,
-    requires: instance.requires,
+    requires,
     layer: instance.layer,
     order: instance.order,
     ...previous,
@@ -249,7 +276,7 @@ function instanceRow(
   if (instance.noop !== null) {
     const kind = instance.noop.kind === 'condition' ? 'condition' : 'noop';
     return pendingRow({
-      ...planned,
+      ...common,
       cmd: '',
       timeout: 0,
       retries: 0,
@@ -260,7 +287,7 @@ function instanceRow(
   }
   const formatted = formatValues(task, data.placeholdersOf(instance.nodeId)) as GraphTask;
   const command = renderCommand(formatted, uploadData(formatted, data, instance));
-  return pendingRow({ ...planned, ...command, noop: null });
+  return pendingRow({ ...common, ...command, noop: null });
 }
 
 /** The limits of one execution, on the commands as rendered (the API counted each layer at its fewest). */

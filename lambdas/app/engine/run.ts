@@ -1,6 +1,7 @@
-/** What every engine step shares: finding its run, counting a finished row on the run and its stage task. */
+/** What every engine step shares: finding its run, and the target sets its rows' requirements name. */
 import { NotFoundError } from '../../domain/errors.js';
-import { isProvisionStage, type Stage } from '../../domain/stage.js';
+import type { HistoryRow } from '../../domain/history.js';
+import { NO_TARGET_SETS, namesTargetSet, type TargetSets } from '../../domain/requirements.js';
 import type { DeploymentRun } from '../../domain/task.js';
 import type { Context } from '../ports.js';
 
@@ -10,10 +11,9 @@ export async function loadRun(ctx: Context, runId: number): Promise<DeploymentRu
   return run;
 }
 
-/** One more row of the run has finished: progress of the run and of the stage task that owns the row. */
-export async function countDone(ctx: Context, runId: number, stage: Stage): Promise<void> {
-  const run = await loadRun(ctx, runId);
-  const child = isProvisionStage(stage) ? run.children.provision : run.children.deployment;
-  await ctx.repos.tasks.addDone(run.id, 1);
-  if (child !== null) await ctx.repos.tasks.addDone(child, 1);
+/** The plan's target sets, read only when one of these rows names one. */
+export async function targetSetsOf(ctx: Context, runId: number, rows: HistoryRow[]): Promise<TargetSets> {
+  return rows.some((r) => r.requires.some(namesTargetSet))
+    ? ctx.repos.plans.targetSets(runId)
+    : NO_TARGET_SETS;
 }

@@ -5,9 +5,9 @@
  */
 import type { CommandIntent } from '../../domain/bookkeeping.js';
 import { NOT_SENT_REASON } from '../../domain/messages.js';
-import { instanceKey, type Stage } from '../../domain/stage.js';
+import type { Stage } from '../../domain/stage.js';
 import type { DeploymentRun } from '../../domain/task.js';
-import { countDone } from '../engine/run.js';
+import { closeInstance } from '../engine/stage.js';
 import type { Context } from '../ports.js';
 
 /** How long one batch may take to send; a stop waits at most this long for a send in progress. */
@@ -49,10 +49,8 @@ async function abandonBatch(ctx: Context, runId: number, stage: Stage, intent: C
       status: 'pending' as const,
     };
     // a row already `running` may have been sent by a crashed attempt: its own result closes it
-    if (await ctx.repos.history.moveRow(row, 'skipped', { reason: NOT_SENT_REASON, skipReason: 'stopped' })) {
-      await countDone(ctx, runId, stage);
-      await ctx.repos.bookkeeping.closeInstance(runId, stage, instanceKey(t.taskName, t.nodeId));
-    }
+    if (await ctx.repos.history.moveRow(row, 'skipped', { reason: NOT_SENT_REASON, skipReason: 'stopped' }))
+      await closeInstance(ctx, intent, t.nodeId, false);
   }
 }
 

@@ -7,12 +7,10 @@
 
 import { WriteConflictError } from '../../domain/errors.js';
 import { unansweredReason } from '../../domain/messages.js';
-import { rowKey } from '../../domain/stage.js';
 import { abandonScope, type ForceCause, isForced, isPastDeadline } from '../../domain/stop.js';
 import type { DeploymentRun } from '../../domain/task.js';
 import { recordNodeFailure } from '../engine/node-failure.js';
-import { countDone } from '../engine/run.js';
-import { closeInstance } from '../engine/stage.js';
+import { closeRow } from '../engine/stage.js';
 import { inParallel, SSM_CALLS_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { commandsOf, runningRows } from './undelivered.js';
@@ -89,13 +87,13 @@ async function abandonUnanswered(ctx: Context, run: DeploymentRun, all: boolean)
   for (const row of running) {
     const reason = unansweredReason(row);
     await recordNodeFailure(ctx, run, row, 'stop_deployment', reason);
-    const moved = await ctx.repos.history.moveRow(row, 'error', {
+    await ctx.repos.history.moveRow(row, 'error', {
       timeEnd: nowIso(ctx),
       reason,
       errorType: 'stop_deployment',
     });
-    if (moved) await countDone(ctx, run.id, row.stage);
-    await closeInstance(ctx, run.id, row.stage, rowKey(row));
+    // closed even when a result moved it first: that delivery may have died before closing it
+    await closeRow(ctx, row, false);
   }
   if (running.length > 0)
     ctx.log('gave up on unanswered commands', { taskId: run.id, count: running.length });

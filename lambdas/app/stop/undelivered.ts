@@ -14,9 +14,14 @@ import type { Context } from '../ports.js';
 /** A command sent this long before the stop (or after it) may not have been delivered yet. */
 const RECENT_SEND_MS = 10_000;
 
-/** The rows of a run whose command was sent and has not reported yet. */
+/**
+ * The rows of a run whose command was sent and has not reported yet: all in the stage opened last (a stage
+ * opens only once every instance of the one before it has reported), so only its rows are read.
+ */
 export async function runningRows(ctx: Context, runId: number): Promise<HistoryRow[]> {
-  return (await ctx.repos.history.rows(runId, 'all')).filter((r) => r.status === 'running');
+  const stage = await ctx.repos.bookkeeping.currentStage(runId);
+  if (stage === null) return [];
+  return (await ctx.repos.history.rows(runId, stage)).filter((r) => r.status === 'running');
 }
 
 /** The commands of these rows, each with the instances it was sent to for them. */

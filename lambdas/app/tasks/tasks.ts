@@ -5,6 +5,7 @@
  */
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { forcedDeleteReason } from '../../domain/messages.js';
+import { allPages, type Page, type PageRequest } from '../../domain/page.js';
 import { isTaskFinished, type TaskName, type TaskStatus } from '../../domain/status.js';
 import { isForced, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, Task } from '../../domain/task.js';
@@ -25,14 +26,23 @@ export async function getTask(ctx: Context, id: number): Promise<Task> {
   return found;
 }
 
-export async function listTasks(ctx: Context, filter: TaskFilter): Promise<Task[]> {
-  return (await ctx.repos.tasks.list()).filter(
-    (t) =>
-      !t.deletedAt &&
-      (filter.clusterId === undefined || t.clusterId === filter.clusterId) &&
-      (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
-      (filter.names === undefined || filter.names.includes(t.name)),
-  );
+/** Whether the API shows a task in a list with this filter (a deleted task is never shown). */
+const shown =
+  (filter: TaskFilter) =>
+  (t: Task): boolean =>
+    !t.deletedAt &&
+    (filter.clusterId === undefined || t.clusterId === filter.clusterId) &&
+    (filter.statuses === undefined || filter.statuses.includes(t.status)) &&
+    (filter.names === undefined || filter.names.includes(t.name));
+
+/** One page of the tasks the filter shows, by id; a cluster's without reading other clusters' tasks. */
+export function listTasksPage(ctx: Context, filter: TaskFilter, request: PageRequest): Promise<Page<Task>> {
+  return ctx.repos.tasks.page({ clusterId: filter.clusterId }, request, shown(filter));
+}
+
+/** Every task the filter shows, by id, read page by page. */
+export function listTasks(ctx: Context, filter: TaskFilter): Promise<Task[]> {
+  return allPages((request) => listTasksPage(ctx, filter, request));
 }
 
 /** The run a task belongs to: itself, its parent, or the run its stop stops. */
