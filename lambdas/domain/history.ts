@@ -63,6 +63,10 @@ export interface HistoryRow extends RowOutcome {
   /** Seconds between attempts. */
   interval: number;
   failOnError: boolean;
+  /**
+   * What must end before it, per task (domain/requirements.ts): `task@3`, `task@*` (every entry),
+   * `task@#n` (the entries on the plan's target set n); never one key per node of a large role.
+   */
   requires: string[];
   layer: number | null;
   /** Decision order within the deployment: a row is decided after the rows it requires. */

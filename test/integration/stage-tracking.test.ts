@@ -5,6 +5,7 @@
  * completes after an upgrade. Real dynalite, real fleet.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { COMPLETION_CLAIM_MS } from '../../lambdas/app/engine/stage.js';
 import type { Repositories } from '../../lambdas/app/ports.js';
 import { runPk, stageSortKey } from '../../lambdas/store/history.js';
 import { gated, type Harness, newToken, shell, startHarness } from '../helpers/engine-harness.js';
@@ -108,5 +109,47 @@ describe('a layer dispatched by the previous version', () => {
     await h.runStage(taskId, 'layer-1');
     await h.settle();
     expect((await h.engine.finish({ taskId, failure: null })).status).toBe('ready');
+  });
+});
+
+describe('a completion claimed by a Lambda that died before completing', () => {
+  it('is taken over by the watchdog once the claim is old, and the token completed once', async () => {
+    let offset = 0;
+    let dieOnce = true;
+    const h = await startHarness({
+      nodeCount: 1,
+      clock: { now: () => new Date(Date.now() + offset) },
+      wrapRepos: (real: Repositories) => {
+        const bookkeeping = Object.create(real.bookkeeping) as Repositories['bookkeeping'];
+        bookkeeping.claimCompletion = async (...args) => {
+          const claimed = await real.bookkeeping.claimCompletion(...args);
+          if (claimed && dieOnce && args[1] === 'layer-0') {
+            dieOnce = false;
+            throw new Error('the Lambda died after claiming the completion');
+          }
+          return claimed;
+        };
+        return { ...real, bookkeeping };
+      },
+    });
+    current = h;
+    const { deployTask } = await h.setupCluster({ graph: [shell('a', '*', 'echo a')], roles: [['compute']] });
+    const taskId = deployTask.id;
+    await h.engine.plan({ taskId });
+    await h.runStage(taskId, 'provision');
+    const token = newToken('layer-0');
+    await h.engine.dispatch({ taskId, stage: 'layer-0', token });
+    await h.settle();
+    expect(dieOnce).toBe(false);
+    // delivered again, the result finds the completion claimed (by the Lambda that died): it waits
+    expect(h.workflows.completionsOf(token)).toEqual([]);
+    await h.engine.watchdog();
+    expect(h.workflows.completionsOf(token)).toEqual([]);
+
+    offset = COMPLETION_CLAIM_MS + 1000;
+    await h.engine.watchdog();
+    expect(h.workflows.completionsOf(token)).toHaveLength(1);
+    await h.engine.watchdog();
+    expect(h.workflows.completionsOf(token)).toHaveLength(1);
   });
 });

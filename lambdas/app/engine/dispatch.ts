@@ -111,13 +111,11 @@ async function stageIntents(
   if ((await bookkeeping.getStage(taskId, stage)).planned) {
     return { intents: await bookkeeping.intents(taskId, stage), fresh };
   }
-  const intents: CommandIntent[] = [];
-  for (const intent of await planStage(ctx, taskId, stage)) {
-    const recorded = await bookkeeping.recordIntent(intent);
-    intents.push(recorded.intent);
-    if (recorded.created) fresh.add(intent.batch);
-  }
-  return { intents, fresh };
+  const recorded = await inParallel(await planStage(ctx, taskId, stage), WRITES_AT_ONCE, (intent) =>
+    bookkeeping.recordIntent(intent),
+  );
+  for (const { intent, created } of recorded) if (created) fresh.add(intent.batch);
+  return { intents: recorded.map((r) => r.intent), fresh };
 }
 
 /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */

@@ -4,9 +4,11 @@
  * - Results: for the commands of a run that have not reported for a while, one `ListCommandInvocations` per
  *   command (a few at a time); each finished invocation is recorded through the same idempotent path as its
  *   event (record-result.ts).
+ * - Stages: a stage whose results are all in but whose end was lost (endStageIfAllIn) is ended.
  * - Executions: a run whose execution is no longer `RUNNING` (`DescribeExecution`), or no longer exists, is
  *   finished as its execution-ended event would have finished it.
  */
+import { tokenToComplete } from '../../domain/bookkeeping.js';
 import { historyStatusOfInvocation } from '../../domain/command-result.js';
 import type { DeploymentRun } from '../../domain/task.js';
 import { inParallel, SSM_CALLS_AT_ONCE } from '../parallel.js';
@@ -15,6 +17,7 @@ import { commandsOf, runningRows } from '../stop/undelivered.js';
 import { executionEnded } from './execution-ended.js';
 import { finish } from './finish.js';
 import { recordResult } from './record-result.js';
+import { completeStage, endBatch } from './stage.js';
 
 /** A command whose result has not been recorded this long after it was sent is asked about. */
 export const RESULT_QUIET_MS = 15_000;
@@ -53,6 +56,36 @@ export async function reconcileResults(ctx: Context, run: DeploymentRun): Promis
   const recorded = counts.reduce((a, n) => a + n, 0);
   if (recorded > 0) ctx.log('recorded results whose events never came', { taskId: run.id, recorded });
   return recorded;
+}
+
+/**
+ * The stage running, when all its results are in but its end was lost: a Lambda died after emptying a batch
+ * (or after claiming the completion) and no delivery came again. Its emptied batches are ended, and its
+ * token completed (a claim of the completion is taken over once it is COMPLETION_CLAIM_MS old); true if it
+ * did something.
+ */
+export async function endStageIfAllIn(ctx: Context, run: DeploymentRun): Promise<boolean> {
+  const { bookkeeping } = ctx.repos;
+  const stage = await bookkeeping.currentStage(run.id);
+  if (stage === null) return false;
+  const state = await bookkeeping.getStage(run.id, stage);
+  if (state.token === null || state.completedToken === state.token) return false;
+  if (state.openBatches.length > 0) {
+    const shards = await bookkeeping.shards(run.id, stage);
+    const emptied = state.openBatches.filter((b) => shards.get(b)?.open.length === 0);
+    if (emptied.length === 0) return false;
+    const intents = new Map((await bookkeeping.intents(run.id, stage)).map((i) => [i.batch, i]));
+    for (const batch of emptied) {
+      const intent = intents.get(batch);
+      const shard = shards.get(batch);
+      if (intent && shard) await endBatch(ctx, intent, shard);
+    }
+    return true;
+  }
+  const token = tokenToComplete(state);
+  if (token === null) return false;
+  await completeStage(ctx, run.id, stage, token);
+  return true;
 }
 
 /** A run whose execution has ended (or is gone) without finishing it is finished here; true if it was. */

@@ -144,20 +144,20 @@ async function closeLegacyInstance(ctx: Context, intent: CommandIntent, nodeId: 
   if (token !== null) await completeStage(ctx, runId, stage, token);
 }
 
-/** Closes the instance of a row whose batch is not at hand (a stop giving up on it): found among the stage's intents. */
-export async function closeRow(
+/** Closes the instances of rows whose batches are not at hand (a stop giving up on them): found among their stages' intents. */
+export async function closeRows(
   ctx: Context,
-  row: { deployTaskId: number; stage: Stage; taskName: string; nodeId: number },
-  ready: boolean,
+  rows: { deployTaskId: number; stage: Stage; taskName: string; nodeId: number }[],
 ): Promise<void> {
-  for (const intent of await ctx.repos.bookkeeping.intents(row.deployTaskId, row.stage)) {
-    const target = Object.values(intent.targets).find(
-      (t) => t.nodeId === row.nodeId && t.taskName === row.taskName,
+  const intentsOf = new Map<string, Promise<CommandIntent[]>>();
+  for (const row of rows) {
+    const at = `${row.deployTaskId}/${row.stage}`;
+    const intents = intentsOf.get(at) ?? ctx.repos.bookkeeping.intents(row.deployTaskId, row.stage);
+    intentsOf.set(at, intents);
+    const intent = (await intents).find((i) =>
+      Object.values(i.targets).some((t) => t.nodeId === row.nodeId && t.taskName === row.taskName),
     );
-    if (target) {
-      await closeInstance(ctx, intent, row.nodeId, ready);
-      return;
-    }
+    if (intent) await closeInstance(ctx, intent, row.nodeId, false);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * The watchdog, run periodically (every minute on AWS, every second locally), for each running run: ends it
  * if its execution never started, or has ended (or is gone) without finishing it; records results whose
- * events never came (reconcile.ts); follows up stops whose follow-up never ran, escalates stops past their
- * deadline, and gives up on cancelled commands whose nodes never answer, so that every run and every stop
- * completes. Each cluster is supervised on its own: one that fails is logged and the others are still
+ * events never came and ends a stage whose end was lost (reconcile.ts); follows up stops whose follow-up
+ * never ran, escalates stops past their deadline, and gives up on cancelled commands whose nodes never
+ * answer, so that every run and every stop completes. Each cluster is supervised on its own: one that fails is logged and the others are still
  * looked after.
  */
 
@@ -14,7 +14,7 @@ import type { Context } from '../ports.js';
 import { superviseStop } from '../stop/escalation.js';
 import { followUpIfMissed } from '../stop/follow-up.js';
 import { finish } from './finish.js';
-import { reconcileResults, settleIfExecutionEnded } from './reconcile.js';
+import { endStageIfAllIn, reconcileResults, settleIfExecutionEnded } from './reconcile.js';
 
 /** A run without an execution this long after it was created never started. */
 const START_GRACE_MS = 120_000;
@@ -59,6 +59,7 @@ async function superviseRun(ctx: Context, runId: number): Promise<RunRound> {
     return round;
   }
   round.reconciled = await reconcileResults(ctx, run);
+  await endStageIfAllIn(ctx, run);
   if (!isStopping(run.stop)) return round;
   await followUpIfMissed(ctx, run);
   return { ...round, ...(await superviseStop(ctx, run)) };

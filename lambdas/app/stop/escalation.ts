@@ -10,7 +10,7 @@ import { unansweredReason } from '../../domain/messages.js';
 import { abandonScope, type ForceCause, isForced, isPastDeadline } from '../../domain/stop.js';
 import type { DeploymentRun } from '../../domain/task.js';
 import { recordNodeFailure } from '../engine/node-failure.js';
-import { closeRow } from '../engine/stage.js';
+import { closeRows } from '../engine/stage.js';
 import { inParallel, SSM_CALLS_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { commandsOf, runningRows } from './undelivered.js';
@@ -92,9 +92,9 @@ async function abandonUnanswered(ctx: Context, run: DeploymentRun, all: boolean)
       reason,
       errorType: 'stop_deployment',
     });
-    // closed even when a result moved it first: that delivery may have died before closing it
-    await closeRow(ctx, row, false);
   }
+  // closed even when a result moved a row first: that delivery may have died before closing it
+  await closeRows(ctx, running);
   if (running.length > 0)
     ctx.log('gave up on unanswered commands', { taskId: run.id, count: running.length });
   return running.length;
