@@ -43,13 +43,11 @@ export class Api {
 
 export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A check polled until it gives a value: null, undefined or false mean not yet. */
+export type Probe<T> = () => Promise<T | null | undefined | false>;
+
 /** Polls `probe` until it gives a value (not null, undefined or false); a bounded wait. */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<T> {
+export async function until<T>(what: string, probe: Probe<T>, timeoutMs: number, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

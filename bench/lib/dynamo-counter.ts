@@ -59,6 +59,11 @@ export class DynamoCounter {
   between(from: number, to: number): DynamoRequest[] {
     return this.requests.filter((r) => r.at >= from && r.at <= to);
   }
+
+  /** The requests recorded since the last take, and forgets them. */
+  take(): DynamoRequest[] {
+    return this.requests.splice(0);
+  }
 }
 
 function describe(command: CommandLike): DynamoRequest {

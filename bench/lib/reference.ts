@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type GraphTask, validateGraph } from '../../lambdas/domain/graph.js';
+import type { Node } from '../../lambdas/domain/model.js';
 import type { PlanNode } from '../../lambdas/domain/plan.js';
 
 export interface ReferenceWorkload {
@@ -77,6 +78,46 @@ export function scaledLayout(counts: Record<string, number>, nodes: number): Rec
 /** Plan nodes 1..N of a layout, one role per node. */
 export function layoutNodes(roles: string[]): PlanNode[] {
   return roles.map((role, i) => ({ id: i + 1, roles: [role] }));
+}
+
+/** What tells one seeded node from another: its identity, its role, and where and since when it is. */
+export interface NodeSeed {
+  id: number;
+  instanceId: string;
+  /** The node's name and hostname. */
+  name: string;
+  ip: string;
+  mac: string;
+  role: string;
+  online: boolean;
+  clusterId: number | null;
+  discoveredAt: string;
+}
+
+/** A node assigned its one role and provisioned, as the plan step and a deployment read it. */
+export function provisionedNode(seed: NodeSeed): Node {
+  return {
+    id: seed.id,
+    instanceId: seed.instanceId,
+    name: seed.name,
+    hostname: seed.name,
+    ip: seed.ip,
+    mac: seed.mac,
+    platformName: 'Ubuntu',
+    osPlatform: 'linux',
+    status: 'provisioned',
+    errorType: null,
+    errorMsg: null,
+    progress: 0,
+    roles: [seed.role],
+    pendingRoles: [],
+    primaryRoles: [],
+    pendingAddition: false,
+    pendingDeletion: false,
+    online: seed.online,
+    clusterId: seed.clusterId,
+    discoveredAt: seed.discoveredAt,
+  };
 }
 
 /** Typical seconds of a task (0 for a task that runs nothing). */

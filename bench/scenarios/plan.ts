@@ -13,6 +13,7 @@ import { NO_MASTER } from '../../lambdas/app/ports.js';
 import { defaultAttributes } from '../../lambdas/domain/attributes.js';
 import type { GraphTask } from '../../lambdas/domain/graph.js';
 import type { Node } from '../../lambdas/domain/model.js';
+import { provisionedNode } from '../lib/reference.js';
 import { planGraph } from '../lib/schedules.js';
 import { median } from '../lib/stats.js';
 
@@ -64,28 +65,19 @@ export function widenedGraph(tasks: GraphTask[], size: number, otherCopies = 2):
 
 /** Nodes of a layout as the plan step sees them (assigned, provisioned). */
 export function planNodes(roles: string[]): Node[] {
-  return roles.map((role, i) => ({
-    id: i + 1,
-    instanceId: `mi-${String(i + 1).padStart(17, '0')}`,
-    name: `node-${i + 1}`,
-    hostname: `node-${i + 1}`,
-    ip: `10.20.${(i + 1) >> 8}.${(i + 1) & 255}`,
-    mac: '52:54:00:00:00:00',
-    platformName: 'Ubuntu',
-    osPlatform: 'linux',
-    status: 'provisioned',
-    errorType: null,
-    errorMsg: null,
-    progress: 0,
-    roles: [role],
-    pendingRoles: [],
-    primaryRoles: [],
-    pendingAddition: false,
-    pendingDeletion: false,
-    online: true,
-    clusterId: 1,
-    discoveredAt: new Date(0).toISOString(),
-  }));
+  return roles.map((role, i) =>
+    provisionedNode({
+      id: i + 1,
+      instanceId: `mi-${String(i + 1).padStart(17, '0')}`,
+      name: `node-${i + 1}`,
+      ip: `10.20.${(i + 1) >> 8}.${(i + 1) & 255}`,
+      mac: '52:54:00:00:00:00',
+      role,
+      online: true,
+      clusterId: 1,
+      discoveredAt: new Date(0).toISOString(),
+    }),
+  );
 }
 
 export interface PlanTiming {

@@ -24,6 +24,7 @@ import type { Runtime } from '../../local/runtime.js';
 import type { Api } from '../lib/api.js';
 import { type DynamoCounter, summarize } from '../lib/dynamo-counter.js';
 import { type PaperFleet, paperInstanceId } from '../lib/paper-ssm.js';
+import { provisionedNode } from '../lib/reference.js';
 import { hottestWithinOneSecond } from './deploy.js';
 
 /** A Step Functions task token is up to about 1 KB; the local ones are shorter, so the stage item is sized with one of 1,024 characters. */
@@ -190,29 +191,17 @@ async function seedNodes(
     roles.map((role, i) => ({ role, index: first + i })),
     16,
     async ({ role, index }) => {
-      const name = `paper-${index}`;
-      const node: Node = {
+      const node = provisionedNode({
         id: index,
         instanceId: paperInstanceId(index),
-        name,
-        hostname: name,
+        name: `paper-${index}`,
         ip: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
         mac: `52:54:01:${[index >> 16, index >> 8, index].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`,
-        platformName: 'Ubuntu',
-        osPlatform: 'linux',
-        status: 'provisioned',
-        errorType: null,
-        errorMsg: null,
-        progress: 0,
-        roles: [role],
-        pendingRoles: [],
-        primaryRoles: [],
-        pendingAddition: false,
-        pendingDeletion: false,
+        role,
         online: false,
         clusterId,
         discoveredAt: new Date().toISOString(),
-      };
+      });
       await nodes.put(node);
       return node;
     },

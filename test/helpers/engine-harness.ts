@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { afterEach, expect } from 'vitest';
 import { checkStop } from '../../lambdas/app/engine/check-stop.js';
 import { dispatch, type StageInput } from '../../lambdas/app/engine/dispatch.js';
 import { type FinishInput, finish } from '../../lambdas/app/engine/finish.js';
@@ -367,6 +368,26 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   return harness;
+}
+
+/**
+ * Harnesses for the tests of a file: the function returned starts one for the running test; after the test,
+ * no delivery of it may have failed on every attempt, and it is closed.
+ */
+export function harnessPerTest(): (options?: HarnessOptions) => Promise<Harness> {
+  let current: Harness | null = null;
+  afterEach(async () => {
+    const h = current;
+    current = null;
+    if (h) {
+      expect(h.deliveryErrors).toEqual([]);
+      await h.close();
+    }
+  });
+  return async (options = {}) => {
+    current = await startHarness(options);
+    return current;
+  };
 }
 
 /** A shell task of the graph. */

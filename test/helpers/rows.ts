@@ -26,3 +26,16 @@ export function historyRow(extra: Partial<HistoryRow> = {}): HistoryRow {
     ...extra,
   };
 }
+
+/** A pending row of `taskName` on `nodeId` in layer 1, its command `run <task>`: the dispatch decisions' tests. */
+export function taskRow(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}): HistoryRow {
+  return historyRow({
+    stage: 'layer-1',
+    taskName,
+    nodeId,
+    cmd: `run ${taskName}`,
+    timeout: 300,
+    layer: 1,
+    ...extra,
+  });
+}

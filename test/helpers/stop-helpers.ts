@@ -4,6 +4,7 @@
  * chosen point (wrapping one method of the runtime's task repository, a port) so that a race is reproduced deterministically.
  */
 import { expect } from 'vitest';
+import { until as boundedWait, type Probe } from '../../bench/lib/api.js';
 import type { ClusterJson, GraphTaskJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { TaskRepository } from '../../lambdas/app/ports.js';
 import type { FleetCommandRecord } from '../../local/ssm/fleet.js';
@@ -18,22 +19,9 @@ export function slowOnce(tag: string, seconds: number): string {
   return `if [ -e ${marker} ]; then echo again; else touch ${marker}; sleep ${seconds}; fi`;
 }
 
-export const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a value (not null/undefined/false); a bounded wait. */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await pause(everyMs);
-  }
+/** Polls `probe` every 25 ms until it returns a value (not null/undefined/false); at most 30 s unless told. */
+export function until<T>(what: string, probe: Probe<T>, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+  return boundedWait(what, probe, timeoutMs, everyMs);
 }
 
 /** A new cluster with one free node per role given, its graph and (optionally) attributes set. */

@@ -3,7 +3,7 @@
  * dynalite, the local SSM fleet running real shell commands, the DynamoDB repositories, the SSM adapter, the service.
  * Only the Step Functions port is a recording fake.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type {
   InvocationStatus,
   ManagedInstance,
@@ -21,28 +21,13 @@ import {
   type ClusterSetup,
   gated,
   type Harness,
-  type HarnessOptions,
+  harnessPerTest,
   newToken,
   shell,
-  startHarness,
   waitFor,
 } from '../helpers/engine-harness.js';
 
-let current: Harness | null = null;
-
-async function harness(options: HarnessOptions = {}): Promise<Harness> {
-  current = await startHarness(options);
-  return current;
-}
-
-afterEach(async () => {
-  const h = current;
-  current = null;
-  if (h) {
-    expect(h.deliveryErrors).toEqual([]);
-    await h.close();
-  }
-});
+const harness = harnessPerTest();
 
 /** What the fleet received, as `task@nodeId`, read from the commands themselves (not the engine's bookkeeping). */
 function received(

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoCounter, type DynamoRequest, hottestItem, summarize } from '../../bench/lib/dynamo-counter.js';
 import type {
   InvocationStatus,
   ManagedInstance,
@@ -26,7 +27,6 @@ import type { Node } from '../../lambdas/domain/model.js';
 import { EXECUTION_EVENTS_FIXED, EXECUTION_EVENTS_PER_LAYER } from '../../lambdas/domain/plan-limits.js';
 import { runPk } from '../../lambdas/store/history.js';
 import type { Item } from '../../lambdas/store/table.js';
-import { byOperation, type DynamoRequest, DynamoRequests, mostWritten } from '../helpers/dynamo-requests.js';
 import { gated, type Harness, newToken, shell, startHarness, waitFor } from '../helpers/engine-harness.js';
 
 /** A Step Functions task token is about this long; the stage item keeps the current one and the last completed. */
@@ -41,7 +41,7 @@ describe('Step Functions events', () => {
 });
 
 describe('DynamoDB requests per node result', () => {
-  const counter = new DynamoRequests();
+  const counter = new DynamoCounter();
   let h: Harness | null = null;
   afterEach(async () => {
     counter.uninstall();
@@ -100,8 +100,8 @@ describe('DynamoDB requests per node result', () => {
       expect(results).toBe(nodes);
       figures[stage] = {
         perResult: requests.length / results,
-        byOperation: byOperation(requests),
-        mostWritten: mostWritten(requests),
+        byOperation: summarize(requests).byOperation,
+        mostWritten: hottestItem(requests),
         stageItemWrites: writesTo(requests, (sk) => sk.startsWith('STAGE#')),
         taskItemWrites: writesTo(requests, (sk) => sk.startsWith('T#')),
       };

@@ -4,27 +4,18 @@
  * the work; a layer dispatched by the previous version (every instance key in the stage item) still
  * completes after an upgrade. Real dynalite, real fleet.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMPLETION_CLAIM_MS } from '../../lambdas/app/engine/stage.js';
 import type { Repositories } from '../../lambdas/app/ports.js';
 import { runPk, stageSortKey } from '../../lambdas/store/history.js';
-import { gated, type Harness, newToken, shell, startHarness } from '../helpers/engine-harness.js';
+import { gated, harnessPerTest, newToken, shell } from '../helpers/engine-harness.js';
 
-let current: Harness | null = null;
-
-afterEach(async () => {
-  const h = current;
-  current = null;
-  if (h) {
-    expect(h.deliveryErrors).toEqual([]);
-    await h.close();
-  }
-});
+const harness = harnessPerTest();
 
 describe('a result handler that dies after closing the last instance of a batch', () => {
   it('is delivered again: the batch ends, its last runs are recorded, the token completes once', async () => {
     let dieOnce = true;
-    const h = await startHarness({
+    const h = await harness({
       nodeCount: 2,
       wrapRepos: (real: Repositories) => {
         const nodes = Object.create(real.nodes) as Repositories['nodes'];
@@ -38,7 +29,6 @@ describe('a result handler that dies after closing the last instance of a batch'
         return { ...real, nodes };
       },
     });
-    current = h;
     const { deployTask, nodes } = await h.setupCluster({
       graph: [shell('a', '*', 'echo a')],
       roles: [['compute'], ['compute']],
@@ -65,8 +55,7 @@ describe('a result handler that dies after closing the last instance of a batch'
 
 describe('a layer dispatched by the previous version', () => {
   it('completes after the upgrade: results close the keys of the stage item, count, and record last runs', async () => {
-    const h = await startHarness({ nodeCount: 2 });
-    current = h;
+    const h = await harness({ nodeCount: 2 });
     const { deployTask, nodes } = await h.setupCluster({
       graph: [shell('a', '*', gated('a', 'echo a')), shell('b', '*', 'echo b', { requires: ['a'] })],
       roles: [['compute'], ['compute']],
@@ -116,7 +105,7 @@ describe('a completion claimed by a Lambda that died before completing', () => {
   it('is taken over by the watchdog once the claim is old, and the token completed once', async () => {
     let offset = 0;
     let dieOnce = true;
-    const h = await startHarness({
+    const h = await harness({
       nodeCount: 1,
       clock: { now: () => new Date(Date.now() + offset) },
       wrapRepos: (real: Repositories) => {
@@ -132,7 +121,6 @@ describe('a completion claimed by a Lambda that died before completing', () => {
         return { ...real, bookkeeping };
       },
     });
-    current = h;
     const { deployTask } = await h.setupCluster({ graph: [shell('a', '*', 'echo a')], roles: [['compute']] });
     const taskId = deployTask.id;
     await h.engine.plan({ taskId });

@@ -8,12 +8,7 @@ import {
   MAX_INSTANCES_PER_COMMAND,
   reachedNoops,
 } from '../../lambdas/domain/dispatch.js';
-import {
-  type HistoryRow,
-  NO_OUTCOME,
-  type SkipReason,
-  skipCountsAsSuccess,
-} from '../../lambdas/domain/history.js';
+import { type HistoryRow, type SkipReason, skipCountsAsSuccess } from '../../lambdas/domain/history.js';
 import { rowFate, settleCluster, settleNode } from '../../lambdas/domain/settlement.js';
 import { rowKey } from '../../lambdas/domain/stage.js';
 import {
@@ -31,32 +26,7 @@ import {
   needsProvisioning,
 } from '../../lambdas/domain/status.js';
 import { SYNC_NODE } from '../../lambdas/domain/targets.js';
-
-function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}): HistoryRow {
-  return {
-    deployTaskId: 1,
-    stage: 'layer-1',
-    taskName,
-    taskType: 'shell',
-    nodeId,
-    status: 'pending',
-    timeStart: null,
-    timeEnd: null,
-    fingerprint: null,
-    unchanged: false,
-    ...NO_OUTCOME,
-    cmd: `run ${taskName}`,
-    timeout: 300,
-    retries: 0,
-    interval: 0,
-    failOnError: true,
-    requires: [],
-    layer: 1,
-    order: null,
-    noop: null,
-    ...extra,
-  };
-}
+import { taskRow } from '../helpers/rows.js';
 
 function failures(nodes: [number, string][] = [], instances: [string, string][] = []): Failures {
   return { nodes: new Map(nodes), instances: new Map(instances) };
@@ -66,14 +36,14 @@ const keysOf = (rows: HistoryRow[]): string[] => rows.map(rowKey);
 
 describe('decideLayer', () => {
   it('sends every pending row when nothing failed', () => {
-    const rows = [row('a', 1), row('a', 2), row('b', 1, { requires: ['x@1', 'y@2'] })];
+    const rows = [taskRow('a', 1), taskRow('a', 2), taskRow('b', 1, { requires: ['x@1', 'y@2'] })];
     const decision = decideLayer(rows, failures());
     expect(keysOf(decision.send)).toEqual(['a@1', 'a@2', 'b@1']);
     expect(decision.skip).toEqual([]);
   });
 
   it('skips the rows of a node that failed earlier, naming the node and why', () => {
-    const rows = [row('a', 1), row('a', 2)];
+    const rows = [taskRow('a', 1), taskRow('a', 2)];
     const decision = decideLayer(rows, failures([[1, 'setup failed (Failed, exit code 3)']]));
     expect(keysOf(decision.send)).toEqual(['a@2']);
     expect(decision.skip).toHaveLength(1);
@@ -84,7 +54,7 @@ describe('decideLayer', () => {
   });
 
   it('skips a row whose requirement did not succeed, naming the requirement', () => {
-    const rows = [row('b', 2, { requires: ['ok@1', 'bad@1'] }), row('c', 3, { requires: ['ok@1'] })];
+    const rows = [taskRow('b', 2, { requires: ['ok@1', 'bad@1'] }), taskRow('c', 3, { requires: ['ok@1'] })];
     const decision = decideLayer(rows, failures([], [['bad@1', 'failed']]));
     expect(keysOf(decision.send)).toEqual(['c@3']);
     expect(decision.skip.map((s) => [rowKey(s.row), s.reason])).toEqual([
@@ -94,7 +64,7 @@ describe('decideLayer', () => {
 
   it('a failed node wins over a failed requirement in the reason', () => {
     const decision = decideLayer(
-      [row('b', 1, { requires: ['bad@2'] })],
+      [taskRow('b', 1, { requires: ['bad@2'] })],
       failures([[1, 'node broke']], [['bad@2', 'failed']]),
     );
     expect(decision.skip[0]?.reason).toContain('node 1 failed earlier (node broke)');
@@ -102,19 +72,19 @@ describe('decideLayer', () => {
 
   it('considers pending rows only: running, finished and skipped rows are neither sent nor skipped', () => {
     const statuses: HistoryStatus[] = ['running', 'ready', 'error', 'skipped'];
-    const rows = [...statuses.map((status, i) => row('a', i + 1, { status })), row('a', 9)];
+    const rows = [...statuses.map((status, i) => taskRow('a', i + 1, { status })), taskRow('a', 9)];
     const decision = decideLayer(rows, failures([[1, 'x']], [['z@1', 'x']]));
     expect(keysOf(decision.send)).toEqual(['a@9']);
     expect(decision.skip).toEqual([]);
   });
 
   it('decides rows that run nothing first, in plan order, so that a row of the same layer needing one sees it', () => {
-    const stage = row('deploy_end', SYNC_NODE, {
+    const stage = taskRow('deploy_end', SYNC_NODE, {
       order: 1,
       requires: ['top@*'],
       noop: { kind: 'noop', reason: 'stage: nothing runs' },
     });
-    const after = row('post', 2, { order: 2, requires: ['deploy_end@sync'] });
+    const after = taskRow('post', 2, { order: 2, requires: ['deploy_end@sync'] });
     // a failure on a node that did not fail (a blocked cross-dependency) blocks the stage, and so what follows
     const blocked = decideLayer([after, stage], failures([], [['top@3', 'not run: requirement x']]));
     expect(blocked.skip.map((s) => [rowKey(s.row), s.kind])).toEqual([
@@ -131,7 +101,7 @@ describe('decideLayer', () => {
   });
 
   it('a stage does not wait for a node that failed alone: the other nodes go past it', () => {
-    const stage = row('deploy_end', SYNC_NODE, {
+    const stage = taskRow('deploy_end', SYNC_NODE, {
       order: 1,
       requires: ['top@*'],
       noop: { kind: 'noop', reason: 's' },
@@ -139,14 +109,14 @@ describe('decideLayer', () => {
     const decision = decideLayer([stage], failures([[3, 'top failed']], [['top@3', 'failed']]));
     expect(decision.skip.map((s) => s.kind)).toEqual(['noop']);
     // a row of a node still waits for what failed on another node (Astute: its dependents fail)
-    const cross = row('agent', 2, { requires: ['top@3'] });
+    const cross = taskRow('agent', 2, { requires: ['top@3'] });
     expect(decideLayer([cross], failures([[3, 'top failed']], [['top@3', 'failed']])).skip[0]?.kind).toBe(
       'blocked',
     );
   });
 
   it('a false condition skips the row with its reason, counted as success', () => {
-    const cond = row('radosgw', 1, { noop: { kind: 'condition', reason: 'condition is false: x' } });
+    const cond = taskRow('radosgw', 1, { noop: { kind: 'condition', reason: 'condition is false: x' } });
     expect(decideLayer([cond], failures()).skip).toEqual([
       { row: cond, kind: 'condition', reason: 'condition is false: x' },
     ]);
@@ -156,12 +126,16 @@ describe('decideLayer', () => {
 describe('reachedNoops', () => {
   it('names the pending rows that run nothing whose requirements all succeeded, through chains of them', () => {
     const rows = [
-      row('a', 1, { status: 'ready', order: 0 }),
-      row('a', 2, { status: 'skipped', skipReason: 'condition', order: 1 }),
-      row('end', SYNC_NODE, { order: 2, requires: ['a@*'], noop: { kind: 'noop', reason: 'stage' } }),
-      row('post', SYNC_NODE, { order: 3, requires: ['end@sync'], noop: { kind: 'noop', reason: 'stage' } }),
-      row('b', 1, { order: 4 }),
-      row('after-b', 1, { order: 5, requires: ['b@1'], noop: { kind: 'condition', reason: 'c' } }),
+      taskRow('a', 1, { status: 'ready', order: 0 }),
+      taskRow('a', 2, { status: 'skipped', skipReason: 'condition', order: 1 }),
+      taskRow('end', SYNC_NODE, { order: 2, requires: ['a@*'], noop: { kind: 'noop', reason: 'stage' } }),
+      taskRow('post', SYNC_NODE, {
+        order: 3,
+        requires: ['end@sync'],
+        noop: { kind: 'noop', reason: 'stage' },
+      }),
+      taskRow('b', 1, { order: 4 }),
+      taskRow('after-b', 1, { order: 5, requires: ['b@1'], noop: { kind: 'condition', reason: 'c' } }),
     ];
     expect([...reachedNoops(rows).keys()]).toEqual(['end@sync', 'post@sync']);
   });
@@ -169,7 +143,7 @@ describe('reachedNoops', () => {
 
 describe('batchRows', () => {
   it('groups rows by task and command, and orders each batch by node id', () => {
-    const rows = [row('b', 3), row('a', 5), row('b', 1), row('a', 2), row('b', 2)];
+    const rows = [taskRow('b', 3), taskRow('a', 5), taskRow('b', 1), taskRow('a', 2), taskRow('b', 2)];
     const batches = batchRows(rows);
     expect(batches.map((b) => [b.taskName, b.cmd, b.rows.map((r) => r.nodeId)])).toEqual([
       ['a', 'run a', [2, 5]],
@@ -179,11 +153,11 @@ describe('batchRows', () => {
 
   it('separates rows of one task whose command, timeout or retries differ', () => {
     const rows = [
-      row('a', 1),
-      row('a', 2, { cmd: 'other' }),
-      row('a', 3, { timeout: 10 }),
-      row('a', 4, { retries: 2 }),
-      row('a', 5),
+      taskRow('a', 1),
+      taskRow('a', 2, { cmd: 'other' }),
+      taskRow('a', 3, { timeout: 10 }),
+      taskRow('a', 4, { retries: 2 }),
+      taskRow('a', 5),
     ];
     const batches = batchRows(rows);
     expect(batches).toHaveLength(4);
@@ -195,7 +169,7 @@ describe('batchRows', () => {
   });
 
   it('puts at most 50 nodes in a batch: 120 nodes make 3 batches of 50, 50 and 20', () => {
-    const rows = Array.from({ length: 120 }, (_, i) => row('a', 120 - i));
+    const rows = Array.from({ length: 120 }, (_, i) => taskRow('a', 120 - i));
     const batches = batchRows(rows);
     expect(MAX_INSTANCES_PER_COMMAND).toBe(50);
     expect(batches.map((b) => b.rows.length)).toEqual([50, 50, 20]);
@@ -208,9 +182,9 @@ describe('batchRows', () => {
 
   it('is deterministic: the same rows in any order give the same batches', () => {
     const rows = [
-      ...Array.from({ length: 60 }, (_, i) => row('a', i + 1)),
-      ...Array.from({ length: 7 }, (_, i) => row('b', i + 1)),
-      row('c', 4, { cmd: 'x' }),
+      ...Array.from({ length: 60 }, (_, i) => taskRow('a', i + 1)),
+      ...Array.from({ length: 7 }, (_, i) => taskRow('b', i + 1)),
+      taskRow('c', 4, { cmd: 'x' }),
     ];
     const shape = (input: HistoryRow[]) => batchRows(input).map((b) => [b.taskName, keysOf(b.rows)]);
     const reversed = [...rows].reverse();

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type GraphTask, validateGraph } from '../../lambdas/domain/graph';
+import type { GraphTask } from '../../lambdas/domain/graph';
 import {
   type DeploymentPlan,
   LAYER_SLACK_S,
@@ -12,31 +11,7 @@ import {
   type TaskInstance,
 } from '../../lambdas/domain/plan';
 import { SYNC_NODE } from '../../lambdas/domain/targets';
-
-const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/reference-graph.json', import.meta.url), 'utf8'),
-) as {
-  tasks: unknown[];
-  clusters: Record<string, Record<string, number>>;
-  typical_duration_s: Record<string, number>;
-};
-
-function referenceTasks(): GraphTask[] {
-  const result = validateGraph(fixture.tasks);
-  if (!result.ok) throw new Error('reference graph rejected');
-  return result.tasks;
-}
-
-/** Nodes 1..N, one role per node, in the layout's order. */
-function layoutNodes(layout: string): PlanNode[] {
-  const counts = fixture.clusters[layout];
-  if (!counts) throw new Error(`no layout ${layout}`);
-  const nodes: PlanNode[] = [];
-  for (const [role, count] of Object.entries(counts)) {
-    for (let i = 0; i < count; i++) nodes.push({ id: nodes.length + 1, roles: [role] });
-  }
-  return nodes;
-}
+import { reference, referenceNodes } from '../helpers/reference-graph';
 
 function sh(id: string, roles: GraphTask['roles'], extra: Partial<GraphTask> = {}): GraphTask {
   return { id, type: 'shell', roles, parameters: { cmd: `run ${id}` }, ...extra };
@@ -317,7 +292,7 @@ describe('planDeployment', () => {
   });
 
   it('an empty cluster runs nothing (its stages are noted on the sync node); an empty graph plans nothing', () => {
-    const empty = planDeployment(referenceTasks(), []);
+    const empty = planDeployment(reference.tasks, []);
     expect(empty.layers.flat()).toEqual([]);
     expect(new Set(empty.instances.map((i) => i.nodeId))).toEqual(new Set([SYNC_NODE]));
     expect(planDeployment([], nodes3)).toEqual({ instances: [], layers: [] });
@@ -325,8 +300,8 @@ describe('planDeployment', () => {
 
   for (const layout of ['small', 'reference-50']) {
     it(`layers of the reference graph on '${layout}' are a topological order with one task per node`, () => {
-      const nodes = layoutNodes(layout);
-      const plan = planDeployment(referenceTasks(), nodes);
+      const nodes = referenceNodes(layout);
+      const plan = planDeployment(reference.tasks, nodes);
       expectTopological(plan);
       // Every compute node waits for the controllers' nova and rabbitmq before its top role.
       const controllers = nodes.filter((n) => n.roles.includes('controller')).map((n) => n.id);
@@ -342,8 +317,8 @@ describe('planDeployment', () => {
   }
 
   it('plans the reference graph on large-1000 with a bounded number of edges', () => {
-    const nodes = layoutNodes('large-1000');
-    const plan = planDeployment(referenceTasks(), nodes);
+    const nodes = referenceNodes('large-1000');
+    const plan = planDeployment(reference.tasks, nodes);
     const edges = plan.instances.reduce((sum, i) => sum + i.requires.length, 0);
     expect(edges).toBeLessThan(300_000);
     expectTopological(plan);
@@ -351,14 +326,14 @@ describe('planDeployment', () => {
     expect(tops).toHaveLength(950);
     // a stage waits for every node, yet its row names tasks (`task@*`), not 1,000 nodes' entries
     for (const stage of plan.instances.filter((i) => i.nodeId === SYNC_NODE)) {
-      expect(stage.requires.length, stage.key).toBeLessThanOrEqual(referenceTasks().length);
+      expect(stage.requires.length, stage.key).toBeLessThanOrEqual(reference.tasks.length);
     }
     expect(new Set(tops.map((i) => i.layer)).size).toBe(48);
   });
 });
 
 describe('layers with typical durations', () => {
-  const typical = fixture.typical_duration_s;
+  const typical = reference.typical;
   /** What the layers take when each lasts as long as its longest entry. */
   const layeredSeconds = (plan: DeploymentPlan) => {
     const task = new Map(plan.instances.map((i) => [i.key, i.task]));
@@ -373,7 +348,7 @@ describe('layers with typical durations', () => {
     ['reference-50', 2480, 2827],
   ] as const) {
     it(`keep a long entry with slack out of a short critical layer on '${layout}' (at most ${bound} s, was ${before})`, () => {
-      const plan = planDeployment(referenceTasks(), layoutNodes(layout), {
+      const plan = planDeployment(reference.tasks, referenceNodes(layout), {
         durationOf: (task) => typical[task.id] ?? 0,
       });
       expectTopological(plan);

@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decideLayer, reachedNoops } from '../../lambdas/domain/dispatch.js';
-import { type GraphTask, validateGraph } from '../../lambdas/domain/graph.js';
-import { type HistoryRow, NO_OUTCOME } from '../../lambdas/domain/history.js';
-import { type PlanNode, planDeployment, type TaskInstance } from '../../lambdas/domain/plan.js';
+import { planDeployment, type TaskInstance } from '../../lambdas/domain/plan.js';
 import {
   compactRequirements,
   EXPLICIT_REQUIREMENTS,
@@ -13,23 +10,8 @@ import {
   type TargetSets,
 } from '../../lambdas/domain/requirements.js';
 import { rowKey } from '../../lambdas/domain/stage.js';
-
-const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/reference-graph.json', import.meta.url), 'utf8'),
-) as { tasks: unknown[]; clusters: Record<string, Record<string, number>> };
-
-function referenceTasks(): GraphTask[] {
-  const result = validateGraph(fixture.tasks);
-  if (!result.ok) throw new Error('reference graph rejected');
-  return result.tasks;
-}
-
-function layoutNodes(layout: string): PlanNode[] {
-  const nodes: PlanNode[] = [];
-  for (const [role, count] of Object.entries(fixture.clusters[layout] ?? {}))
-    for (let i = 0; i < count; i++) nodes.push({ id: nodes.length + 1, roles: [role] });
-  return nodes;
-}
+import { reference, referenceNodes } from '../helpers/reference-graph.js';
+import { taskRow } from '../helpers/rows.js';
 
 const entries = (instances: TaskInstance[]) => {
   const count = new Map<string, number>();
@@ -67,7 +49,7 @@ describe('requirements kept per task', () => {
   });
 
   it('name the same entries as the plan, on the reference graph (reference-50)', () => {
-    const plan = planDeployment(referenceTasks(), layoutNodes('reference-50'));
+    const plan = planDeployment(reference.tasks, referenceNodes('reference-50'));
     const sets = new TargetSetRegistry();
     const count = entries(plan.instances);
     const map = () => sets.asMap();
@@ -80,7 +62,7 @@ describe('requirements kept per task', () => {
   });
 
   it('keep every row small on 1,000 nodes: a bounded number of short requirements', () => {
-    const plan = planDeployment(referenceTasks(), layoutNodes('large-1000'));
+    const plan = planDeployment(reference.tasks, referenceNodes('large-1000'));
     const sets = new TargetSetRegistry();
     const count = entries(plan.instances);
     let longest = 0;
@@ -88,7 +70,7 @@ describe('requirements kept per task', () => {
       const compact = compactRequirements(instance.requires, count, sets);
       longest = Math.max(longest, compact.join('').length);
       expect(compact.length, instance.key).toBeLessThanOrEqual(
-        referenceTasks().length * EXPLICIT_REQUIREMENTS,
+        reference.tasks.length * EXPLICIT_REQUIREMENTS,
       );
     }
     expect(longest).toBeLessThan(1024);
@@ -97,37 +79,11 @@ describe('requirements kept per task', () => {
   });
 });
 
-function row(taskName: string, nodeId: number, extra: Partial<HistoryRow> = {}): HistoryRow {
-  return {
-    deployTaskId: 1,
-    stage: 'layer-1',
-    taskName,
-    taskType: 'shell',
-    nodeId,
-    status: 'pending',
-    timeStart: null,
-    timeEnd: null,
-    fingerprint: null,
-    unchanged: false,
-    ...NO_OUTCOME,
-    cmd: `run ${taskName}`,
-    timeout: 300,
-    retries: 0,
-    interval: 0,
-    failOnError: true,
-    requires: [],
-    layer: 1,
-    order: null,
-    noop: null,
-    ...extra,
-  };
-}
-
 describe('decisions on target-set requirements', () => {
   const sets: TargetSets = new Map([[0, new Set([2, 3, 4, 5, 6])]]);
 
   it('block a row when an entry of the set failed, not for one outside it', () => {
-    const rows = [row('ctl', 1, { requires: ['l2@#0'] })];
+    const rows = [taskRow('ctl', 1, { requires: ['l2@#0'] })];
     const failed = (key: string) => ({ nodes: new Map(), instances: new Map([[key, 'failed']]) });
     expect(decideLayer(rows, failed('l2@7'), sets).send.map(rowKey)).toEqual(['ctl@1']);
     const decision = decideLayer(rows, failed('l2@4'), sets);
@@ -136,9 +92,9 @@ describe('decisions on target-set requirements', () => {
 
   it('reach a row that runs nothing when every entry of the set succeeded', () => {
     const noop = { kind: 'noop' as const, reason: 'nothing' };
-    const ready = [2, 3, 4, 5, 6].map((n) => row('l2', n, { status: 'ready', order: 0 }));
-    const after = row('after', 1, { requires: ['l2@#0'], noop, order: 1 });
-    expect([...reachedNoops([...ready, row('l2', 7, { order: 0 }), after], sets).keys()]).toEqual([
+    const ready = [2, 3, 4, 5, 6].map((n) => taskRow('l2', n, { status: 'ready', order: 0 }));
+    const after = taskRow('after', 1, { requires: ['l2@#0'], noop, order: 1 });
+    expect([...reachedNoops([...ready, taskRow('l2', 7, { order: 0 }), after], sets).keys()]).toEqual([
       'after@1',
     ]);
     const notYet = ready.map((r, i) => (i === 0 ? { ...r, status: 'running' as const } : r));
