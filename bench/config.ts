@@ -28,8 +28,9 @@ export interface BenchConfig {
   historyRows: number;
   repetitions: number;
   historyRepetitions: number;
-  /** The optional 1,000-node end-to-end deployment (`--e2e-1000`). */
-  e2e1000: boolean;
+  /** The stop/restart story on a simulated fleet of the large-1000 layout (`--e2e-1000`, `--only=e2e`). */
+  e2eNodes: number;
+  e2eScale: number;
 }
 
 export function benchConfig(quick: boolean, overrides: Partial<BenchConfig> = {}): BenchConfig {
@@ -54,7 +55,8 @@ export function benchConfig(quick: boolean, overrides: Partial<BenchConfig> = {}
         historyRows: 5_000,
         repetitions: 10,
         historyRepetitions: 3,
-        e2e1000: false,
+        e2eNodes: 100,
+        e2eScale: 0.001,
       }
     : {
         quick,
@@ -76,10 +78,13 @@ export function benchConfig(quick: boolean, overrides: Partial<BenchConfig> = {}
         historyRows: 60_000,
         repetitions: 30,
         historyRepetitions: 3,
-        e2e1000: false,
+        e2eNodes: 1000,
+        e2eScale: 0.001,
       };
   return { ...base, ...overrides };
 }
 
-export const SCENARIOS = ['schedule', 'plan', 'deploy', 'stop', 'scale', 'reads'] as const;
+export const SCENARIOS = ['schedule', 'plan', 'deploy', 'stop', 'scale', 'reads', 'e2e'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** What `npm run bench` runs unless told otherwise: all but the 1,000-node end-to-end run (`--e2e-1000`). */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== 'e2e');

@@ -132,6 +132,9 @@ function capacityLines(results: BenchResults): string[] {
     big.hottestPartition
       ? `- The partition key written most, ${big.hottestPartition.pk}, takes ${big.hottestPartition.writes} writes, ${big.hottestPartition.units.toLocaleString('en-US')} write units: ${big.hottestPartition.units <= 1000 ? 'within' : '**beyond**'} the 1,000 a second of one partition, before DynamoDB splits a hot partition by its sort keys (which takes minutes: a burst beyond it is throttled first).`
       : '',
+    big.hottestPartition && big.hottestPartition.units > 1000
+      ? `- So a layer whose ${big.results.toLocaleString('en-US')} results all land within one second is beyond one partition's limit: its results take at least ${(big.hottestPartition.units / 1000).toFixed(1)} s to record. A throttled write is retried (the SDK's three attempts, then the asynchronous invocation's two, then the watchdog reads the result back from SSM): the results are late, none is lost, and no other cluster's partition is touched. Real layers spread their results over seconds (commands are sent in batches of 50 and nodes take different times), but a layer of short tasks on every node can reach it. What would keep even that burst within: the batch shards under partition keys of their own (the run's partition then takes one write a result, ${big.results.toLocaleString('en-US')} units), and a queue in front of the result function whose maximum concurrency bounds the rate (an SQS event source mapping's MaximumConcurrency), or the history rows spread over several partition keys by node (a run's history then read as a merge of that many queries).`
+      : '',
   ].filter((line) => line !== '');
 }
 

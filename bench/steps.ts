@@ -25,6 +25,7 @@ import {
 import { benchRuntime, commandsOf, executionHistory } from './lib/runtime.js';
 import { max, median, round } from './lib/stats.js';
 import { type DeployedRun, deployOnce } from './scenarios/deploy.js';
+import { type EndToEndResult, endToEnd } from './scenarios/e2e.js';
 import { timePlan, widenedGraph } from './scenarios/plan.js';
 import { readsScenario } from './scenarios/reads.js';
 import { scaleRun } from './scenarios/scale.js';
@@ -472,22 +473,18 @@ export async function seededStep(ctx: StepContext, want: { scale: boolean; reads
     if (want.scale) {
       const large = layoutRoles(w, 'large-1000').slice(0, cfg.scaleNodes);
       const base = layoutRoles(w, 'reference-50').slice(0, cfg.scaleBaselineNodes);
-      log(`scale: seeded deployment on ${base.length} nodes`);
-      const small = await scaleRun(runtime, api, ctx.counter, paper, {
-        name: 'scale-base',
-        roles: base,
-        graph: w.tasks,
-        firstNodeIndex: 100_000,
-        concurrency: cfg.resultConcurrency,
-      });
-      log(`scale: seeded deployment on ${large.length} nodes`);
-      const big = await scaleRun(runtime, api, ctx.counter, paper, {
-        name: 'scale',
-        roles: large,
-        graph: w.tasks,
-        firstNodeIndex: 200_000,
-        concurrency: cfg.resultConcurrency,
-      });
+      const seeded = (name: string, roles: string[], firstNodeIndex: number) => {
+        log(`scale: seeded deployment on ${roles.length} nodes`);
+        return scaleRun(runtime, api, ctx.counter, paper, {
+          name,
+          roles,
+          graph: w.tasks,
+          firstNodeIndex,
+          concurrency: cfg.resultConcurrency,
+        });
+      };
+      const small = await seeded('scale-base', base, 100_000);
+      const big = await seeded('scale', large, 200_000);
       scaleFigures(ctx, small, big);
     }
     if (want.reads) {
@@ -606,4 +603,110 @@ function scaleFigures(
     note: `Most written: ${hot?.item ?? '-'}${hotBytes ? ` (${Math.round(hotBytes / 1024)} KB: ${Math.ceil(hotBytes / 1024)} write units a write)` : ''}; next: ${big.secondHottest?.item ?? '-'} (${big.secondHottest?.writes ?? 0}). Met when the hottest item takes at most 10 writes per 1,000 results, so that a layer whose results all land within one second writes no item more than 10 times that second.`,
   });
   ctx.details.scale = { small, big };
+}
+
+/** The stop/restart story end to end on a 1,000-node simulated fleet (`--e2e-1000`). */
+export async function endToEndStep(ctx: StepContext): Promise<void> {
+  const { cfg, workload: w, figures, log } = ctx;
+  const roles = layoutRoles(w, 'large-1000').slice(0, cfg.e2eNodes);
+  const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024;
+  const bench = await benchRuntime({ nodeCount: roles.length });
+  let result: EndToEndResult;
+  try {
+    result = await endToEnd(
+      bench.runtime,
+      bench.api,
+      ctx.counter,
+      {
+        roles,
+        graph: sleepingGraph(w, cfg.e2eScale),
+        scale: cfg.e2eScale,
+        typical: w.typical,
+        rssBeforeMb,
+        log,
+      },
+      3_600_000,
+    );
+  } finally {
+    await bench.stop();
+  }
+  const r = result;
+  const n = r.nodes.toLocaleString('en-US');
+  const where = `${n} nodes (large-1000${r.nodes < 1000 ? `, first ${n}` : ''}), 1 typical second = ${cfg.e2eScale} s of sleep`;
+  const ready = r.nodeStatuses.ready ?? 0;
+  figures.add('e2e', {
+    id: 'e2e-wall-time',
+    name: `${n} nodes end to end: provision, deploy, stop, Deploy changes to operational`,
+    value: r.wallSeconds,
+    unit: 's',
+    target: 'reported (the fleet and runtime hold the load on this machine)',
+    baseline: {
+      name: 'the same two runs with no engine overhead (their layers, nominal sleeps)',
+      ...seconds(r.stopped.nominalLayered + r.restart.nominalLayered),
+    },
+    note: `${where}. Provisioning ${round(r.provisionSeconds)} s (every node's root comes up with it), the first run to its stop ${round(r.firstRunSeconds)} s (${r.stopped.results} results, stopped in layer ${r.stoppedInLayer} of ${r.plannedLayers}), Deploy changes ${round(r.restartSeconds)} s (${r.restartRan} results, ${r.restartSkipped} rows skipped as done, ${r.restart.layers} layers).`,
+    details: {
+      ...r,
+      stopped: { ...r.stopped, layerTasks: undefined },
+      restart: { ...r.restart, layerTasks: undefined },
+    },
+  });
+  figures.add('e2e', {
+    id: 'e2e-restart-operational',
+    name: `${n} nodes: nodes ready after Deploy changes following the stop`,
+    value: ready,
+    unit: 'nodes',
+    target: 'every node ready, the cluster operational',
+    check: (v) => v === r.nodes && r.clusterStatus === 'operational' && r.restart.status === 'ready',
+    baseline: { name: 'nodes of the cluster', value: r.nodes, unit: 'nodes' },
+    note: `Cluster ${r.clusterStatus}; nodes by status: ${Object.entries(r.nodeStatuses)
+      .map(([s, c]) => `${c} ${s}`)
+      .join(', ')}; the restart run ended ${r.restart.status}.`,
+  });
+  figures.add('e2e', {
+    id: 'e2e-stop-ratio',
+    name: `${n} nodes: stop, 202 to settled / longest in-flight remainder`,
+    value: r.stop.settled,
+    unit: 's',
+    target: '<= 1.08 (the max of the stop figures)',
+    check: (ratio) => ratio <= 1.08,
+    onRatio: true,
+    baseline: { name: 'longest in-flight remainder at the 202', ...seconds(r.stop.remainder) },
+    note: `The stop's reply took ${r.stop.replyMs} ms; commands sent after the 202: ${r.stop.commandsSentAfter}.`,
+  });
+  figures.add('e2e', {
+    id: 'e2e-events',
+    name: `${n} nodes: Step Functions events of Deploy changes after the stop`,
+    value: r.restart.events.total,
+    unit: 'events',
+    target: `${EXECUTION_EVENTS_FIXED} + ${EXECUTION_EVENTS_PER_LAYER} x layers at most, flat in nodes`,
+    check: () =>
+      r.restart.events.perLayer <= EXECUTION_EVENTS_PER_LAYER &&
+      r.restart.events.fixed <= EXECUTION_EVENTS_FIXED,
+    baseline: {
+      name: `${EXECUTION_EVENTS_FIXED} + ${EXECUTION_EVENTS_PER_LAYER} x its ${r.restart.events.layers} layers`,
+      value: EXECUTION_EVENTS_FIXED + EXECUTION_EVENTS_PER_LAYER * r.restart.events.layers,
+      unit: 'events',
+    },
+    note: `${round(r.restart.events.fixed)} + ${round(r.restart.events.perLayer, 2)} x ${r.restart.events.layers} layers; the stopped run: ${r.stopped.events.total} events.`,
+  });
+  figures.add('e2e', {
+    id: 'e2e-requests-per-result',
+    name: `${n} nodes: DynamoDB requests per node result`,
+    value: r.restart.requests.perResult,
+    unit: 'requests',
+    target: '<= 4',
+    check: (v) => v <= 4,
+    baseline: { name: 'naive design: stop flag, command, row, progress', value: 4, unit: 'requests' },
+    note: `Deploy changes after the stop: ${opsText(r.restart.requests.perResultByOperation)}; the stopped run: ${round(r.stopped.requests.perResult, 2)}.`,
+  });
+  figures.add('e2e', {
+    id: 'e2e-memory',
+    name: `${n} nodes: resident memory of the runtime's process (peak)`,
+    value: r.rssPeakMb,
+    unit: 'MB',
+    target: 'reported (what holding the fleet costs)',
+    baseline: { name: 'the bench process before the runtime started', value: r.rssBeforeMb, unit: 'MB' },
+    note: `Dynalite, the state machine, every handler and the fleet's bookkeeping in one Node process; each node's root is a bash init and its commands real processes (not counted here).`,
+  });
 }

@@ -71,7 +71,21 @@ export async function deployOnce(
   timeoutMs: number,
 ): Promise<DeployedRun> {
   const started = await startDeployment(api, input.clusterId, input.nodes, input.force);
-  const run = (await ended(runtime, started.task.id, timeoutMs, 100)) as DeploymentRun;
+  return measuredRun(runtime, counter, { runId: started.task.id, sentAt: started.sentAt }, input, timeoutMs);
+}
+
+/**
+ * A deployment run measured once it has ended (from the request that started it, at `sentAt`): its layers
+ * against their nominal durations, the fleet's log, its Step Functions history and its DynamoDB requests.
+ */
+export async function measuredRun(
+  runtime: Runtime,
+  counter: DynamoCounter,
+  started: { runId: number; sentAt: number },
+  input: { scale: number; typical: Record<string, number> },
+  timeoutMs: number,
+): Promise<DeployedRun> {
+  const run = (await ended(runtime, started.runId, timeoutMs, 100)) as DeploymentRun;
   const endAt = Date.now();
   if (run.timeStart === null || run.timeEnd === null)
     throw new Error(`run ${run.id} has no start or end time`);
@@ -112,14 +126,16 @@ export async function deployOnce(
     }
   }
 
+  // the rows that ran a command (a stopped run leaves some unsent; Deploy changes skips unchanged work)
+  const ran = rows.filter((r) => r.command !== null);
   const events = measuredEvents(await executionHistory(runtime, String(run.executionArn)));
   const startAt = Date.parse(run.timeStart);
   const requests = deploymentRequests(
     counter.between(started.sentAt, endAt).filter((r) => !NOT_THE_DEPLOYMENT.has(r.fn)),
-    rows.length,
+    ran.length,
     layerCount,
     layerStart,
-    rows.map((r) => r.layer ?? 0),
+    ran.map((r) => r.layer ?? 0),
   );
   const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
   return {
@@ -127,7 +143,7 @@ export async function deployOnce(
     status: run.status,
     makespan: (Date.parse(run.timeEnd) - startAt) / 1000,
     layers: layerTasks.filter((l) => l.length > 0).length,
-    results: rows.length,
+    results: ran.length,
     layerTasks,
     nominalLayered: sum(nominalByLayer),
     asRunLayered: sum(asRunByLayer),
@@ -152,6 +168,8 @@ function deploymentRequests(
   const resultPath = requests.filter((r) => r.fn === 'command-status');
   const steps = requests.filter((r) => STEP_FUNCTIONS.has(r.fn));
   const per = (list: DynamoRequest[], n: number) => (n > 0 ? list.length / n : 0);
+  const readsOf = (list: DynamoRequest[]) => list.filter((r) => READS.has(r.operation));
+  const writesOf = (list: DynamoRequest[]) => list.filter((r) => r.write);
   const byOp = summarize(resultPath).byOperation;
   const perResultByOperation = Object.fromEntries(
     Object.entries(byOp).map(([op, count]) => [op, results > 0 ? count / results : 0]),
@@ -186,23 +204,11 @@ function deploymentRequests(
     byOperation: all.byOperation,
     perResult: per(resultPath, results),
     perResultByOperation,
-    readsPerResult: per(
-      resultPath.filter((r) => READS.has(r.operation)),
-      results,
-    ),
-    writesPerResult: per(
-      resultPath.filter((r) => r.write),
-      results,
-    ),
+    readsPerResult: per(readsOf(resultPath), results),
+    writesPerResult: per(writesOf(resultPath), results),
     perLayer: per(steps, layers),
-    readsPerLayer: per(
-      steps.filter((r) => READS.has(r.operation)),
-      layers,
-    ),
-    writesPerLayer: per(
-      steps.filter((r) => r.write),
-      layers,
-    ),
+    readsPerLayer: per(readsOf(steps), layers),
+    writesPerLayer: per(writesOf(steps), layers),
     hottestPerLayer,
     maxResultsPerLayer: Math.max(0, ...resultsPerLayer.values()),
     hottestPerSecond: hottestWithinOneSecond(requests),

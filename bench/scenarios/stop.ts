@@ -69,8 +69,34 @@ export async function stopOnce(
   const offset = input.fraction * input.seconds;
   await pause(Math.max(0, layerStartedAt + offset * 1000 - Date.now()));
 
+  const measured = await stopAndMeasure(runtime, api, input.clusterId, runId, timeoutMs);
+  return {
+    ...measured,
+    layer: input.layer,
+    offset,
+    commandsNotSent: Math.max(0, input.fullCommands - measured.batchesSentBefore),
+  };
+}
+
+/** What a stop measures, whatever was running: `stopOnce` adds where in the run it was asked for. */
+export type MeasuredStop = Omit<StopSample, 'layer' | 'offset' | 'commandsNotSent'> & {
+  /** SendCommand batches of the run sent before the 202. */
+  batchesSentBefore: number;
+};
+
+/**
+ * Asks for a graceful stop of the cluster's running deployment now, and waits for it to settle: the run and
+ * its stop task ended, the cluster unlocked. Measured from the 202 as the client had it.
+ */
+export async function stopAndMeasure(
+  runtime: Runtime,
+  api: Api,
+  clusterId: number,
+  runId: number,
+  timeoutMs: number,
+): Promise<MeasuredStop> {
   const askedAt = Date.now();
-  const reply = await api.call<TaskJson>('PUT', `/api/v1/clusters/${input.clusterId}/stop_deployment/`);
+  const reply = await api.call<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`);
   const ackAt = Date.now();
   if (reply.status !== 202) throw new Error(`stop answered ${reply.status}: ${JSON.stringify(reply.body)}`);
   const run = await ended(runtime, runId, timeoutMs, 10);
@@ -83,7 +109,7 @@ export async function stopOnce(
     timeoutMs,
     10,
   );
-  await clusterUnlocked(api, input.clusterId, timeoutMs);
+  await clusterUnlocked(api, clusterId, timeoutMs);
   const endOf = (t: Task) => Date.parse(t.timeEnd ?? new Date().toISOString());
   const settledAt = Math.max(endOf(run), endOf(stopTask));
 
@@ -92,17 +118,14 @@ export async function stopOnce(
   const lastEnd = Math.max(ackAt, ...before.map((c) => (c.endedAt ? Date.parse(c.endedAt) : ackAt)));
   const remainder = (lastEnd - ackAt) / 1000;
   const settled = (settledAt - ackAt) / 1000;
-  const batches = new Set(before.map((c) => c.commandId));
   return {
     runId,
-    layer: input.layer,
-    offset,
     settled,
     remainder,
     ratio: remainder > 0.05 ? settled / remainder : null,
     commandsSentAfter: commands.filter((c) => Date.parse(c.sentAt) > ackAt).length,
     commandsReceivedAfter: commands.filter((c) => Date.parse(c.receivedAt) > ackAt).length,
-    commandsNotSent: Math.max(0, input.fullCommands - batches.size),
+    batchesSentBefore: new Set(before.map((c) => c.commandId)).size,
     replyMs: ackAt - askedAt,
   };
 }

@@ -15,14 +15,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { FleetNode } from './nodes.js';
 
 /** The stand-ins in this repository, and where a node sees them. */
 export const STAND_INS_DIR = fileURLToPath(new URL('./stand-ins', import.meta.url));
 const STAND_INS_IN_NODE = '/usr/local/lib/fuel-sls/stand-ins';
 const NODE_ROOT_SCRIPT = fileURLToPath(new URL('./node-root.sh', import.meta.url));
-/** How long a node may take to come up. */
+/** How long a node may take to come up, from when its start begins. */
 const START_TIMEOUT_MS = 15_000;
+/**
+ * Nodes coming up at once. Each start mounts a dozen file systems; hundreds at once (the first command
+ * of a large fleet) make every start and every other spawn wait on the kernel, past the timeout above.
+ */
+const STARTS_AT_ONCE = 4;
 /** A command joins its node's root: it creates and enters its working folder there, then runs the script. */
 const ENTER_NODE = 'mkdir -p -- "$0" && cd -- "$0" && exec /bin/bash -c "$1"';
 
@@ -119,13 +125,15 @@ class NamespaceRoot implements NodeRoot {
   constructor(
     private readonly node: Pick<FleetNode, 'name' | 'workDir'>,
     standInSeconds: number,
+    /** The fleet's turns to start a node (STARTS_AT_ONCE). */
+    private readonly startTurn: LimitFunction = pLimit(1),
   ) {
     this.env = standInEnvironment(standInSeconds, `${STAND_INS_IN_NODE}/bin`);
   }
 
   up(): Promise<void> {
     if (this.init !== null && this.starting === null) return Promise.resolve();
-    this.starting ??= this.start().finally(() => {
+    this.starting ??= this.startTurn(() => this.start()).finally(() => {
       this.starting = null;
     });
     return this.starting;
@@ -395,6 +403,7 @@ async function trial(baseDir: string): Promise<string | null> {
  */
 export async function setUpIsolation(options: IsolationOptions): Promise<NodeIsolation> {
   const seconds = options.standInSeconds;
+  const startTurn = pLimit(STARTS_AT_ONCE);
   const reasons: string[] = [];
   if (process.platform !== 'linux') {
     reasons.push(`${process.platform} has no Linux namespaces`);
@@ -409,7 +418,7 @@ export async function setUpIsolation(options: IsolationOptions): Promise<NodeIso
             'view of / kept in its folder, its own hostname, processes and /tmp',
           refusal: null,
         },
-        rootFor: (node) => new NamespaceRoot(node, seconds),
+        rootFor: (node) => new NamespaceRoot(node, seconds, startTurn),
       };
     }
     reasons.push(failed);

@@ -13,6 +13,7 @@ import {
   unfinishedOf,
 } from '../../domain/dispatch.js';
 import type { HistoryRow } from '../../domain/history.js';
+import type { Node } from '../../domain/model.js';
 import { instanceKey, isProvisionStage, rowKey, type Stage } from '../../domain/stage.js';
 import { MASTER_NODE } from '../../domain/targets.js';
 import { inParallel } from '../parallel.js';
@@ -33,7 +34,7 @@ const WRITES_AT_ONCE = 16;
 export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent: number }> {
   const { taskId, stage, token } = input;
   const { bookkeeping, history } = ctx.repos;
-  const { intents, fresh } = await stageIntents(ctx, taskId, stage);
+  const { intents, fresh, planned } = await stageIntents(ctx, taskId, stage);
 
   const keys = new Set(
     intents.flatMap((i) => Object.values(i.targets).map((t) => instanceKey(t.taskName, t.nodeId))),
@@ -47,7 +48,15 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
       intents.map((i) => i.batch),
     );
   else await bookkeeping.openLegacyStage(taskId, stage, token, [...keys]);
-  await markNodesBusy(ctx, stage, unfinishedOf(await history.rows(taskId, stage), keys));
+  // planned just now, every target is pending and its node was read; otherwise both are read again
+  await markNodesBusy(
+    ctx,
+    stage,
+    planned?.nodes ??
+      (await ctx.repos.nodes.getMany(
+        unfinishedOf(await history.rows(taskId, stage), keys).map((r) => r.nodeId),
+      )),
+  );
 
   let sent = 0;
   for (const intent of intents) {
@@ -59,7 +68,10 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
       await bookkeeping.setIntentCommand(taskId, stage, intent.batch, earlier);
       continue;
     }
-    sent += await sendUnderLease(ctx, taskId, stage, intent, () => sendBatch(ctx, taskId, stage, intent));
+    const first = planned?.firstRows.get(intent.batch) ?? null;
+    sent += await sendUnderLease(ctx, taskId, stage, intent, () =>
+      sendBatch(ctx, taskId, stage, intent, first),
+    );
   }
 
   // A batch whose last close found it not open yet (or that a crash left emptied but open) ends now.
@@ -97,38 +109,47 @@ async function endEmptiedBatches(
   }
 }
 
+/** What planning a stage read, for the rest of the same dispatch: the nodes of its batches, each batch's first row. */
+interface PlannedStage {
+  intents: CommandIntent[];
+  nodes: Node[];
+  firstRows: Map<number, HistoryRow>;
+}
+
 /**
  * The stage is planned once: the intents of every batch are recorded before anything is sent. A dispatch that
- * crashed while recording them computes the same batches again (same rows, same failures).
+ * crashed while recording them computes the same batches again (same rows, same failures). `planned` is set
+ * when this call planned it and every intent it recorded was new.
  */
 async function stageIntents(
   ctx: Context,
   taskId: number,
   stage: Stage,
-): Promise<{ intents: CommandIntent[]; fresh: Set<number> }> {
+): Promise<{ intents: CommandIntent[]; fresh: Set<number>; planned: PlannedStage | null }> {
   const { bookkeeping } = ctx.repos;
   const fresh = new Set<number>();
   if ((await bookkeeping.getStage(taskId, stage)).planned) {
-    return { intents: await bookkeeping.intents(taskId, stage), fresh };
+    return { intents: await bookkeeping.intents(taskId, stage), fresh, planned: null };
   }
-  const recorded = await inParallel(await planStage(ctx, taskId, stage), WRITES_AT_ONCE, (intent) =>
+  const plan = await planStage(ctx, taskId, stage);
+  const recorded = await inParallel(plan.intents, WRITES_AT_ONCE, (intent) =>
     bookkeeping.recordIntent(intent),
   );
   for (const { intent, created } of recorded) if (created) fresh.add(intent.batch);
-  return { intents: recorded.map((r) => r.intent), fresh };
+  const intents = recorded.map((r) => r.intent);
+  return { intents, fresh, planned: fresh.size === intents.length ? plan : null };
 }
 
 /** Skips the rows that cannot run and batches the others into command intents (not yet recorded). */
-async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<CommandIntent[]> {
+async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<PlannedStage> {
   const { bookkeeping, history } = ctx.repos;
-  const run = await loadRun(ctx, taskId);
+  const [run, rows, failures] = await Promise.all([
+    loadRun(ctx, taskId),
+    history.rows(taskId, stage),
+    bookkeeping.failures(taskId),
+  ]);
   const stageTaskId = isProvisionStage(stage) ? run.children.provision : run.children.deployment;
-  const rows = await history.rows(taskId, stage);
-  const decision = decideLayer(
-    rows,
-    await bookkeeping.failures(taskId),
-    await targetSetsOf(ctx, taskId, rows),
-  );
+  const decision = decideLayer(rows, failures, await targetSetsOf(ctx, taskId, rows));
   // the markers first: dependents in later layers must see them even if this Lambda dies right after
   const blocked = decision.skip.filter((s) => s.kind === 'blocked');
   await inParallel(blocked, WRITES_AT_ONCE, ({ row }) =>
@@ -142,7 +163,8 @@ async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<Co
   const nodes = await ctx.repos.nodes.getMany(batches.flatMap((b) => b.rows.map((r) => r.nodeId)));
   const instanceOf = new Map(nodes.map((n) => [n.id, n.instanceId]));
   if (ctx.master.instanceId !== null) instanceOf.set(MASTER_NODE, ctx.master.instanceId);
-  return batches.map((batch, index) => {
+  const firstRows = new Map(batches.map((batch, index) => [index, batch.rows[0] as HistoryRow]));
+  const intents = batches.map((batch, index): CommandIntent => {
     const first = batch.rows[0] as HistoryRow;
     return {
       deployTaskId: taskId,
@@ -161,9 +183,17 @@ async function planStage(ctx: Context, taskId: number, stage: Stage): Promise<Co
       tracked: { task: { failOnError: first.failOnError, fingerprint: first.fingerprint }, stageTaskId },
     };
   });
+  return { intents, nodes, firstRows };
 }
 
-async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: CommandIntent): Promise<number> {
+/** Sends a batch's command; its first row (for the command's parameters) is read unless given. */
+async function sendBatch(
+  ctx: Context,
+  taskId: number,
+  stage: Stage,
+  intent: CommandIntent,
+  firstRow: HistoryRow | null,
+): Promise<number> {
   const targets = Object.entries(intent.targets);
   const at = nowIso(ctx);
   await inParallel(targets, WRITES_AT_ONCE, async ([, t]) => {
@@ -179,14 +209,15 @@ async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: Com
     await ctx.repos.history.moveRow(row, 'running', { timeStart: at });
   });
   const first = targets[0];
-  const row = first
-    ? await ctx.repos.history.getRow({
+  const row = !first
+    ? null
+    : (firstRow ??
+      (await ctx.repos.history.getRow({
         deployTaskId: taskId,
         stage,
         taskName: first[1].taskName,
         nodeId: first[1].nodeId,
-      })
-    : null;
+      })));
   if (!row) return 0;
   const commandId = await ctx.commands.send({
     instanceIds: targets.map(([instanceId]) => instanceId),
@@ -199,11 +230,9 @@ async function sendBatch(ctx: Context, taskId: number, stage: Stage, intent: Com
 }
 
 /** Nodes with work in flight in this stage show it: `provisioning` or `deploying`. */
-async function markNodesBusy(ctx: Context, stage: Stage, unfinished: HistoryRow[]): Promise<void> {
+async function markNodesBusy(ctx: Context, stage: Stage, busy: Node[]): Promise<void> {
   const status = isProvisionStage(stage) ? 'provisioning' : 'deploying';
-  const nodes = (await ctx.repos.nodes.getMany(unfinished.map((r) => r.nodeId))).filter(
-    (n) => n.status !== status && n.status !== 'error',
-  );
+  const nodes = busy.filter((n) => n.status !== status && n.status !== 'error');
   await inParallel(nodes, WRITES_AT_ONCE, (node) =>
     ctx.repos.nodes.update(node.id, { status, errorType: null, errorMsg: null, progress: 0 }),
   );

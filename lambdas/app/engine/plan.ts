@@ -19,6 +19,7 @@ import { taskFingerprint } from '../../domain/fingerprint.js';
 import type { GraphTask } from '../../domain/graph.js';
 import { type HistoryRow, pendingRow } from '../../domain/history.js';
 import type { Cluster, Node } from '../../domain/model.js';
+import type { Page } from '../../domain/page.js';
 import {
   type DeploymentPlan,
   layerTimeoutSeconds,
@@ -39,6 +40,7 @@ import {
   type DeploymentRun,
   layerCountOf,
   type PlanSummary,
+  type Task,
 } from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
 import type { Context } from '../ports.js';
@@ -330,11 +332,7 @@ function median(values: number[]): number | null {
  * seconds): the layers put the longest remaining work first.
  */
 async function measuredDurations(ctx: Context, run: DeploymentRun): Promise<Map<string, number>> {
-  const previous = (await ctx.repos.tasks.list())
-    .filter(
-      (t) => t.kind === 'run' && t.clusterId === run.clusterId && t.id < run.id && isTaskFinished(t.status),
-    )
-    .sort((a, b) => b.id - a.id)[0];
+  const previous = await lastFinishedRunBefore(ctx, run);
   const taken = new Map<string, number[]>();
   for (const row of previous ? await ctx.repos.history.rows(previous.id, 'layers') : []) {
     if (row.status !== 'ready' || row.timeStart === null || row.timeEnd === null) continue;
@@ -343,6 +341,22 @@ async function measuredDurations(ctx: Context, run: DeploymentRun): Promise<Map<
       taken.set(row.taskName, [...(taken.get(row.taskName) ?? []), seconds]);
   }
   return new Map([...taken].map(([task, list]) => [task, median(list) as number]));
+}
+
+/** The cluster's newest finished run older than this one: its pointers read newest first, a page at a time. */
+async function lastFinishedRunBefore(ctx: Context, run: DeploymentRun): Promise<Task | undefined> {
+  const earlier = (t: Task) => t.kind === 'run' && t.id < run.id && isTaskFinished(t.status);
+  let marker: string | null = null;
+  do {
+    const page: Page<Task> = await ctx.repos.tasks.page(
+      { clusterId: run.clusterId },
+      { limit: 1, marker, order: 'desc' },
+      earlier,
+    );
+    if (page.items[0]) return page.items[0];
+    marker = page.next;
+  } while (marker !== null);
+  return undefined;
 }
 
 function provisionRow(runId: number, nodeId: number, cmd: string, timeout: number): HistoryRow {
