@@ -10,7 +10,6 @@
  * is back; the invocation's status is that of the run after the reboot. (The agent's other reboot code,
  * 3010, is no exit status a Linux process can have: `exit 3010` exits 194.)
  */
-import type { ChildProcess } from 'node:child_process';
 import { type CommandStatus, isCommandFinished } from '../../lambdas/domain/command-status.js';
 import {
   type PreparedStep,
@@ -22,6 +21,7 @@ import {
 import type { NodeRoot } from './isolation.js';
 import { type FleetNode, interpolatesEnvVars, isReachable } from './nodes.js';
 import { kill, runStep, STDERR_LIMIT, shellEnvironment, tail, terminate } from './processes.js';
+import type { StepProcess } from './spawner.js';
 
 /** The invocation statuses the local fleet reports: a subset of SSM's. */
 export type InvocationStatus = Extract<
@@ -104,7 +104,7 @@ export interface Invocation {
   steps: StepResult[];
   delivered: boolean;
   deliveryTimer: NodeJS.Timeout | null;
-  child: ChildProcess | null;
+  child: StepProcess | null;
   cancelRequested: boolean;
   /** The node finished it while offline: the result is reported once the node is back. */
   held: boolean;
@@ -225,7 +225,7 @@ export class InvocationLifecycle {
   shutdown(invocation: Invocation): Promise<void> | undefined {
     this.clearDeliveryTimer(invocation);
     const child = invocation.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return undefined;
+    if (child === null || child.closed) return undefined;
     invocation.cancelRequested = true;
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     terminate(child);

@@ -3,11 +3,11 @@
  * in a session of its own so that a kill reaches every process it started; its output is kept within the
  * limits the SSM agent reports.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Launch } from './isolation.js';
 import type { FleetNode } from './nodes.js';
+import { type StepProcess, spawnStep } from './spawner.js';
 
 /** What GetCommandInvocation keeps of stdout and stderr. */
 export const STDOUT_LIMIT = 24_000;
@@ -21,7 +21,7 @@ export const tail = (text: string, limit: number): string =>
 
 /** Where a running step keeps its process and output (an invocation). */
 export interface ProcessSlot {
-  child: ChildProcess | null;
+  child: StepProcess | null;
   stdout: string;
   stderr: string;
 }
@@ -44,9 +44,12 @@ function signalNumber(signal: NodeJS.Signals | null): number {
  * kill; the processes a command starts in its node's PID namespace are in that session too, and the
  * host's /proc shows them with their host pids.
  */
-function killSession(child: ChildProcess, signal: NodeJS.Signals): void {
-  const sid = child.pid;
-  if (sid === undefined) return;
+function killSession(child: StepProcess, signal: NodeJS.Signals): void {
+  // a process still starting is signalled once it has started
+  child.whenRunning((sid) => signalSession(sid, signal));
+}
+
+function signalSession(sid: number, signal: NodeJS.Signals): void {
   const send = (target: number): void => {
     try {
       process.kill(target, signal);
@@ -76,12 +79,12 @@ function killSession(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** SIGKILL to the command's processes at once (its node reboots). */
-export function kill(child: ChildProcess): void {
+export function kill(child: StepProcess): void {
   killSession(child, 'SIGKILL');
 }
 
 /** SIGTERM to the command's processes, SIGKILL if it is still there after the grace period. */
-export function terminate(child: ChildProcess): void {
+export function terminate(child: StepProcess): void {
   killSession(child, 'SIGTERM');
   const timer = setTimeout(() => killSession(child, 'SIGKILL'), KILL_GRACE_MS);
   child.once('close', () => clearTimeout(timer));
@@ -120,24 +123,17 @@ export function runStep(
   slot: ProcessSlot,
 ): Promise<StepExit> {
   return new Promise((resolve) => {
-    const child = spawn(launch.file, launch.args, {
-      cwd: launch.cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env,
-    });
+    const child = spawnStep({ file: launch.file, args: launch.args, cwd: launch.cwd, env, detached: true });
     slot.child = child;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       terminate(child);
     }, timeoutMs);
-    child.stdout?.setEncoding('utf8');
-    child.stderr?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
+    child.on('stdout', (chunk: string) => {
       slot.stdout = tail(slot.stdout + chunk, STDOUT_LIMIT);
     });
-    child.stderr?.on('data', (chunk: string) => {
+    child.on('stderr', (chunk: string) => {
       slot.stderr = tail(slot.stderr + chunk, STDERR_LIMIT);
     });
     let settled = false;

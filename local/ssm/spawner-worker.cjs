@@ -1,0 +1,34 @@
+// The thread that starts the fleet's step processes (spawner.ts). Starting a process blocks the thread that
+// starts it until the child has exec'd, which on a busy machine takes tens of milliseconds: here it blocks
+// this thread, not the one that runs the service. Plain JavaScript: a worker is loaded without the
+// TypeScript loader its host may or may not have.
+//
+// In:  { op: 'spawn', id, file, args, cwd, env, detached }
+// Out: { id, type: 'spawned', pid } | { id, type: 'stdout' | 'stderr', data } | { id, type: 'error', message }
+//      | { id, type: 'close', code, signal }
+const { parentPort } = require('node:worker_threads');
+const { spawn } = require('node:child_process');
+
+parentPort.on('message', (message) => {
+  if (message.op !== 'spawn') return;
+  const { id } = message;
+  const post = (reply) => parentPort.postMessage({ id, ...reply });
+  let child;
+  try {
+    child = spawn(message.file, message.args, {
+      cwd: message.cwd,
+      env: message.env,
+      detached: message.detached,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    post({ type: 'close', code: -1, signal: null });
+    return;
+  }
+  child.once('spawn', () => post({ type: 'spawned', pid: child.pid }));
+  child.stdout.setEncoding('utf8').on('data', (data) => post({ type: 'stdout', data }));
+  child.stderr.setEncoding('utf8').on('data', (data) => post({ type: 'stderr', data }));
+  child.once('error', (error) => post({ type: 'error', message: error.message }));
+  child.once('close', (code, signal) => post({ type: 'close', code, signal }));
+});
