@@ -219,6 +219,21 @@ describe('item sizes at 1,000 nodes (reference graph, large-1000 layout)', () =>
     await h?.close();
   });
 
+  it('a discovery pass over 1,000 known nodes reads them in a few pages, nothing per node', async () => {
+    const counter = new DynamoCounter();
+    counter.install();
+    try {
+      const { added, updated } = await h.service.discoverNodes();
+      expect({ added, updated }).toEqual({ added: 0, updated: 0 });
+      const { byOperation, total } = summarize(counter.take());
+      // the node partition in 1 MB pages; no Get of an instance or a node, no write
+      expect(Object.keys(byOperation)).toEqual(['Query']);
+      expect(total).toBeLessThanOrEqual(3);
+    } finally {
+      counter.uninstall();
+    }
+  });
+
   it('history rows stay small however many nodes', async () => {
     const rows = await h.table.query(runPk(taskId), 'ROW#');
     expect(rows.length).toBeGreaterThan(1000);

@@ -12,15 +12,19 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
   let updated = 0;
   const listed = await ctx.commands.instances();
   const present = new Set(listed.map((i) => i.instanceId));
-  for (const gone of (await nodes.list()).filter((n) => n.online && !present.has(n.instanceId))) {
+  // one read of the nodes for the whole pass: an instance already a node costs no request of its own
+  const all = await nodes.list();
+  const byInstance = new Map(all.map((n) => [n.instanceId, n]));
+  for (const gone of all.filter((n) => n.online && !present.has(n.instanceId))) {
     await nodes.update(gone.id, { online: false });
     updated++;
   }
   for (const instance of listed) {
     if (instance.instanceId === ctx.master.instanceId) continue;
-    const known = await nodes.idOfInstance(instance.instanceId);
+    const listedNode = byInstance.get(instance.instanceId);
+    const known = listedNode ? listedNode.id : await nodes.idOfInstance(instance.instanceId);
     if (known !== null) {
-      const current = await nodes.get(known);
+      const current = listedNode ?? (await nodes.get(known));
       if (current && (current.online !== instance.online || current.ip !== instance.ip)) {
         await nodes.update(known, { online: instance.online, ip: instance.ip });
         updated++;
