@@ -33,6 +33,13 @@ export interface DeployedRun {
   typicalLayered: number;
   /** Mean seconds a command took on its node beyond its nominal sleep (process start, isolation). */
   commandOverhead: number;
+  /** Mean seconds from SendCommand to the command started on its node (delivery, the node's process start). */
+  sendToStart: number;
+  /**
+   * Mean seconds from the last command of a layer ending on its node to the next layer's first SendCommand:
+   * the result path, the stage's end, the state machine's next iteration, the stop check and the dispatch.
+   */
+  betweenLayers: number;
   events: MeasuredEvents;
   requests: DeploymentRequests;
 }
@@ -112,11 +119,15 @@ export async function measuredRun(
   let overhead = 0;
   let timed = 0;
   const layerStart = new Array<number>(layerCount).fill(Number.POSITIVE_INFINITY);
+  const layerEnd = new Array<number>(layerCount).fill(Number.NEGATIVE_INFINITY);
+  let sendToStart = 0;
   for (const c of commands) {
     const layer = Number(stageOfComment(c.comment).replace('layer-', ''));
     if (!Number.isInteger(layer) || layer >= layerCount) continue;
     layerStart[layer] = Math.min(layerStart[layer] as number, Date.parse(c.sentAt));
     if (c.startedAt === null || c.endedAt === null) continue;
+    layerEnd[layer] = Math.max(layerEnd[layer] as number, Date.parse(c.endedAt));
+    sendToStart += (Date.parse(c.startedAt) - Date.parse(c.sentAt)) / 1000;
     const seconds = (Date.parse(c.endedAt) - Date.parse(c.startedAt)) / 1000;
     asRunByLayer[layer] = Math.max(asRunByLayer[layer] ?? 0, seconds);
     const task = taskOfCommand.get(c.commandId);
@@ -126,6 +137,9 @@ export async function measuredRun(
     }
   }
 
+  const gaps = layerStart
+    .map((start, i) => (start - (layerEnd[i - 1] ?? Number.NaN)) / 1000)
+    .filter((gap) => Number.isFinite(gap));
   // the rows that ran a command (a stopped run leaves some unsent; Deploy changes skips unchanged work)
   const ran = rows.filter((r) => r.command !== null);
   const events = measuredEvents(await executionHistory(runtime, String(run.executionArn)));
@@ -149,6 +163,8 @@ export async function measuredRun(
     asRunLayered: sum(asRunByLayer),
     typicalLayered: sum(typicalByLayer),
     commandOverhead: timed > 0 ? overhead / timed : 0,
+    sendToStart: timed > 0 ? sendToStart / timed : 0,
+    betweenLayers: gaps.length > 0 ? sum(gaps) / gaps.length : 0,
     events,
     requests,
   };
