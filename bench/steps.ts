@@ -251,7 +251,7 @@ function deployFigures(
       name: 'mean ideal layer length (scaled durations)',
       ...seconds(first.nominalLayered / first.layers),
     },
-    note: `Ideal layered ${round(first.nominalLayered, 2)} s with nominal sleeps; with each command's time on its node (fleet log) ${round(first.asRunLayered, 2)} s, leaving ${round((first.makespan - first.asRunLayered) / first.layers, 3)} s a layer to the orchestration; a command took ${round(first.commandOverhead, 3)} s beyond its sleep on its node. From a layer's last command ending to the next layer's first SendCommand: ${round(first.betweenLayers, 3)} s (mean); from SendCommand to the command started on its node: ${round(first.sendToStart, 3)} s.${informed ? ` Second deployment: ${round(overheadOf(informed), 3)} s a layer.` : ''}`,
+    note: `Ideal layered ${round(first.nominalLayered, 2)} s with nominal sleeps; with each command's time on its node (fleet log) ${round(first.asRunLayered, 2)} s, leaving ${round((first.makespan - first.asRunLayered) / first.layers, 3)} s a layer to the orchestration; a command took ${round(first.commandOverhead, 3)} s beyond its sleep on its node. From a layer's last command ending to the next layer's first SendCommand: ${round(first.betweenLayers, 3)} s (mean); from SendCommand to the command started on its node: ${round(first.sendToStart, 3)} s. The state machine's steps make ${round(first.requests.perLayer, 1)} DynamoDB requests a layer and the results ${round(first.requests.perResult, 2)} each; a request took ${round(first.requests.meanMs, 1)} ms (mean, dynalite over local HTTP).${informed ? ` Second deployment: ${round(overheadOf(informed), 3)} s a layer.` : ''}`,
   });
 
   // Step Functions events and cost, against the naive design on the same plan

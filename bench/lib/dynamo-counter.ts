@@ -17,6 +17,8 @@ export interface DynamoRequest {
   /** Items a batch request carries (1 for a single-item request, 0 for a query). */
   items: number;
   write: boolean;
+  /** Milliseconds from the request sent to its answer (null until answered). */
+  ms: number | null;
 }
 
 const WRITES = new Set(['PutCommand', 'UpdateCommand', 'DeleteCommand', 'BatchWriteCommand']);
@@ -43,8 +45,14 @@ export class DynamoCounter {
     this.original = original;
     const requests = this.requests;
     proto.send = function (this: DynamoDBDocumentClient, command: unknown, ...rest: unknown[]) {
-      requests.push(describe(command as CommandLike));
-      return original.call(this, command, ...rest);
+      const request = describe(command as CommandLike);
+      requests.push(request);
+      const answer = original.call(this, command, ...rest);
+      const done = () => {
+        request.ms = Date.now() - request.at;
+      };
+      answer.then(done, done);
+      return answer;
     };
     return this;
   }
@@ -80,6 +88,7 @@ function describe(command: CommandLike): DynamoRequest {
     item: key && typeof key.pk === 'string' ? `${key.pk}|${String(key.sk)}` : null,
     items: batch ?? (key ? 1 : 0),
     write: WRITES.has(operation),
+    ms: null,
   };
 }
 

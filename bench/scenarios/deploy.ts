@@ -60,6 +60,8 @@ export interface DeploymentRequests {
   /** The item written most often in one layer, and how often; the most results a layer had. */
   hottestPerLayer: { item: string; writes: number; layer: number } | null;
   maxResultsPerLayer: number;
+  /** Mean milliseconds a request took, sent to answered (dynalite over local HTTP). */
+  meanMs: number;
   /** The most writes one item took within one second. */
   hottestPerSecond: { item: string; writes: number } | null;
 }
@@ -227,9 +229,12 @@ function deploymentRequests(
     writesPerLayer: per(writesOf(steps), layers),
     hottestPerLayer,
     maxResultsPerLayer: Math.max(0, ...resultsPerLayer.values()),
+    meanMs: meanOf(requests.flatMap((r) => (r.ms === null ? [] : [r.ms]))),
     hottestPerSecond: hottestWithinOneSecond(requests),
   };
 }
+
+const meanOf = (list: number[]) => (list.length > 0 ? list.reduce((a, b) => a + b, 0) / list.length : 0);
 
 /** The item with the most writes within any one-second window. */
 export function hottestWithinOneSecond(requests: DynamoRequest[]): { item: string; writes: number } | null {

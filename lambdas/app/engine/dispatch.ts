@@ -4,7 +4,12 @@
  * intents of every batch are recorded before anything is sent, and a batch whose intent already has a
  * command (or a command with its comment) is not sent again.
  */
-import { type CommandIntent, commandComment, isStageAllIn } from '../../domain/bookkeeping.js';
+import {
+  type CommandIntent,
+  commandComment,
+  isStageAllIn,
+  type StageState,
+} from '../../domain/bookkeeping.js';
 import {
   batchRows,
   commandParameters,
@@ -75,14 +80,16 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
   }
 
   // A batch whose last close found it not open yet (or that a crash left emptied but open) ends now.
-  if (tracked) await endEmptiedBatches(ctx, taskId, stage, intents);
-  else {
+  let state = await bookkeeping.getStage(taskId, stage);
+  if (tracked) {
+    if (await endEmptiedBatches(ctx, intents, state)) state = await bookkeeping.getStage(taskId, stage);
+  } else {
     const finished = (await history.rows(taskId, stage)).filter(
       (r) => r.status !== 'pending' && r.status !== 'running',
     );
     for (const row of finished) await bookkeeping.closeLegacyInstance(taskId, stage, rowKey(row));
+    state = await bookkeeping.getStage(taskId, stage);
   }
-  const state = await bookkeeping.getStage(taskId, stage);
   if (isStageAllIn(state)) await completeStage(ctx, taskId, stage, token);
   ctx.log('dispatched stage', {
     taskId,
@@ -94,19 +101,25 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
   return { sent };
 }
 
+/** Ends the open batches of the stage (as `state` has it) whose shard is empty; true if it ended one. */
 async function endEmptiedBatches(
   ctx: Context,
-  taskId: number,
-  stage: Stage,
   intents: CommandIntent[],
-): Promise<void> {
-  const open = new Set((await ctx.repos.bookkeeping.getStage(taskId, stage)).openBatches);
-  if (open.size === 0) return;
-  const shards = await ctx.repos.bookkeeping.shards(taskId, stage);
+  state: StageState,
+): Promise<boolean> {
+  const open = new Set(state.openBatches);
+  const first = intents[0];
+  if (open.size === 0 || !first) return false;
+  const shards = await ctx.repos.bookkeeping.shards(first.deployTaskId, first.stage);
+  let ended = false;
   for (const intent of intents) {
     const shard = shards.get(intent.batch);
-    if (open.has(intent.batch) && shard && shard.open.length === 0) await endBatch(ctx, intent, shard);
+    if (open.has(intent.batch) && shard && shard.open.length === 0) {
+      await endBatch(ctx, intent, shard);
+      ended = true;
+    }
   }
+  return ended;
 }
 
 /** What planning a stage read, for the rest of the same dispatch: the nodes of its batches, each batch's first row. */
