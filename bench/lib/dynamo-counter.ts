@@ -14,6 +14,8 @@ export interface DynamoRequest {
   fn: string;
   /** `pk|sk` of the item a single-item request names; null for queries and batches. */
   item: string | null;
+  /** `pk|prefix` a query reads (the prefix empty for a whole partition); null for other requests. */
+  query: string | null;
   /** Items a batch request carries (1 for a single-item request, 0 for a query). */
   items: number;
   write: boolean;
@@ -29,6 +31,7 @@ interface CommandLike {
     Key?: { pk?: unknown; sk?: unknown };
     Item?: { pk?: unknown; sk?: unknown };
     RequestItems?: Record<string, unknown[]>;
+    ExpressionAttributeValues?: Record<string, unknown>;
   };
 }
 
@@ -86,6 +89,10 @@ function describe(command: CommandLike): DynamoRequest {
     operation,
     fn: handlerOnStack(),
     item: key && typeof key.pk === 'string' ? `${key.pk}|${String(key.sk)}` : null,
+    query:
+      operation === 'QueryCommand'
+        ? `${String(input.ExpressionAttributeValues?.[':pk'] ?? '')}|${String(input.ExpressionAttributeValues?.[':p'] ?? '')}`
+        : null,
     items: batch ?? (key ? 1 : 0),
     write: WRITES.has(operation),
     ms: null,

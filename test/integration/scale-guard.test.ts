@@ -25,7 +25,8 @@ import { itemSize } from '../../lambdas/domain/dynamo-limits.js';
 import { type GraphTask, validateGraph } from '../../lambdas/domain/graph.js';
 import type { Node } from '../../lambdas/domain/model.js';
 import { EXECUTION_EVENTS_FIXED, EXECUTION_EVENTS_PER_LAYER } from '../../lambdas/domain/plan-limits.js';
-import { runPk } from '../../lambdas/store/history.js';
+import type { Stage } from '../../lambdas/domain/stage.js';
+import { runPk, stageSortKey } from '../../lambdas/store/history.js';
 import type { Item } from '../../lambdas/store/table.js';
 import { gated, type Harness, newToken, shell, startHarness, waitFor } from '../helpers/engine-harness.js';
 
@@ -270,6 +271,17 @@ describe('item sizes at 1,000 nodes (reference graph, large-1000 layout)', () =>
       largestOfRun: largest(all),
     };
     console.log('item sizes', JSON.stringify(figures));
+
+    // a watchdog round while the layer runs reads its batches' shards and intents, never its 1,000 rows
+    const counter = new DynamoCounter().install();
+    try {
+      await h.engine.watchdog();
+    } finally {
+      counter.uninstall();
+    }
+    const queries = counter.take().flatMap((r) => (r.query === null ? [] : [r.query]));
+    expect(queries.filter((q) => q.includes('|ROW#'))).toEqual([]);
+    expect(queries).toContain(`${runPk(taskId)}|OPEN#${stageSortKey(stage as Stage)}`);
     expect(figures.stageItem.bytes).toBeLessThan(4 * 1024);
     expect(figures.intent.bytes).toBeLessThan(8 * 1024);
     expect(figures.runItem).toBeLessThan(8 * 1024);

@@ -25,37 +25,65 @@ export const RESULT_QUIET_MS = 15_000;
 /** Records the results SSM has and the run has not; returns how many it recorded. */
 export async function reconcileResults(ctx: Context, run: DeploymentRun): Promise<number> {
   const quietSince = ctx.clock.now().getTime() - RESULT_QUIET_MS;
-  const quiet = (await runningRows(ctx, run.id)).filter(
-    (r) => r.timeStart !== null && Date.parse(r.timeStart) <= quietSince,
-  );
-  if (quiet.length === 0) return 0;
-  const counts = await inParallel(
-    await commandsOf(ctx, run.id, quiet),
-    SSM_CALLS_AT_ONCE,
-    async ({ commandId, instanceIds }) => {
-      const wanted = new Set(instanceIds);
-      let recorded = 0;
-      for (const invocation of await ctx.commands.invocations(commandId)) {
-        if (!wanted.has(invocation.instanceId) || historyStatusOfInvocation(invocation.status) === null)
-          continue;
-        try {
-          await recordResult(ctx, {
-            commandId,
-            instanceId: invocation.instanceId,
-            status: invocation.status,
-          });
-          recorded++;
-        } catch (err) {
-          // not visible yet through GetCommandInvocation: the next round asks again
-          ctx.log('reconciling a result failed', { taskId: run.id, commandId, error: String(err) });
-        }
+  const commands = await quietCommands(ctx, run.id, quietSince);
+  if (commands.length === 0) return 0;
+  const counts = await inParallel(commands, SSM_CALLS_AT_ONCE, async ({ commandId, instanceIds }) => {
+    const wanted = new Set(instanceIds);
+    let recorded = 0;
+    for (const invocation of await ctx.commands.invocations(commandId)) {
+      if (!wanted.has(invocation.instanceId) || historyStatusOfInvocation(invocation.status) === null)
+        continue;
+      try {
+        await recordResult(ctx, {
+          commandId,
+          instanceId: invocation.instanceId,
+          status: invocation.status,
+        });
+        recorded++;
+      } catch (err) {
+        // not visible yet through GetCommandInvocation: the next round asks again
+        ctx.log('reconciling a result failed', { taskId: run.id, commandId, error: String(err) });
       }
-      return recorded;
-    },
-  );
+    }
+    return recorded;
+  });
   const recorded = counts.reduce((a, n) => a + n, 0);
   if (recorded > 0) ctx.log('recorded results whose events never came', { taskId: run.id, recorded });
   return recorded;
+}
+
+/**
+ * The commands of the running stage sent before `quietSince`, with the instances whose results are not
+ * recorded yet: from the batches' shards (a few hundred bytes each) and intents, never the stage's rows,
+ * which a 1,000-node layer makes a megabyte. A stage recorded before batches were tracked is read from its
+ * rows, as it was written.
+ */
+async function quietCommands(
+  ctx: Context,
+  runId: number,
+  quietSince: number,
+): Promise<{ commandId: string; instanceIds: string[] }[]> {
+  const { bookkeeping } = ctx.repos;
+  const stage = await bookkeeping.currentStage(runId);
+  if (stage === null) return [];
+  const shards = await bookkeeping.shards(runId, stage);
+  const intents = [...shards.values()].some((s) => s.open.length > 0)
+    ? await bookkeeping.intents(runId, stage)
+    : [];
+  if (intents.some((i) => i.tracked === null) || (shards.size === 0 && intents.length === 0)) {
+    const quiet = (await runningRows(ctx, runId)).filter(
+      (r) => r.timeStart !== null && Date.parse(r.timeStart) <= quietSince,
+    );
+    return quiet.length === 0 ? [] : commandsOf(ctx, runId, quiet);
+  }
+  return intents.flatMap((intent) => {
+    const open = new Set(shards.get(intent.batch)?.open ?? []);
+    if (intent.commandId === null || open.size === 0 || Date.parse(intent.createdAt) > quietSince) return [];
+    const instanceIds = Object.entries(intent.targets)
+      .filter(([, t]) => open.has(t.nodeId))
+      .map(([instanceId]) => instanceId);
+    return instanceIds.length > 0 ? [{ commandId: intent.commandId, instanceIds }] : [];
+  });
 }
 
 /**
