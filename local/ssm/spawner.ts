@@ -1,14 +1,15 @@
 /**
- * Starts the fleet's step processes from a thread of their own (spawner-worker.cjs). Node starts a child
- * synchronously: the starting thread waits until the child has exec'd, tens of milliseconds each when the
- * machine is busy with a large fleet's commands. Started from the service's thread, every command of a
- * 1,000-node layer would stall the engine, the handlers and the local endpoints that long in turn.
+ * Starts the fleet's step processes from a small process of its own (process-starter.cjs). Node starts a
+ * child synchronously: the starting thread waits until the child has exec'd, and the kernel copies the
+ * starting process's page tables, tens of milliseconds each from a service of several hundred megabytes on
+ * a busy machine. Started from the service's thread, every command of a 1,000-node layer would stall the
+ * engine, the handlers and the local endpoints that long in turn.
  *
  * A `StepProcess` is what the fleet uses of a ChildProcess: the pid (for the signals that end its session),
  * its output, its end.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
 
 export interface SpawnRequest {
   file: string;
@@ -81,10 +82,10 @@ export class StepProcess extends EventEmitter<StepProcessEvents> {
   }
 }
 
-const WORKER_FILE = new URL('./spawner-worker.cjs', import.meta.url);
+const STARTER_FILE = new URL('./process-starter.cjs', import.meta.url);
 
 class Spawner {
-  private worker: Worker | null = null;
+  private starterProcess: ChildProcess | null = null;
   private readonly running = new Map<number, StepProcess>();
   private nextId = 1;
 
@@ -92,23 +93,23 @@ class Spawner {
     const process = new StepProcess();
     const id = this.nextId++;
     this.running.set(id, process);
-    this.thread().postMessage({ op: 'spawn', id, ...request });
+    this.starter().send({ op: 'spawn', id, ...request });
     return process;
   }
 
-  private thread(): Worker {
-    if (this.worker !== null) return this.worker;
-    // no TypeScript loader in the worker (it is plain JavaScript), none of the host's flags either
-    const worker = new Worker(WORKER_FILE, { execArgv: [] });
-    worker.on('message', (reply: WorkerReply) => {
+  private starter(): ChildProcess {
+    if (this.starterProcess !== null) return this.starterProcess;
+    // no TypeScript loader in it (it is plain JavaScript), none of the host's flags either
+    const starter = fork(STARTER_FILE, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    starter.on('message', (reply: WorkerReply) => {
       const process = this.running.get(reply.id);
       if (process === undefined) return;
       if (reply.type === 'close') this.running.delete(reply.id);
       process.receive(reply);
     });
-    // a thread that dies takes its processes' reports with it: they end as processes that could not run
+    // a starter that dies takes its processes' reports with it: they end as processes that could not run
     const lost = (why: string) => {
-      if (this.worker === worker) this.worker = null;
+      if (this.starterProcess === starter) this.starterProcess = null;
       const orphans = [...this.running];
       this.running.clear();
       for (const [id, process] of orphans) {
@@ -116,12 +117,13 @@ class Spawner {
         process.receive({ id, type: 'close', code: -1, signal: null });
       }
     };
-    worker.on('error', (error) => lost(error.message));
-    worker.on('exit', (code) => lost(`exit ${code}`));
-    // the fleet's servers keep the process alive, not this thread
-    worker.unref();
-    this.worker = worker;
-    return worker;
+    starter.on('error', (error) => lost(error.message));
+    starter.on('exit', (code) => lost(`exit ${code}`));
+    // the fleet's servers keep the service alive, not its starter
+    starter.unref();
+    starter.channel?.unref();
+    this.starterProcess = starter;
+    return starter;
   }
 }
 

@@ -7,7 +7,7 @@ const slot = () => ({ child: null, stdout: '', stderr: '' });
 const launch = (script: string) => ({ file: 'bash', args: ['-c', script], cwd: '/tmp' });
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 
-describe("the fleet's process starter (a thread of its own)", () => {
+describe("the fleet's process starter (a small process of its own)", () => {
   it('runs a step to its end: output and exit code', async () => {
     const s = slot();
     const exit = await runStep(launch('echo out; echo err >&2; exit 3'), 10_000, env, s);

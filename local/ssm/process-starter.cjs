@@ -1,18 +1,21 @@
-// The thread that starts the fleet's step processes (spawner.ts). Starting a process blocks the thread that
-// starts it until the child has exec'd, which on a busy machine takes tens of milliseconds: here it blocks
-// this thread, not the one that runs the service. Plain JavaScript: a worker is loaded without the
-// TypeScript loader its host may or may not have.
+// The small process that starts the fleet's step processes (spawner.ts). Starting a process blocks the
+// thread that starts it until the child has exec'd, and copies the starting process's page tables: here
+// that is this process's few megabytes, not the service's hundreds, and the service's thread never waits.
+// Plain JavaScript: it is started without the TypeScript loader its host may or may not have. It ends when
+// the service does (its channel closes).
 //
 // In:  { op: 'spawn', id, file, args, cwd, env, detached }
 // Out: { id, type: 'spawned', pid } | { id, type: 'stdout' | 'stderr', data } | { id, type: 'error', message }
 //      | { id, type: 'close', code, signal }
-const { parentPort } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
 
-parentPort.on('message', (message) => {
+process.on('disconnect', () => process.exit(0));
+process.on('message', (message) => {
   if (message.op !== 'spawn') return;
   const { id } = message;
-  const post = (reply) => parentPort.postMessage({ id, ...reply });
+  const post = (reply) => {
+    if (process.connected) process.send({ id, ...reply });
+  };
   let child;
   try {
     child = spawn(message.file, message.args, {
