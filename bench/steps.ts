@@ -7,6 +7,7 @@ import {
   EXECUTION_EVENTS_FIXED,
   EXECUTION_EVENTS_PER_LAYER,
 } from '../lambdas/domain/plan-limits.js';
+import { LAYERS_PER_CHUNK, NODES_PER_CHUNK, TARGETS_PER_CHUNK } from '../lambdas/store/plans.js';
 import type { BenchConfig } from './config.js';
 import { provisionedCluster } from './lib/api.js';
 import { type DeploymentCost, measuredEvents, naiveCost, productCost } from './lib/cost-model.js';
@@ -561,13 +562,16 @@ function scaleFigures(
       .map(([kind, v]) => `${kind} ${v.bytes} B`)
       .join(', ')}.`,
   });
-  const largestOther = (r: typeof big) =>
+  const isChunk = (kind: string) => kind.startsWith('plan-');
+  const largestOf = (r: typeof big, keep: (kind: string) => boolean) =>
     Object.entries(r.largest)
-      .filter(([kind]) => kind !== 'history')
+      .filter(([kind]) => keep(kind))
       .reduce<{ kind: string; bytes: number; key: string } | null>(
         (a, [kind, v]) => (a === null || v.bytes > a.bytes ? { kind, ...v } : a),
         null,
       ) ?? { kind: '-', bytes: 0, key: '-' };
+  const largestOther = (r: typeof big) => largestOf(r, (kind) => kind !== 'history' && !isChunk(kind));
+  const largestChunk = largestOf(big, isChunk);
   figures.add('scale', {
     id: 'largest-run-item-1000',
     name: `largest item of a deployment besides its rows, at ${big.nodes.toLocaleString('en-US')} nodes`,
@@ -578,6 +582,20 @@ function scaleFigures(
     onRatio: true,
     baseline: { name: `the same at ${small.nodes} nodes`, value: largestOther(small).bytes, unit: 'bytes' },
     note: `${largestOther(big).kind} ${largestOther(big).key} (at ${small.nodes} nodes: ${largestOther(small).kind} ${largestOther(small).key}), among the run's task item, stage items, outstanding shards, command intents and failure markers. Met when it grows less than 1.5 x from ${small.nodes} to ${big.nodes} nodes.`,
+  });
+  figures.add('scale', {
+    id: 'largest-plan-chunk-1000',
+    name: `largest chunk of a deployment's plan, at ${big.nodes.toLocaleString('en-US')} nodes`,
+    value: largestChunk.bytes,
+    unit: 'bytes',
+    target: 'bounded by its count (lambdas/store/plans.ts), far below the 400 KB of an item',
+    check: (bytes) => bytes < 64 * 1024,
+    baseline: {
+      name: `the same at ${small.nodes} nodes`,
+      value: largestOf(small, isChunk).bytes,
+      unit: 'bytes',
+    },
+    note: `${largestChunk.kind} ${largestChunk.key}. A chunk holds at most ${NODES_PER_CHUNK} nodes, ${LAYERS_PER_CHUNK} layers or ${TARGETS_PER_CHUNK} members of target sets: more nodes add chunks, none grows past its count. Met under 64 KB.`,
   });
   figures.add('scale', {
     id: 'dynamo-requests-per-result-1000',
