@@ -135,13 +135,14 @@ export interface BookkeepingRepository {
     at: string,
     staleBefore: string,
   ): Promise<boolean>;
-  /** Closes a node's instance in its batch's shard; the shard after it, or null if it was not open. */
+  /** Closes a node's instance in its batch's shard at `at`; the shard after it, or null if it was not open. */
   closeInstance(
     runId: number,
     stage: Stage,
     batch: number,
     nodeId: number,
     ready: boolean,
+    at: string,
   ): Promise<BatchShard | null>;
   getShard(runId: number, stage: Stage, batch: number): Promise<BatchShard | null>;
   /** The shards of a stage's batches, by batch. */

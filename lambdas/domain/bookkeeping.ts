@@ -72,6 +72,8 @@ export interface BatchShard {
   open: number[];
   /** Node ids of the batch whose row ended ready with a fingerprint: their last runs are recorded at its end. */
   ready: number[];
+  /** When a result last closed an instance of the batch (ISO); null before the first. */
+  closedAt: string | null;
 }
 
 /** A batch's rows count in its tasks' progress every PROGRESS_STEP results, and the rest when it ends. */

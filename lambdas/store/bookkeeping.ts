@@ -81,7 +81,11 @@ const shardCodec = {
     entity: 'shard',
     open: new Set(Object.values(intent.targets).map((t) => t.nodeId)),
   }),
-  fromItem: (item: Item): BatchShard => ({ open: numbers(item.open), ready: numbers(item.ready) }),
+  fromItem: (item: Item): BatchShard => ({
+    open: numbers(item.open),
+    ready: numbers(item.ready),
+    closedAt: typeof item.closedAt === 'string' ? item.closedAt : null,
+  }),
 };
 
 const failureCodec = {
@@ -221,17 +225,18 @@ export class DynamoBookkeeping {
     batch: number,
     nodeId: number,
     ready: boolean,
+    at: string,
   ): Promise<BatchShard | null> {
     let out: Item | null = null;
     const closed = await held(
       this.table
         .updateExpression(
           shardCodec.key(runId, stage, batch),
-          ready ? 'DELETE #open :n ADD #ready :n' : 'DELETE #open :n',
+          ready ? 'SET closedAt = :at DELETE #open :n ADD #ready :n' : 'SET closedAt = :at DELETE #open :n',
           {
             condition: 'contains(#open, :id)',
             names: ready ? { '#open': 'open', '#ready': 'ready' } : { '#open': 'open' },
-            values: { ':n': new Set([nodeId]), ':id': nodeId },
+            values: { ':n': new Set([nodeId]), ':id': nodeId, ':at': at },
           },
         )
         .then((item) => {

@@ -53,8 +53,8 @@ export async function reconcileResults(ctx: Context, run: DeploymentRun): Promis
 }
 
 /**
- * The commands of the running stage sent before `quietSince`, with the instances whose results are not
- * recorded yet: from the batches' shards (a few hundred bytes each) and intents, never the stage's rows,
+ * The commands of the running stage that have been quiet since `quietSince` (sent before it, and no result of
+ * their batch recorded after it), with the instances whose results are not recorded yet: from the batches' shards (a few hundred bytes each) and intents, never the stage's rows,
  * which a 1,000-node layer makes a megabyte. A stage recorded before batches were tracked is read from its
  * rows, as it was written.
  */
@@ -77,8 +77,11 @@ async function quietCommands(
     return quiet.length === 0 ? [] : commandsOf(ctx, runId, quiet);
   }
   return intents.flatMap((intent) => {
-    const open = new Set(shards.get(intent.batch)?.open ?? []);
-    if (intent.commandId === null || open.size === 0 || Date.parse(intent.createdAt) > quietSince) return [];
+    const shard = shards.get(intent.batch);
+    const open = new Set(shard?.open ?? []);
+    // a batch whose results still come in is not quiet: its other events are on their way
+    const heardAt = Math.max(Date.parse(intent.createdAt), Date.parse(shard?.closedAt ?? '') || 0);
+    if (intent.commandId === null || open.size === 0 || heardAt > quietSince) return [];
     const instanceIds = Object.entries(intent.targets)
       .filter(([, t]) => open.has(t.nodeId))
       .map(([instanceId]) => instanceId);

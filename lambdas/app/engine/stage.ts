@@ -89,7 +89,7 @@ export async function closeInstance(
     return;
   }
   const size = Object.keys(intent.targets).length;
-  const shard = await bookkeeping.closeInstance(runId, stage, batch, nodeId, ready);
+  const shard = await bookkeeping.closeInstance(runId, stage, batch, nodeId, ready, nowIso(ctx));
   if (shard !== null) {
     await addProgress(ctx, runId, intent.tracked.stageTaskId, progressStepAt(size - shard.open.length, size));
     if (shard.open.length === 0) await endBatch(ctx, intent, shard);
