@@ -5,6 +5,8 @@
  * locked until they have ended; one cluster that fails does not keep the others from being supervised; a
  * node SSM no longer lists becomes offline. Real dynalite, real fleet; faults at the ports and the events.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeCommands } from '../../lambdas/app/ports.js';
 import type { CommandStatusEvent } from '../../local/ssm/fleet.js';
@@ -77,6 +79,48 @@ describe('a result whose status event was lost', () => {
     // recorded once: a later round finds nothing left to record
     expect((await h.engine.watchdog()).reconciled).toBe(0);
     expect((await h.run(deployTask.id)).done).toBe(2);
+  });
+
+  it('is not asked about while other results of its batch are still coming in', async () => {
+    let fastInstance = '';
+    let losing = false;
+    const h = await start({
+      nodeCount: 2,
+      loseEvent: (event) => losing && event.instanceId === fastInstance && event.status === 'Success',
+    });
+    const [fast] = h.fleet.instances();
+    if (!fast) throw new Error('no node');
+    fastInstance = fast.instanceId;
+    writeFileSync(join(fast.workDir, 'fast'), '');
+    const { deployTask } = await h.setupCluster({
+      graph: [
+        shell('a', '*', `if [ -f "$HOME/fast" ]; then echo fast; else ${gated('slow', 'echo slow')}; fi`),
+      ],
+      roles: [['controller'], ['compute']],
+    });
+    await h.engine.plan({ taskId: deployTask.id });
+    await h.runStage(deployTask.id, 'provision');
+    losing = true;
+    const token = newToken('layer-0');
+    await h.engine.dispatch({ taskId: deployTask.id, stage: 'layer-0', token });
+    // the fast node's event is lost; the slow node reports 16 s after the batch was sent
+    await waitFor(
+      'the fast node to end',
+      async () => h.fleet.commandLog(),
+      (log) => log.some((c) => c.instanceId === fastInstance && c.status === 'Success'),
+    );
+    offsetMs = 16_000;
+    h.openGate('slow');
+    await waitFor(
+      'the slow result',
+      () => h.rows(deployTask.id, 'layer-0' as never),
+      (rows) => rows.some((r) => r.status === 'ready'),
+    );
+    // sent long enough ago, but its batch heard a result just now: its lost event is not asked for yet
+    expect((await h.engine.watchdog()).reconciled).toBe(0);
+    offsetMs = 32_000;
+    expect((await h.engine.watchdog()).reconciled).toBe(1);
+    await h.waitForCompletion(token);
   });
 });
 
