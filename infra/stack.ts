@@ -135,7 +135,9 @@ const TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
   // BatchGetItem: an environment's tasks, through its pointers to them (lambdas/store/tasks.ts `page`)
   api: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
   stop: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem'],
-  plan: ['GetItem', 'Query', 'UpdateItem', 'BatchWriteItem'],
+  // BatchGetItem: the cluster's last finished run, through its pointers (its measured durations); PutItem: the
+  // mark of the one-time index of tasks by cluster, when the plan step is the first to page them
+  plan: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
   // UpdateItem: a task item of an earlier version is rewritten when read (lambdas/store/legacy.ts)
   checkStop: ['GetItem', 'UpdateItem'],
   // BatchWriteItem: a node about to be provisioned again forgets what ran on it before

@@ -238,7 +238,7 @@ describe('IAM', () => {
         'UpdateItem',
       ],
       StopFunction: ['BatchGetItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
-      PlanFunction: ['BatchWriteItem', 'GetItem', 'Query', 'UpdateItem'],
+      PlanFunction: ['BatchGetItem', 'BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       CheckStopFunction: ['GetItem', 'UpdateItem'],
       DispatchFunction: ['BatchGetItem', 'BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
       FinishFunction: ['BatchWriteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'],
