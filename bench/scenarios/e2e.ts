@@ -102,9 +102,7 @@ export async function endToEnd(
     const t3 = Date.now();
 
     const after = await api.ok<ClusterJson>('GET', `/api/v1/clusters/${cluster.id}/`);
-    const members = (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`)).filter(
-      (n) => n.cluster === cluster.id,
-    );
+    const members = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${cluster.id}`);
     const nodeStatuses: Record<string, number> = {};
     for (const n of members) nodeStatuses[n.status] = (nodeStatuses[n.status] ?? 0) + 1;
     const restartRows = (await runtime.repos.history.rows(again.id, 'layers')).filter((r) => r.noop === null);

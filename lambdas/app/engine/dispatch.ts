@@ -82,7 +82,8 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
   // A batch whose last close found it not open yet (or that a crash left emptied but open) ends now.
   let state = await bookkeeping.getStage(taskId, stage);
   if (tracked) {
-    if (await endEmptiedBatches(ctx, intents, state)) state = await bookkeeping.getStage(taskId, stage);
+    if (await endEmptiedBatches(ctx, taskId, stage, intents, state))
+      state = await bookkeeping.getStage(taskId, stage);
   } else {
     const finished = (await history.rows(taskId, stage)).filter(
       (r) => r.status !== 'pending' && r.status !== 'running',
@@ -104,13 +105,14 @@ export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent:
 /** Ends the open batches of the stage (as `state` has it) whose shard is empty; true if it ended one. */
 async function endEmptiedBatches(
   ctx: Context,
+  taskId: number,
+  stage: Stage,
   intents: CommandIntent[],
   state: StageState,
 ): Promise<boolean> {
   const open = new Set(state.openBatches);
-  const first = intents[0];
-  if (open.size === 0 || !first) return false;
-  const shards = await ctx.repos.bookkeeping.shards(first.deployTaskId, first.stage);
+  if (open.size === 0) return false;
+  const shards = await ctx.repos.bookkeeping.shards(taskId, stage);
   let ended = false;
   for (const intent of intents) {
     const shard = shards.get(intent.batch);
