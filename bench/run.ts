@@ -9,6 +9,7 @@
  *   npm run bench -- --informed        deploy a second time, planned with the durations the first measured
  *   npm run bench -- --e2e-1000        the full run and the stop/restart story on 1,000 simulated nodes
  *   npm run bench -- --only=e2e        that story alone (with --quick: 100 nodes)
+ *   npm run bench -- --e2e-nodes=300   that story on the first 300 nodes of the layout
  *   npm run bench -- --no-write        print, write nothing
  *
  * Scenarios: schedule (critical path, Astute, layers: pure), plan (the planner at 1,000 x 300), deploy (a real
@@ -45,6 +46,7 @@ function options() {
       only: { type: 'string' },
       scale: { type: 'string' },
       'deploy-nodes': { type: 'string' },
+      'e2e-nodes': { type: 'string' },
       informed: { type: 'boolean', default: false },
       'e2e-1000': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
@@ -64,6 +66,7 @@ function options() {
   const overrides: Partial<BenchConfig> = {};
   if (values.scale !== undefined) overrides.scale = Number(values.scale);
   if (values['deploy-nodes'] !== undefined) overrides.deployNodes = Number(values['deploy-nodes']);
+  if (values['e2e-nodes'] !== undefined) overrides.e2eNodes = Number(values['e2e-nodes']);
   if (values.informed) overrides.informedRedeploy = true;
   return {
     quick: values.quick ?? false,

@@ -143,7 +143,7 @@ const TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
   // BatchWriteItem: a node about to be provisioned again forgets what ran on it before
   dispatch: ['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
   // PutItem: the stop task of a stop that had not written it yet; BatchWriteItem: the last runs of batches
-  // that never ended (lambdas/app/engine/stage.ts)
+  // that never ended (lambdas/app/engine/last-runs.ts)
   finish: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],
   // BatchWriteItem: the last runs of a batch's ready rows, when its last result ends it
   commandStatus: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'BatchWriteItem'],

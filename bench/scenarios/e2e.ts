@@ -159,6 +159,6 @@ async function layerReached(
       return started.length > 0 ? Math.max(...started) : null;
     },
     timeoutMs,
-    20,
+    250,
   );
 }

@@ -18,3 +18,6 @@ export async function inParallel<T, R>(
 
 /** How many SSM calls a stop or the watchdog makes at once (SSM throttles each API per account). */
 export const SSM_CALLS_AT_ONCE = 8;
+
+/** DynamoDB writes of one step in flight at once (rows of a layer or a run, nodes of a cluster). */
+export const WRITES_AT_ONCE = 16;

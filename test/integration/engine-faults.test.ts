@@ -77,9 +77,14 @@ describe('a result handler that dies and is delivered again', () => {
 
     const rows = await h.rows(deployTask.id);
     expect(rows.find((r) => r.taskName === 'a')?.status).toBe('error');
+    // the failure was recorded: it stopped the run (a controller is critical), which was settled as soon as
+    // its layer ended, so b was never started
+    const run = await h.run(deployTask.id);
+    expect(run.stop.phase !== 'none' && run.stop.request.cause).toBe('fault_tolerance');
+    expect(run.status).toBe('error');
     const b = rows.find((r) => r.taskName === 'b');
     expect(b?.status).toBe('skipped');
-    expect(String(b?.reason)).toMatch(/a failed/);
+    expect(String(b?.reason)).toMatch(/the deployment failed/);
     expect(h.fleet.commandLog().some((c) => c.parameters.command?.[0] === 'echo b-ran')).toBe(false);
     expect(h.deliveryErrors).toEqual([]);
   });

@@ -21,7 +21,7 @@ import type { HistoryRow } from '../../domain/history.js';
 import type { Node } from '../../domain/model.js';
 import { instanceKey, isProvisionStage, rowKey, type Stage } from '../../domain/stage.js';
 import { MASTER_NODE } from '../../domain/targets.js';
-import { inParallel } from '../parallel.js';
+import { inParallel, WRITES_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { sendUnderLease } from '../stop/dispatch-lease.js';
 import { loadRun, targetSetsOf } from './run.js';
@@ -32,9 +32,6 @@ export interface StageInput {
   stage: Stage;
   token: string;
 }
-
-/** DynamoDB writes of one dispatch in flight at once (rows of a batch, nodes of a layer). */
-const WRITES_AT_ONCE = 16;
 
 export async function dispatch(ctx: Context, input: StageInput): Promise<{ sent: number }> {
   const { taskId, stage, token } = input;

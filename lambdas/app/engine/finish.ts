@@ -19,11 +19,12 @@ import { isProvisionStage, rowKey } from '../../domain/stage.js';
 import { isTaskFinished, type NodeStatus } from '../../domain/status.js';
 import { endReasonOf, isStopping } from '../../domain/stop.js';
 import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
+import { inParallel, WRITES_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
+import { recordLastRunsOfOpenBatches } from './last-runs.js';
 import { endCommandsStillRunning } from './orphaned-commands.js';
 import { loadRun, targetSetsOf } from './run.js';
-import { recordLastRunsOfOpenBatches } from './stage.js';
 
 export interface FinishInput {
   taskId: number;
@@ -118,6 +119,24 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   return { status: settlement.deployTask };
 }
 
+/**
+ * Called when the stage a stopping run was waiting on has ended: nothing of the run runs any more, so it is
+ * settled now, as the execution's Finish would settle it after its next stop check (which then finds it
+ * settled). A fault here is logged and left to that Finish.
+ */
+export async function finishIfStopping(ctx: Context, runId: number): Promise<void> {
+  try {
+    const run = await loadRun(ctx, runId);
+    if (!isStopping(run.stop) || isTaskFinished(run.status)) return;
+    await finish(ctx, { taskId: runId, failure: null });
+  } catch (err) {
+    ctx.log('could not settle the stopped deployment yet; its execution will', {
+      taskId: runId,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
 async function release(
   ctx: Context,
   run: DeploymentRun,
@@ -141,26 +160,27 @@ async function settleUnfinishedRows(
   const end = endReasonOf(run.stop, orchestrationFailed);
   // rows that run nothing, whose requirements all succeeded, are what they would have been: not stopped
   const noops = reachedNoops(rows, await targetSetsOf(ctx, run.id, rows));
-  for (const row of rows) {
-    const noop = noops.get(rowKey(row));
-    if (row.status === 'pending' && noop) {
-      const patch = { reason: noop.reason, skipReason: noop.kind };
-      if (await ctx.repos.history.moveRow(row, 'skipped', patch))
-        Object.assign(row, { status: 'skipped', ...patch });
-    } else if (row.status === 'pending') {
-      if (
-        await ctx.repos.history.moveRow(row, 'skipped', { reason: end.reason, skipReason: end.skipReason })
-      ) {
-        Object.assign(row, { status: 'skipped', reason: end.reason, skipReason: end.skipReason });
+  // one conditional write per row, several at a time: a stopped 1,000-node run leaves thousands never started
+  await inParallel(
+    rows.filter((r) => r.status === 'pending' || r.status === 'running'),
+    WRITES_AT_ONCE,
+    async (row) => {
+      const noop = noops.get(rowKey(row));
+      if (row.status === 'pending') {
+        const patch = noop
+          ? { reason: noop.reason, skipReason: noop.kind }
+          : { reason: end.reason, skipReason: end.skipReason };
+        if (await ctx.repos.history.moveRow(row, 'skipped', patch))
+          Object.assign(row, { status: 'skipped', ...patch });
+        return;
       }
-    } else if (row.status === 'running') {
       const timeEnd = nowIso(ctx);
       if (await ctx.repos.history.moveRow(row, 'error', { timeEnd, reason: NO_RESULT_REASON })) {
         Object.assign(row, { status: 'error', timeEnd, reason: NO_RESULT_REASON });
         failures.nodes.set(row.nodeId, NO_RESULT_REASON);
       }
-    }
-  }
+    },
+  );
 }
 
 /** Each node the run planned gets its truthful final status; returns every cluster node's final status. */
@@ -180,19 +200,22 @@ async function settleNodes(
   // Only the nodes it planned are settled (a run of selected nodes leaves the others alone).
   const planned = (n: Node) => nodesBefore === null || String(n.id) in nodesBefore;
   const finalStatuses: NodeStatus[] = clusterNodes.filter((n) => !planned(n)).map((n) => n.status);
-  for (const node of clusterNodes.filter(planned)) {
-    const settled = settleNodeRows(node, rowsByNode.get(node.id) ?? [], {
+  const settled = clusterNodes.filter(planned).map((node) => ({
+    node,
+    settled: settleNodeRows(node, rowsByNode.get(node.id) ?? [], {
       before: nodesBefore?.[String(node.id)],
       failed: failures.nodes.has(node.id),
       deploys: run.mode.scope !== 'provision',
-    });
-    finalStatuses.push(settled.status);
-    await ctx.repos.nodes.update(node.id, {
-      status: settled.status,
-      errorType: settled.errorType,
-      progress: settled.progress,
-      ...(settled.errorType === null ? { errorMsg: null } : {}),
-    });
-  }
+    }),
+  }));
+  finalStatuses.push(...settled.map((s) => s.settled.status));
+  await inParallel(settled, WRITES_AT_ONCE, ({ node, settled: s }) =>
+    ctx.repos.nodes.update(node.id, {
+      status: s.status,
+      errorType: s.errorType,
+      progress: s.progress,
+      ...(s.errorType === null ? { errorMsg: null } : {}),
+    }),
+  );
   return finalStatuses;
 }

@@ -22,6 +22,8 @@ import { provisioningMessage } from '../../domain/messages.js';
 import { allDone, workProgress } from '../../domain/settlement.js';
 import { instanceKey, isProvisionStage, type Stage } from '../../domain/stage.js';
 import { type Context, nowIso } from '../ports.js';
+import { finishIfStopping } from './finish.js';
+import { recordLastRuns } from './last-runs.js';
 import { loadRun } from './run.js';
 
 /** A claim of a stage's completion this old is taken to be of a Lambda that died before completing. */
@@ -49,6 +51,8 @@ export async function completeStage(ctx: Context, runId: number, stage: Stage, t
       });
     }
   }
+  // a stopping run has nothing left running: it is settled now, not after the execution's next stop check
+  await finishIfStopping(ctx, runId);
   await ctx.workflows.complete(token, { stage });
   await ctx.repos.bookkeeping.markStageCompleted(runId, stage, token);
 }
@@ -159,42 +163,4 @@ export async function closeRows(
     );
     if (intent) await closeInstance(ctx, intent, row.nodeId, false);
   }
-}
-
-/**
- * The last runs of the ready rows of batches that never ended (a run that ended with commands unanswered):
- * recorded by Finish, as their batches' ends would have.
- */
-export async function recordLastRunsOfOpenBatches(
-  ctx: Context,
-  runId: number,
-  stages: Stage[],
-): Promise<void> {
-  for (const stage of stages) {
-    const shards = await ctx.repos.bookkeeping.shards(runId, stage);
-    const unended = [...shards].filter(([, shard]) => shard.open.length > 0 && shard.ready.length > 0);
-    if (unended.length === 0) continue;
-    const intents = new Map((await ctx.repos.bookkeeping.intents(runId, stage)).map((i) => [i.batch, i]));
-    for (const [batch, shard] of unended) {
-      const intent = intents.get(batch);
-      if (intent) await recordLastRuns(ctx, intent, shard);
-    }
-  }
-}
-
-/** The last runs of a batch's rows that ended ready (each node's last successful run of the batch's task). */
-async function recordLastRuns(ctx: Context, intent: CommandIntent, shard: BatchShard): Promise<void> {
-  const fingerprint = intent.tracked?.task.fingerprint;
-  if (!fingerprint || shard.ready.length === 0) return;
-  const ready = new Set(shard.ready);
-  await ctx.repos.nodes.recordLastRuns(
-    Object.values(intent.targets)
-      .filter((t) => ready.has(t.nodeId))
-      .map((t) => ({
-        nodeId: t.nodeId,
-        taskName: t.taskName,
-        fingerprint,
-        deployTaskId: intent.deployTaskId,
-      })),
-  );
 }
