@@ -1,7 +1,7 @@
 /**
  * From a command line to an exit code: finds the command in the table, parses its flags with
  * node:util parseArgs, checks and converts the values, prints help, and reports errors on stderr
- * (exit 2 for a wrong command line, 1 for a failed operation).
+ * (exit 2 for a wrong command line, 1 for a failed operation, 3 for a deployment a graceful stop ended).
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { createApi } from './api.js';
@@ -238,7 +238,7 @@ function usage(): string {
     columns(flagRows(GLOBAL_FLAGS)),
     '',
     'Exit codes: 0 done; 1 failed (the API refused or could not be reached, or the task ended in error);',
-    '2 wrong command line.',
+    '2 wrong command line; 3 the deployment followed with --wait was stopped gracefully (nothing failed).',
     `Run '${PROGRAM} COMMAND --help' for the flags of a command and an example.`,
   ].join('\n');
 }

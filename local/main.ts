@@ -37,6 +37,16 @@ try {
   process.exit(2);
 }
 
+/** Why the service could not start, in one line for the operator. */
+function startFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE')
+    return `Port ${port} on 127.0.0.1 is already in use (another npm start?): stop what listens there, or start on another port, e.g. PORT=${port === 8000 ? 8001 : 8000} npm start`;
+  if (code === 'EACCES')
+    return `Port ${port} may not be used by this user: choose one above 1023 (PORT=8000)`;
+  return `The service could not start: ${err instanceof Error ? err.message : String(err)}`;
+}
+
 const runtime = await startRuntime({
   port,
   nodeCount,
@@ -52,9 +62,14 @@ const runtime = await startRuntime({
     if (verbose || line.startsWith('demo:') || line.startsWith('chaos') || line.includes('failed'))
       console.log(line);
   },
+}).catch((err: unknown) => {
+  console.error(startFailure(err));
+  if (verbose) console.error(err);
+  process.exit(1);
 });
 
 console.log(`Fuel deployment service (embedded) listening on ${runtime.url}`);
+console.log(`  web UI: ${runtime.url}/   (open it in a browser; sign in with the token below)`);
 console.log(`  API:    ${runtime.url}/api/v1/   (send X-Auth-Token: ${runtime.token})`);
 console.log(`  nodes:  ${nodeCount} simulated nodes and a master`);
 console.log(`  isolation: ${runtime.fleet.isolation().description}`);

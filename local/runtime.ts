@@ -35,7 +35,7 @@ import { stopHandler } from '../lambdas/handlers/stop.js';
 import { watchdogHandler } from '../lambdas/handlers/watchdog.js';
 import { actingAs, actingFunction, FUNCTION_NAMES, type FunctionName, recordAwsCalls } from './aws-calls.js';
 import type { Chaos } from './chaos.js';
-import { seedDemo } from './demo.js';
+import { reportDemoEnd, seedDemo } from './demo.js';
 import { commandStatusEvent, createDelivery, type Delivery } from './event-delivery.js';
 import { readBody } from './http-body.js';
 import { LocalLambda } from './lambda/functions.js';
@@ -488,8 +488,44 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // (Node's 5 s default closes sockets that clients reuse at that instant: "other side closed")
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  const url = await listen(server, options.port ?? 8000, host);
-  if (options.demo) await seedDemo(service, log);
+  /** Everything started above, taken down; the nodes' folder removed unless the caller gave it. */
+  const takeDown = async (): Promise<void> => {
+    for (const timer of timers) clearInterval(timer);
+    await new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await sfn.close();
+    await lambda.close();
+    await fleet.close();
+    await delivery.drained();
+    for (const clients of [testClients, ...functionClients]) destroyClients(clients);
+    await dynamo.close();
+    if (options.nodesDir === undefined) rmSync(nodesDir, { recursive: true, force: true });
+  };
+  let url: string;
+  try {
+    url = await listen(server, options.port ?? 8000, host);
+  } catch (err) {
+    // a port already in use leaves nothing behind: no endpoint listening, no nodes' folder
+    await takeDown();
+    throw err;
+  }
+  if (options.demo) {
+    const demo = await seedDemo(service, log);
+    let reporting = false;
+    const watch: NodeJS.Timeout = setInterval(() => {
+      if (reporting) return;
+      reporting = true;
+      reportDemoEnd(service, demo, log)
+        .then((done) => {
+          if (done) clearInterval(watch);
+        })
+        .catch(() => {})
+        .finally(() => {
+          reporting = false;
+        });
+    }, 2_000);
+    timers.push(watch);
+  }
 
   let stopped = false;
   return {
@@ -505,16 +541,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const timer of timers) clearInterval(timer);
-      await new Promise<void>((r) => server.close(() => r()));
-      server.closeAllConnections();
-      await sfn.close();
-      await lambda.close();
-      await fleet.close();
-      await delivery.drained();
-      for (const clients of [testClients, ...functionClients]) destroyClients(clients);
-      await dynamo.close();
-      if (options.nodesDir === undefined) rmSync(nodesDir, { recursive: true, force: true });
+      await takeDown();
       if (chaos) log(chaos.describe());
     },
   };

@@ -215,6 +215,10 @@ describe('fuel-sls', () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('env stop-deployment ENV');
+    // every exit code, the stopped deployment's 3 too
+    expect(help.stdout).toMatch(
+      /0 done.*1 failed.*\n.*2 wrong command line; 3 the deployment followed with --wait was stopped/s,
+    );
     for (const c of COMMANDS) expect(help.stdout).toContain(`\n  ${c.name} `);
     const bad = await cli('task show abc');
     expect(bad.code).toBe(2);
