@@ -13,6 +13,8 @@ const POLL_MS = 500;
 const MAX_POLL_FAILURES = 5;
 /** `--wait` on a deployment that a stop ended: not done, not failed. */
 const EXIT_STOPPED = 3;
+/** Ctrl-C during --wait: 128 + SIGINT, as a shell reports it. */
+const EXIT_INTERRUPTED = 130;
 /** At most this many node lines are redrawn, so the view fits a terminal. */
 const LIVE_NODES = 20;
 const FOLLOW_NODE_COLUMNS = ['id', 'name', 'status', 'error_type', 'roles', 'progress'];
@@ -111,18 +113,36 @@ export async function follow(ctx: Context, taskId: number): Promise<number> {
     const nodes = await ctx.api.call<NodeJson[]>('GET', `/nodes/${query({ cluster_id: task.cluster })}`);
     return { task, nodes };
   };
-  for (let failures = 0; ; ) {
-    try {
-      const frame = await poll();
-      failures = 0;
-      if (frame.task.status === 'ready' || frame.task.status === 'error') {
-        view.end(frame);
-        return exitCode(frame.task);
+  // Ctrl-C ends the following, not the task: say so, and how to look at it again or stop it
+  let clusterId: number | null = null;
+  const interrupted = (): void => {
+    ctx.io.err(interruptedMessage(taskId, clusterId));
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    for (let failures = 0; ; ) {
+      try {
+        const frame = await poll();
+        failures = 0;
+        clusterId = frame.task.cluster;
+        if (frame.task.status === 'ready' || frame.task.status === 'error') {
+          view.end(frame);
+          return exitCode(frame.task);
+        }
+        view.update(frame);
+      } catch (err) {
+        if (++failures >= MAX_POLL_FAILURES) throw err;
       }
-      view.update(frame);
-    } catch (err) {
-      if (++failures >= MAX_POLL_FAILURES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  } finally {
+    process.off('SIGINT', interrupted);
   }
+}
+
+/** What Ctrl-C during --wait prints: the task goes on without the CLI. */
+export function interruptedMessage(taskId: number, clusterId: number | null): string {
+  const stop = clusterId === null ? '' : `; to stop it: fuel-sls env stop-deployment ${clusterId}`;
+  return `\nStopped following task ${taskId}; the task goes on in the service. To look at it: fuel-sls task show ${taskId}${stop}`;
 }

@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { COMMANDS } from '../../cli/commands.js';
 import { run as runCommandLine } from '../../cli/run.js';
 import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import { until } from '../helpers/stop-helpers.js';
 import { Api, freeNodes, openTarget, shell, type Target, waitForTask } from '../helpers/target.js';
 
 /** The installed command (`bin: fuel-sls`): a launcher that loads cli/main.ts through tsx. */
@@ -150,6 +151,34 @@ describe('fuel-sls', () => {
 
     const envs = await okJson<ClusterJson[]>('env list');
     expect(envs.find((e) => e.id === id)?.status).toBe('operational');
+  });
+
+  it('Ctrl-C during env deploy --wait says that the deployment goes on, and it does', async () => {
+    const id = await environment('cli-interrupt', [shell('slow', '*', 'sleep 3')]);
+    const child = spawn(process.execPath, [...BIN, 'env', 'deploy', String(id), '--wait'], {
+      env: { ...process.env, FUEL_API_URL: target.url, FUEL_AUTH_TOKEN: target.token },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // following: the progress line is printed
+    await until('the CLI to follow the deployment', async () => /running/.test(stdout), 20_000, 50);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    const [deploy] = await okJson<TaskJson[]>(`task list --env ${id} --names deploy`);
+    expect(stderr.trim()).toBe(
+      `Stopped following task ${deploy?.id}; the task goes on in the service. To look at it: ` +
+        `fuel-sls task show ${deploy?.id}; to stop it: fuel-sls env stop-deployment ${id}`,
+    );
+    expect(deploy?.status).toBe('running');
+    const ended = await waitForTask(api, Number(deploy?.id), 30_000);
+    expect(ended.status).toBe('ready');
   });
 
   it('exits non-zero when the deployment ends in error', async () => {
