@@ -1,7 +1,7 @@
 /** `task ...`: tasks (Nailgun's transactions) and what they ran on each node. */
 import type { HistoryJson, TaskJson } from '../lambdas/api/wire.js';
 import { query } from './api.js';
-import { type Command, command, ENV_FLAG } from './command.js';
+import { type Command, type Context, command, ENV_FLAG } from './command.js';
 import { printList, printObject, TASK_COLUMNS, TASK_FIELDS } from './output.js';
 import { sanitize } from './sanitize.js';
 
@@ -107,6 +107,7 @@ export const taskCommands: Command[] = [
         `/transactions/${v.TASK}/deployment_history/${filters}`,
         v.limit,
       );
+      if (rows.length === 0) await pointAtStoppedDeployment(ctx, v.TASK);
       printList(ctx, ctx.json ? rows : rows.map((r) => ({ ...r, summary: summary(r.custom) })), [
         'task_name',
         'node_id',
@@ -118,3 +119,14 @@ export const taskCommands: Command[] = [
     },
   }),
 ];
+
+/** A stop task has no history of its own: says so on stderr, and which deployment's history to read. */
+async function pointAtStoppedDeployment(ctx: Context, taskId: number): Promise<void> {
+  const task = await ctx.api.call<TaskJson>('GET', `/transactions/${taskId}/`);
+  const deployTaskId = task.result.deploy_task_id;
+  if (task.name !== 'stop_deployment' || typeof deployTaskId !== 'number') return;
+  ctx.io.err(
+    `Task ${taskId} is a stop_deployment task, which has no history of its own. ` +
+      `The history of the deployment it stopped: fuel-sls task history show ${deployTaskId}`,
+  );
+}

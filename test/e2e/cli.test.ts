@@ -231,6 +231,14 @@ describe('fuel-sls', () => {
     const history = await cli(`task history show ${deploy.id} --statuses skipped`);
     expect(history.code).toBe(0);
     expect(history.stdout).toMatch(/after +\d+ +skipped .*not started: the deployment was stopped/);
+    // the stop task has no history of its own: the CLI points at the deployment's
+    const [stopTask] = await okJson<TaskJson[]>(`task list --env ${id} --names stop_deployment`);
+    const ofStop = await cli(`task history show ${stopTask?.id}`);
+    expect(ofStop.code).toBe(0);
+    expect(ofStop.stderr).toBe(
+      `Task ${stopTask?.id} is a stop_deployment task, which has no history of its own. ` +
+        `The history of the deployment it stopped: fuel-sls task history show ${deploy.id}\n`,
+    );
 
     const again = await cli(`env stop-deployment ${id}`);
     expect(again).toEqual({
