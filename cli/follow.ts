@@ -142,7 +142,7 @@ export async function follow(ctx: Context, taskId: number): Promise<number> {
 }
 
 /** What Ctrl-C during --wait prints: the task goes on without the CLI. */
-export function interruptedMessage(taskId: number, clusterId: number | null): string {
+function interruptedMessage(taskId: number, clusterId: number | null): string {
   const stop = clusterId === null ? '' : `; to stop it: fuel-sls env stop-deployment ${clusterId}`;
   return `\nStopped following task ${taskId}; the task goes on in the service. To look at it: fuel-sls task show ${taskId}${stop}`;
 }

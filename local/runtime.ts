@@ -511,19 +511,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
   if (options.demo) {
     const demo = await seedDemo(service, log);
-    let reporting = false;
-    const watch: NodeJS.Timeout = setInterval(() => {
-      if (reporting) return;
-      reporting = true;
-      reportDemoEnd(service, demo, log)
-        .then((done) => {
-          if (done) clearInterval(watch);
-        })
-        .catch(() => {})
-        .finally(() => {
-          reporting = false;
-        });
-    }, 2_000);
+    let asking = false;
+    const watch = every(
+      2_000,
+      'demo report',
+      async () => {
+        if (asking) return;
+        asking = true;
+        try {
+          if (await reportDemoEnd(service, demo, log)) clearInterval(watch);
+        } finally {
+          asking = false;
+        }
+      },
+      log,
+    );
     timers.push(watch);
   }
 

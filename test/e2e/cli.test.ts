@@ -2,7 +2,7 @@
  * The `fuel-sls` command line against the embedded runtime (or FUEL_API_URL), as a separate process:
  * every command, table and --json output, help, usage errors (exit 2), API and connection errors (exit 1).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -56,22 +56,31 @@ function cli(line: string, ...more: string[]): Promise<Run> {
 }
 
 function spawnCli(program: string[], line: string, more: string[]): Promise<Run> {
-  const args = [...line.split(/\s+/).filter((w) => w !== ''), ...more];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...program, ...args], {
-      env: { ...process.env, FUEL_API_URL: target.url, FUEL_AUTH_TOKEN: target.token },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
+  return startCli(program, [...line.split(/\s+/).filter((w) => w !== ''), ...more]).done;
+}
+
+/** A `fuel-sls` process against the target: the process, what it printed so far, and its end. */
+function startCli(
+  program: string[],
+  args: string[],
+): { child: ChildProcess; printed: () => Run; done: Promise<Run> } {
+  const child = spawn(process.execPath, [...program, ...args], {
+    env: { ...process.env, FUEL_API_URL: target.url, FUEL_AUTH_TOKEN: target.token },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const printed = (): Run => ({ code: child.exitCode ?? -1, stdout, stderr });
+  const done = new Promise<Run>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  return { child, printed, done };
 }
 
 /** Runs the command and expects exit 0 with nothing on stderr; returns stdout. */
@@ -155,22 +164,17 @@ describe('fuel-sls', () => {
 
   it('Ctrl-C during env deploy --wait says that the deployment goes on, and it does', async () => {
     const id = await environment('cli-interrupt', [shell('slow', '*', 'sleep 3')]);
-    const child = spawn(process.execPath, [...BIN, 'env', 'deploy', String(id), '--wait'], {
-      env: { ...process.env, FUEL_API_URL: target.url, FUEL_AUTH_TOKEN: target.token },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const following = startCli(BIN, ['env', 'deploy', String(id), '--wait']);
     // following: the progress line is printed
-    await until('the CLI to follow the deployment', async () => /running/.test(stdout), 20_000, 50);
-    child.kill('SIGINT');
-    expect(await closed).toBe(130);
+    await until(
+      'the CLI to follow the deployment',
+      async () => /running/.test(following.printed().stdout),
+      20_000,
+      50,
+    );
+    following.child.kill('SIGINT');
+    const { code, stderr } = await following.done;
+    expect(code).toBe(130);
     const [deploy] = await okJson<TaskJson[]>(`task list --env ${id} --names deploy`);
     expect(stderr.trim()).toBe(
       `Stopped following task ${deploy?.id}; the task goes on in the service. To look at it: ` +
