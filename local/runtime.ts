@@ -51,6 +51,8 @@ const REGION = LOCAL_REGION;
 const ACCOUNT = '000000000000';
 const credentials = LOCAL_CREDENTIALS;
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** The web UI's build (`npm run build:web`; npm start and npm test run it first). */
+const WEB_DIR = join(root, 'web', 'dist');
 
 export interface RuntimeOptions {
   port?: number;
@@ -476,6 +478,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     authToken: async () => token,
     signingKey: async () => signingKey,
     admin: { user: principal, password: async () => options.adminPassword ?? 'admin' },
+    webDir: WEB_DIR,
     log: (err) => log(`API error: ${(err as Error)?.stack ?? String(err)}`),
   }));
   const stopAtGateway: GatewayTarget = async (event) => (await onStop(event)) as LocalAnswer;

@@ -9,16 +9,18 @@ import {
   HttpError,
   type HttpRequest,
   type HttpResponse,
-  pageHeaders,
   parseBody,
   parseQuery,
   withNosniff,
 } from './http.js';
 import { idParam } from './schemas.js';
+import type { WebFile } from './web-files.js';
 
 export interface RouteContext {
   req: HttpRequest;
   params: Record<string, number>;
+  /** The path's text parameters (a route's `text`), as sent (percent-decoded). */
+  text: Record<string, string>;
   /** Who is calling: the user the token belongs to. */
   principal: string;
 }
@@ -30,6 +32,8 @@ export interface Route {
   path: string;
   handler: RouteHandler;
   public?: boolean;
+  /** Path parameters that are names, not ids: each must match its pattern (else 400). */
+  text?: Record<string, RegExp>;
 }
 
 /** What a route declares: the schemas of its body and query, always both, and its handler of the parsed input. */
@@ -37,6 +41,8 @@ export interface RouteSpec<B, Q> {
   method: Route['method'];
   path: string;
   public?: boolean;
+  /** Path parameters that are names, not ids, with the pattern each must match. */
+  text?: Record<string, RegExp>;
   /** `emptyBody` for a route that takes none. */
   body: z.ZodType<B>;
   /** `noQuery` for a route without query parameters. */
@@ -50,6 +56,7 @@ export function route<B, Q>(spec: RouteSpec<B, Q>): Route {
     method: spec.method,
     path: spec.path,
     public: spec.public,
+    text: spec.text,
     handler: async (ctx) => {
       const body = parseBody(ctx.req, spec.body);
       const query = parseQuery(ctx.req, spec.query);
@@ -65,11 +72,8 @@ export interface RouterOptions {
   signingKey: () => Promise<string>;
   /** The user the static token stands for. */
   principal?: string;
-  /**
-   * Public pages outside `/api` (the web UI), by path. Each is sent with its security headers
-   * (`pageHeaders`: a Content-Security-Policy that allows exactly its inline script and style).
-   */
-  pages?: Record<string, string>;
+  /** The web UI's files outside `/api`, by path (web-files.ts: the page with its security headers). */
+  files?: ReadonlyMap<string, WebFile>;
   log?: (err: unknown) => void;
 }
 
@@ -97,9 +101,7 @@ export function matchPath(pattern: string, path: string): Record<string, string>
 }
 
 export function createRouter(routes: Route[], options: RouterOptions) {
-  const pages = new Map(
-    Object.entries(options.pages ?? {}).map(([path, html]) => [path, { html, headers: pageHeaders(html) }]),
-  );
+  const files = options.files ?? new Map<string, WebFile>();
   return async function route(req: HttpRequest): Promise<HttpResponse> {
     try {
       try {
@@ -107,14 +109,20 @@ export function createRouter(routes: Route[], options: RouterOptions) {
       } catch {
         throw new HttpError(400, `Malformed percent-encoding in the path: ${req.path}`);
       }
-      const page = pages.get(req.path);
-      if (page !== undefined) {
-        if (req.method.toUpperCase() !== 'GET') {
-          throw new HttpError(405, `Method ${req.method} is not allowed on ${req.path}; allowed: GET`, [], {
-            Allow: 'GET',
-          });
+      const file = files.get(req.path);
+      if (file !== undefined) {
+        const method = req.method.toUpperCase();
+        if (method !== 'GET' && method !== 'HEAD') {
+          throw new HttpError(
+            405,
+            `Method ${req.method} is not allowed on ${req.path}; allowed: GET, HEAD`,
+            [],
+            {
+              Allow: 'GET, HEAD',
+            },
+          );
         }
-        return { status: 200, headers: { ...page.headers }, body: page.html };
+        return { status: 200, headers: { ...file.headers }, body: method === 'HEAD' ? '' : file.body };
       }
       const path = normalize(req.path);
       if (path === null) throw new HttpError(404, `No such resource: ${req.path}`);
@@ -138,7 +146,19 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         principal = who.user;
       }
       const params: Record<string, number> = {};
+      const text: Record<string, string> = {};
       for (const [key, raw] of Object.entries(found.params)) {
+        const pattern = found.route.text?.[key];
+        if (pattern !== undefined) {
+          if (!pattern.test(raw)) {
+            const message = `must match ${pattern.source}`;
+            throw new HttpError(400, `Invalid ${key} '${raw}' in the path: ${message}`, [
+              { field: key, message },
+            ]);
+          }
+          text[key] = raw;
+          continue;
+        }
         const parsed = idParam.safeParse(raw);
         if (!parsed.success) {
           throw new HttpError(
@@ -149,7 +169,7 @@ export function createRouter(routes: Route[], options: RouterOptions) {
         }
         params[key] = parsed.data;
       }
-      return withNosniff(await found.route.handler({ req, params, principal }));
+      return withNosniff(await found.route.handler({ req, params, text, principal }));
     } catch (err) {
       return errorResponse(err, options.log);
     }

@@ -1,0 +1,80 @@
+/** What Deploy changes would run now, node by node, and why; and what it would skip. */
+import { useState } from 'preact/hooks';
+import { api, withQuery } from '../api.js';
+import { useLive } from '../poll.js';
+import type { PreviewJson } from '../preview-types.js';
+import { ErrorLine, Pager } from './ui.js';
+
+const NODES_PER_PAGE = 15;
+
+export function usePreview(clusterId: number, resume: boolean) {
+  return useLive(
+    () =>
+      api.get<PreviewJson>(withQuery(`/clusters/${clusterId}/changes/preview/`, { resume: resume ? 1 : 0 })),
+    0,
+    [clusterId, resume],
+  );
+}
+
+export function Preview({ clusterId, resume }: { clusterId: number; resume: boolean }) {
+  const preview = usePreview(clusterId, resume);
+  const [page, setPage] = useState(0);
+  if (preview.error) return <ErrorLine error={preview.error} />;
+  const data = preview.data;
+  if (data === undefined) return <p class="muted">Reading what would run…</p>;
+  const pages = Math.ceil(data.nodes.length / NODES_PER_PAGE);
+  const shown = data.nodes.slice(page * NODES_PER_PAGE, (page + 1) * NODES_PER_PAGE);
+  return (
+    <div class="preview" data-testid="preview">
+      <p data-testid="preview-summary">
+        Would run <strong>{data.summary.run}</strong> task(s) and skip <strong>{data.summary.skip}</strong>,
+        on {data.nodes.length} node(s), in {data.layers} layer(s).
+      </p>
+      <table class="list compact">
+        <thead>
+          <tr>
+            <th>Node</th>
+            <th>Provision</th>
+            <th>Runs</th>
+            <th>Skips</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((n) => {
+            const run = n.tasks.filter((t) => t.action === 'run');
+            const skip = n.tasks.filter((t) => t.action === 'skip');
+            return (
+              <tr key={n.node_id ?? 'sync'} data-node={n.node_id ?? ''}>
+                <td>{n.name}</td>
+                <td>{n.provision ? (n.provision_reason ?? 'yes') : 'no'}</td>
+                <td>
+                  <ReasonList tasks={run} />
+                </td>
+                <td>
+                  <ReasonList tasks={skip} />
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <Pager page={page} pages={pages} onPage={setPage} label="Preview nodes" />
+    </div>
+  );
+}
+
+/** Task names grouped by their reason: "node was stopped: a, b, c". */
+function ReasonList({ tasks }: { tasks: PreviewJson['nodes'][number]['tasks'] }) {
+  if (tasks.length === 0) return <span class="muted">none</span>;
+  const byReason = new Map<string, string[]>();
+  for (const t of tasks) byReason.set(t.reason, [...(byReason.get(t.reason) ?? []), t.task_name]);
+  return (
+    <ul class="reasons">
+      {[...byReason].map(([reason, names]) => (
+        <li key={reason}>
+          <span class="reason">{reason}</span>: {names.join(', ')}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,48 @@
+/** Every task of the environment, newest first, a page at a time (the API's `limit` and `X-Next-Marker`). */
+import { useState } from 'preact/hooks';
+import type { TaskJson } from '../../../lambdas/api/wire.js';
+import { request, withQuery } from '../api.js';
+import { useLive } from '../poll.js';
+import { TaskTable } from './dashboard.js';
+import { ErrorLine } from './ui.js';
+
+const PAGE = 20;
+
+export function TasksTab({ clusterId }: { clusterId: number }) {
+  // the markers of the pages seen so far: the first page has none
+  const [markers, setMarkers] = useState<(string | undefined)[]>([undefined]);
+  const marker = markers[markers.length - 1];
+  const page = useLive(
+    () =>
+      request<TaskJson[]>(
+        'GET',
+        withQuery('/transactions/', { cluster_id: clusterId, limit: PAGE, order_by: '-id', marker }),
+      ),
+    3000,
+    [clusterId, marker],
+  );
+  return (
+    <section class="card">
+      <h3>Tasks</h3>
+      <ErrorLine error={page.error} />
+      {page.data === undefined ? <p class="muted">Loading…</p> : <TaskTable tasks={page.data.body} />}
+      <div class="pager">
+        <button
+          type="button"
+          disabled={markers.length === 1}
+          onClick={() => setMarkers(markers.slice(0, -1))}
+        >
+          ‹ Newer
+        </button>
+        <span>page {markers.length}</span>
+        <button
+          type="button"
+          disabled={!page.data?.next}
+          onClick={() => page.data?.next && setMarkers([...markers, page.data.next])}
+        >
+          Older ›
+        </button>
+      </div>
+    </section>
+  );
+}
