@@ -53,19 +53,36 @@ type FunctionName =
   | 'discoverNodes'
   | 'stop';
 
+/**
+ * Copies the web UI's build into a function's deployment package (`web/` beside `index.mjs`); the build
+ * (`npm run build:web`) runs before `cdk synth` and `cdk deploy` (package.json `synth`, README).
+ */
+const WEB_UI_INTO_BUNDLE: nodejs.ICommandHooks = {
+  beforeBundling: (inputDir: string): string[] => [
+    `test -f "${inputDir}/web/dist/index.html" || { echo "web/dist is missing: run npm run build:web first" >&2; exit 1; }`,
+  ],
+  beforeInstall: (): string[] => [],
+  afterBundling: (inputDir: string, outputDir: string): string[] => [
+    `cp -R "${inputDir}/web/dist" "${outputDir}/web"`,
+  ],
+};
+
 interface FunctionSpec {
   readonly entry: string;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
+  /** The web UI's build (web/dist) goes into the deployment package as `web/`, beside the bundle. */
+  readonly servesWebUi?: true;
 }
 
 const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   api: {
     entry: 'lambdas/handlers/api.ts',
-    description: 'Nailgun HTTP API',
+    description: 'Nailgun HTTP API and the web UI',
     memorySize: 512,
     timeout: Duration.seconds(29),
+    servesWebUi: true,
   },
   plan: {
     entry: 'lambdas/handlers/plan.ts',
@@ -206,7 +223,7 @@ const AUTHORIZER_SPEC: FunctionSpec = {
  * authorizer, then again by the API function) except the public ones: the version, the Keystone-compatible
  * login and the web UI page. A method-specific route wins over ANY on the same path, and an exact path over
  * `{proxy+}`. A route path cannot end in "/": `/api/version/` is left to `/api/{proxy+}`, which needs
- * the token.
+ * the token. The web UI's page and its built files (`/assets/`) are public: they hold no data.
  */
 const ROUTES: ReadonlyArray<{ path: string; method: apigw.HttpMethod; public?: true }> = [
   { path: '/api/{proxy+}', method: apigw.HttpMethod.ANY },
@@ -217,6 +234,7 @@ const ROUTES: ReadonlyArray<{ path: string; method: apigw.HttpMethod; public?: t
   { path: '/keystone/v2.0/tokens', method: apigw.HttpMethod.POST, public: true },
   { path: '/', method: apigw.HttpMethod.GET, public: true },
   { path: '/index.html', method: apigw.HttpMethod.GET, public: true },
+  { path: '/assets/{proxy+}', method: apigw.HttpMethod.GET, public: true },
 ];
 
 /**
@@ -947,6 +965,7 @@ export class FuelDeploymentStack extends Stack {
         // Bundled CommonJS dependencies may still call require() for Node built-ins.
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        ...(spec.servesWebUi ? { commandHooks: WEB_UI_INTO_BUNDLE } : {}),
       },
       ...extra,
     });

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,8 @@ import { historyStatusOfInvocation } from '../../lambdas/domain/command-result.j
 import { COMMAND_STATUSES } from '../../lambdas/domain/command-status.js';
 
 type Json = Record<string, unknown>;
+
+const fromRoot = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
 let template: Template;
 let resources: Record<string, Json>;
@@ -51,8 +55,10 @@ const TRACING_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
 const withoutTracing = (statements: Json[]): Json[] =>
   statements.filter((s) => !asList(s.Action).every((a) => TRACING_ACTIONS.includes(String(a))));
 
+let app: App;
+
 beforeAll(() => {
-  const app = new App();
+  app = new App();
   const stack = new FuelDeploymentStack(app, 'FuelDeployment', { stackName: 'FuelDeployment' });
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, Json>;
@@ -550,6 +556,7 @@ describe('HTTP API', () => {
     'GET /',
     'GET /api/v1/version',
     'GET /api/version',
+    'GET /assets/{proxy+}',
     'GET /index.html',
     'POST /keystone/v2.0/tokens',
   ];
@@ -594,6 +601,20 @@ describe('HTTP API', () => {
         ],
       },
     });
+  });
+
+  it("puts the web UI's build beside the API function's bundle, which serves it", () => {
+    const code = functionProps('ApiFunction').Code as { S3Key: string };
+    const dir = join(app.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+    expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
+    const index = readFileSync(join(dir, 'web', 'index.html'), 'utf8');
+    expect(index).toBe(readFileSync(fromRoot('web/dist/index.html'), 'utf8'));
+    for (const [, file] of index.matchAll(/(?:src|href)="\.\/(assets\/[^"]+)"/g)) {
+      expect(existsSync(join(dir, 'web', file ?? '')), file).toBe(true);
+    }
+    // the other functions' packages carry no UI
+    const plan = functionProps('PlanFunction').Code as { S3Key: string };
+    expect(existsSync(join(app.outdir, `asset.${plan.S3Key.replace(/\.zip$/, '')}`, 'web'))).toBe(false);
   });
 
   it('requires the authorizer on every route but the version, the Keystone login and the UI page', () => {
