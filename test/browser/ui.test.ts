@@ -1,48 +1,59 @@
 /**
- * The web UI in a real browser (Debian's chromium, driven by playwright-core): an operator deploys,
- * presses "Stop deployment" while the deployment runs, sees the truthful statuses, and deploys again.
+ * The web UI in a real browser (Debian's chromium, driven by playwright-core), through the UI alone: a
+ * wrong password, the login, a new environment, three nodes with roles, a graph uploaded from a file,
+ * Deploy changes after its preview, a stop in the middle with a reason, the timeline (the stop line, the
+ * tasks that never started), Deploy changes again to `operational`; the confirmation dialogs, a disabled
+ * button's reason, and a failed task's output. The API is read only to check that the page says what it says.
+ * Screenshots of each step are kept in test-results/ui/ (not committed).
  */
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { mkdirSync, rmSync } from 'node:fs';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HistoryJson, TaskJson } from '../../lambdas/api/wire.js';
-import { doneAction } from '../../lambdas/domain/task.js';
+import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { Api, waitForTask } from '../helpers/target.js';
+import { Api } from '../helpers/target.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = 'test-results/ui';
 
 let runtime: Runtime;
 let api: Api;
 let browser: Browser;
 let page: Page;
 let clusterId: number;
+let step = 0;
+
+const GRAPH = [
+  { id: 'base', type: 'shell', version: '2.1.0', roles: '*', parameters: { cmd: 'sleep 0.3', timeout: 60 } },
+  {
+    id: 'long',
+    type: 'shell',
+    version: '2.1.0',
+    roles: ['controller', 'compute'],
+    requires: ['base'],
+    parameters: { cmd: 'sleep 4', timeout: 60 },
+  },
+  {
+    id: 'after',
+    type: 'shell',
+    version: '2.1.0',
+    roles: ['controller', 'compute'],
+    requires: ['long'],
+    parameters: { cmd: 'true', timeout: 60 },
+  },
+];
 
 beforeAll(async () => {
-  runtime = await startRuntime({ port: 0, nodeCount: 3, demo: false, authToken: 'ui-token' });
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  runtime = await startRuntime({
+    port: 0,
+    nodeCount: 4,
+    demo: false,
+    authToken: 'ui-token',
+    adminPassword: 'ui-secret',
+  });
   api = new Api(runtime);
-  const cluster = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: 'ui-env' });
-  clusterId = cluster.id;
-  await api.ok('POST', `/api/v1/clusters/${clusterId}/assignment/`, [
-    { id: 1, roles: ['controller'] },
-    { id: 2, roles: ['compute'] },
-  ]);
-  await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, [
-    { id: 'base', type: 'shell', roles: '*', parameters: { cmd: 'sleep 0.2', timeout: 60 } },
-    {
-      id: 'long',
-      type: 'shell',
-      roles: ['controller'],
-      requires: ['base'],
-      parameters: { cmd: 'sleep 2', timeout: 60 },
-    },
-    {
-      id: 'after',
-      type: 'shell',
-      roles: ['controller'],
-      requires: ['long'],
-      parameters: { cmd: 'true', timeout: 60 },
-    },
-  ]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -53,7 +64,7 @@ beforeAll(async () => {
       '--disable-component-update',
     ],
   });
-  page = await browser.newPage();
+  page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
 });
 
 afterAll(async () => {
@@ -61,97 +72,295 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
-const section = () => page.locator(`section[data-cluster="${clusterId}"]`);
+async function shot(name: string): Promise<void> {
+  step += 1;
+  await page.screenshot({ path: `${SHOTS}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
+}
 
-describe('the web UI', () => {
-  it('asks for the token and shows nothing without it', async () => {
+const statusLine = () => page.getByTestId('status-line');
+const button = (action: string): Locator => page.locator(`button[data-action="${action}"]`);
+const dialog = (): Locator => page.locator('dialog[open]');
+const clusterNow = () => api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
+const deploysNow = () =>
+  api.ok<TaskJson[]>(
+    'GET',
+    `/api/v1/transactions/?cluster_id=${clusterId}&transaction_types=deploy&order_by=-id`,
+  );
+
+async function tab(name: string): Promise<void> {
+  await page.locator('nav.tabs a', { hasText: new RegExp(`^${name}$`, 'i') }).click();
+}
+
+describe('the web UI, the whole story', () => {
+  it('refuses a wrong password with a clear message', async () => {
     await page.goto(runtime.url);
-    await expect.poll(() => page.locator('#message').textContent()).toContain('X-Auth-Token');
-    expect(await page.locator('section[data-cluster]').count()).toBe(0);
+    await page.fill('input[name="user"]', 'admin');
+    await page.fill('input[name="password"]', 'not-the-password');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Wrong user name or password.');
+    expect(await page.locator('main.page').count()).toBe(0);
+    await shot('wrong-password');
   });
 
-  it('shows the environment with its nodes once the token is given', async () => {
-    await page.fill('#token', 'ui-token');
-    await page.locator('#token').dispatchEvent('change');
-    await expect.poll(() => section().locator('h2').textContent()).toContain('ui-env');
-    expect(await section().locator('h2 .status').textContent()).toBe('new');
-    expect(await section().locator('td', { hasText: 'node-1' }).count()).toBe(1);
-    expect(await section().locator('button[data-action="stop"]').isDisabled()).toBe(true);
+  it('logs in with the user and password, and shows the environments', async () => {
+    await page.fill('input[name="password"]', 'ui-secret');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.locator('h2', { hasText: 'Environments' }).count()).toBe(1);
+    await expect.poll(() => page.getByText('No environment yet').count()).toBe(1);
   });
 
-  it('deploys, stops in the middle, and shows the truthful statuses', async () => {
-    await section().locator('button[data-action="deploy"]').click();
+  it('creates an environment from a name and a release', async () => {
+    await expect.poll(() => page.locator('select[name="release"] option').count()).toBeGreaterThan(0);
+    await page.fill('input[name="name"]', 'ui-env');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await expect.poll(() => page.getByTestId('env-name').textContent()).toBe('ui-env');
+    clusterId = Number(/#\/env\/(\d+)/.exec(page.url())?.[1]);
+    expect((await clusterNow()).name).toBe('ui-env');
+    expect(await page.locator('h2 .status').textContent()).toBe('new');
+    await shot('environment-created');
+  });
+
+  it('says why the buttons it cannot use are disabled', async () => {
+    expect(await button('stop').isDisabled()).toBe(true);
+    expect(await page.locator('span.action[data-action="stop"]').getAttribute('title')).toMatch(
+      /Nothing is running/,
+    );
+    expect(await button('deploy').isDisabled()).toBe(true);
+    expect(await page.locator('span.action[data-action="deploy"]').getAttribute('title')).toMatch(
+      /Add nodes/,
+    );
+  });
+
+  it('adds three free nodes with their roles', async () => {
+    await tab('nodes');
+    const free = page.locator('[data-free-node]');
+    await expect.poll(() => free.count(), { timeout: 15_000 }).toBe(4);
+    const ids = (
+      await free.evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-free-node'))))
+    ).sort((a, b) => a - b);
+    const pick = async (id: number) =>
+      page.locator(`[data-free-node="${id}"] input[type="checkbox"]`).check();
+    await pick(ids[0] ?? 0);
+    await page.check('input[name="role-controller"]');
+    await button('add-nodes').click();
+    await expect.poll(() => page.locator('[data-node]').count()).toBe(1);
+    await page.uncheck('input[name="role-controller"]');
+    await pick(ids[1] ?? 0);
+    await pick(ids[2] ?? 0);
+    await page.check('input[name="role-compute"]');
+    await button('add-nodes').click();
+    await expect.poll(() => page.locator('[data-node]').count()).toBe(3);
+    const nodes = await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`);
+    expect(nodes.map((n) => n.pending_roles.join()).sort()).toEqual(['compute', 'compute', 'controller']);
+    await shot('nodes-added');
+  });
+
+  it('uploads a graph from a YAML file and draws the layers it will run', async () => {
+    await tab('graph');
+    const yaml = GRAPH.map(
+      (t) =>
+        `- id: ${t.id}\n  type: ${t.type}\n  version: ${t.version}\n  roles: ${JSON.stringify(t.roles)}\n` +
+        `${t.requires ? `  requires: ${JSON.stringify(t.requires)}\n` : ''}` +
+        `  parameters: {cmd: "${t.parameters.cmd}", timeout: ${t.parameters.timeout}}\n`,
+    ).join('');
+    await page.setInputFiles('input[name="graph"]', {
+      name: 'graph.yaml',
+      mimeType: 'application/yaml',
+      buffer: Buffer.from(yaml),
+    });
     await expect
-      .poll(() => page.locator('#message').textContent())
-      .toMatch(/Deploy changes: task \d+ \(deploy\) is running/);
-    const stop = section().locator('button[data-action="stop"]');
-    await expect.poll(() => stop.isEnabled(), { timeout: 10_000 }).toBe(true);
+      .poll(() => page.getByTestId('graph-said').textContent())
+      .toContain('Uploaded 3 task(s) from graph.yaml');
+    const stored = await api.ok<{ id: string }[]>('GET', `/api/v1/clusters/${clusterId}/deployment_tasks/`);
+    expect(stored.map((t) => t.id).sort()).toEqual(['after', 'base', 'long']);
+    const layers = page.locator('table.layers');
+    await expect
+      .poll(() => layers.locator('tbody tr').count(), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(3);
+    // base, then long, then after, on each node: three layers at least, each task in a later one
+    const columnOf = async (task: string) =>
+      layers
+        .locator('tbody tr')
+        .first()
+        .locator('td')
+        .evaluateAll((cells, name) => cells.findIndex((c) => c.textContent?.includes(name as string)), task);
+    const [base, long, after] = [await columnOf('base'), await columnOf('long'), await columnOf('after')];
+    expect(base).toBeGreaterThanOrEqual(0);
+    expect(long).toBeGreaterThan(base);
+    expect(after).toBeGreaterThan(long);
+    await shot('graph-layers');
+  });
+
+  it('shows what Deploy changes would run before it deploys', async () => {
+    await button('deploy').click();
+    await expect
+      .poll(() => dialog().getByTestId('preview-summary').textContent(), { timeout: 10_000 })
+      .toMatch(/Would run \d+ task\(s\)/);
+    await shot('deploy-preview');
+    await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect
+      .poll(() => statusLine().textContent(), { timeout: 10_000 })
+      .toMatch(/Deployment task \d+ is running/);
+  });
+
+  it('stops in the middle with a reason; every node ends in a truthful status', async () => {
+    // stop while `long` runs on the nodes
     await expect
       .poll(
         async () => {
-          const deploy = (
-            await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`)
-          ).find((t) => t.name === 'deploy');
+          const [deploy] = await deploysNow();
           const rows = await api.ok<HistoryJson[]>(
             'GET',
             `/api/v1/transactions/${deploy?.id}/deployment_history/`,
           );
-          return rows.find((r) => r.task_name === 'long')?.status;
+          return rows.filter((r) => r.task_name === 'long' && r.status === 'running').length;
         },
-        { timeout: 15_000 },
+        { timeout: 30_000 },
       )
-      .toBe('running');
-    await stop.click();
+      .toBeGreaterThan(0);
+    await tab('dashboard');
+    await button('stop').click();
+    await page.fill('dialog[open] textarea[name="reason"]', 'wrong NTP server');
+    await shot('stop-dialog');
+    await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect.poll(() => page.locator('h2 .status').textContent(), { timeout: 30_000 }).toBe('stopped');
+    await expect.poll(() => statusLine().textContent()).toMatch(/Last deployment \(task \d+\) ended stopped/);
+    expect((await clusterNow()).status).toBe('stopped');
+    await tab('nodes');
     await expect
-      .poll(() => page.locator('#message').textContent())
-      .toMatch(/Stop deployment: task \d+ \(stop_deployment\)/);
-    await expect
-      .poll(() => section().locator('h2 .status').textContent(), { timeout: 20_000 })
-      .toBe('stopped');
-    const statuses = await section().locator('td .status').allTextContents();
-    expect(statuses).toContain('stopped');
-    expect(statuses).toContain('ready');
-    await page.screenshot({ path: 'test-results/ui-stopped.png', fullPage: true });
+      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort())
+      .toEqual(['stopped', 'stopped', 'stopped']);
+    await shot('stopped');
   });
 
-  it('deploys again to operational', async () => {
-    const deploy = section().locator('button[data-action="deploy"]');
-    await expect.poll(() => deploy.isEnabled()).toBe(true);
-    await deploy.click();
-    await expect
-      .poll(() => section().locator('h2 .status').textContent(), { timeout: 30_000 })
-      .toBe('operational');
-    const last = (
-      await api.ok<TaskJson[]>(
-        'GET',
-        `/api/v1/transactions/?cluster_id=${clusterId}&transaction_types=deploy`,
-      )
-    ).at(-1);
-    expect((await waitForTask(api, Number(last?.id))).status).toBe('ready');
+  it('draws the timeline: a lane per node, the stop line with who and why, what never started', async () => {
+    await tab('history');
+    const timeline = page.getByTestId('timeline');
+    await expect.poll(() => timeline.locator('.lane').count(), { timeout: 10_000 }).toBe(3);
+    expect(await page.getByTestId('stop-label').textContent()).toMatch(/by admin: wrong NTP server/);
+    expect(await page.getByTestId('stop-line').count()).toBe(1);
+    const never = timeline.locator('.bar-never[data-task="after"]');
+    expect(await never.count()).toBe(3);
+    expect(await never.first().getAttribute('data-status')).toBe('skipped');
+    expect(await never.first().getAttribute('title')).toMatch(/never started/);
+    expect(await timeline.locator('.bar[data-task="long"][data-status="ready"]').count()).toBe(3);
+    // the stop line lies after every `long` bar starts, and before the `after` markers
+    const lineX = (await page.getByTestId('stop-line').boundingBox())?.x ?? 0;
+    const longStart = Math.max(
+      ...(await timeline
+        .locator('.bar[data-task="long"]')
+        .evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().x))),
+    );
+    expect(lineX).toBeGreaterThan(longStart);
+    await never.first().click();
+    expect(await page.getByTestId('row-details').textContent()).toMatch(
+      /after on node \d+ skipped.*not started: the deployment was stopped/,
+    );
+    await shot('timeline-stopped');
   });
 
-  it('shows an environment’s tasks newest first, ten at a time, and older ones on request', async () => {
-    const many = await api.ok<{ id: number }>('POST', '/api/v1/clusters/', { name: 'ui-many' });
-    const at = new Date().toISOString();
-    for (let i = 0; i < 13; i++) {
-      const id = await runtime.repos.tasks.nextId();
-      const message = `reset number ${i + 1}`;
-      await runtime.repos.tasks.put(
-        doneAction(
-          { id, uuid: `ui-${id}`, clusterId: many.id, at, endedAt: at },
-          'reset_environment',
-          message,
+  it('filters the history table as fuel2 does', async () => {
+    await page.getByRole('tab', { name: 'Table' }).click();
+    await page.check('input[name="status-skipped"]');
+    await expect
+      .poll(async () => [
+        ...new Set(
+          await page
+            .locator('table[aria-label="History"] tbody tr')
+            .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))),
         ),
-      );
+      ])
+      .toEqual(['skipped']);
+    expect(await page.locator('table[aria-label="History"] tbody tr').count()).toBe(3);
+    await shot('history-table');
+  });
+
+  it('confirms Reset and Delete, and does nothing when they are cancelled', async () => {
+    await tab('dashboard');
+    for (const action of ['reset', 'delete']) {
+      await button(action).click();
+      expect(await dialog().locator('h3').textContent()).toMatch(action === 'reset' ? /Reset/ : /Delete/);
+      await dialog().locator('button[data-dialog="cancel"]').click();
+      expect(await dialog().count()).toBe(0);
     }
-    const shown = page.locator(`section[data-cluster="${many.id}"]`);
-    const rows = shown.locator('table').nth(1).locator('tr', { hasText: 'reset_environment' });
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(10);
-    expect(await rows.first().textContent()).toContain('reset number 13');
-    const older = shown.locator('button[data-action="more"]');
-    await older.click();
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(13);
-    expect(await rows.last().textContent()).toContain('reset number 1');
-    expect(await older.count()).toBe(0);
+    expect((await clusterNow()).status).toBe('stopped');
+  });
+
+  it('deploys again: the preview says why, and the environment ends operational', async () => {
+    await button('deploy').click();
+    await expect
+      .poll(() => dialog().getByTestId('preview').textContent(), { timeout: 10_000 })
+      .toMatch(/stopped/i);
+    await shot('restart-preview');
+    await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect
+      .poll(() => page.locator('h2 .status').textContent(), { timeout: 60_000 })
+      .toBe('operational');
+    const [latest] = await deploysNow();
+    expect(latest?.status).toBe('ready');
+    await tab('nodes');
+    await expect
+      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort())
+      .toEqual(['ready', 'ready', 'ready']);
+    await tab('history');
+    await expect
+      .poll(() => page.getByTestId('timeline').locator('.bar[data-status="ready"]').count())
+      .toBeGreaterThan(0);
+    expect(await page.getByTestId('stop-line').count()).toBe(0);
+    await shot('operational');
+  });
+
+  it('shows every task of the environment, newest first, and a stopped deployment as stopped', async () => {
+    await tab('tasks');
+    const rows = page.locator('table[aria-label="Tasks"] tbody tr');
+    // two deployments (each with its deployment child), the first one's provisioning, and the stop
+    await expect.poll(() => rows.count()).toBe(6);
+    const deploys = await deploysNow();
+    const stopped = deploys[1];
+    expect(await page.locator(`tr[data-task="${stopped?.id}"] .status`).textContent()).toBe('stopped');
+    expect(await page.locator(`tr[data-task="${deploys[0]?.id}"] .status`).textContent()).toBe('ready');
+    // the stopped deployment's own part (its `deployment` child) reads stopped too, not error
+    const all = await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`);
+    const child = all.find((t) => t.parent_id === stopped?.id && t.name === 'deployment');
+    expect(child?.status).toBe('error');
+    expect(await page.locator(`tr[data-task="${child?.id}"] .status`).textContent()).toBe('stopped');
+  });
+
+  it("shows a failed task's output on click", async () => {
+    await tab('graph');
+    const failing = [
+      { id: 'base', type: 'shell', version: '2.1.0', roles: '*', parameters: { cmd: 'true', timeout: 60 } },
+      {
+        id: 'broken',
+        type: 'shell',
+        version: '2.1.0',
+        roles: ['controller'],
+        requires: ['base'],
+        parameters: { cmd: 'echo checking the disks; echo no space left on /var >&2; exit 3', timeout: 60 },
+      },
+    ];
+    await page.setInputFiles('input[name="graph"]', {
+      name: 'broken.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify(failing)),
+    });
+    await expect.poll(() => page.getByTestId('graph-said').textContent()).toContain('from broken.json');
+    await button('deploy').click();
+    await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect.poll(() => page.locator('h2 .status').textContent(), { timeout: 60_000 }).toBe('error');
+    await tab('history');
+    const failed = page.getByTestId('timeline').locator('.bar[data-status="error"][data-task="broken"]');
+    await expect.poll(() => failed.count(), { timeout: 10_000 }).toBe(1);
+    await failed.click();
+    const output = page.getByTestId('output-tail');
+    await expect.poll(() => output.textContent()).toContain('no space left on /var');
+    expect(await output.textContent()).toContain('checking the disks');
+    await shot('failed-output');
+  });
+
+  it('brings the login back with the reason when the session is refused', async () => {
+    await page.evaluate("sessionStorage.setItem('fuel-token', 'expired-token')");
+    await expect.poll(() => page.locator('.notice').textContent(), { timeout: 10_000 }).toMatch(/401/);
+    expect(await page.locator('form[aria-label="Log in"]').count()).toBe(1);
   });
 });

@@ -1,9 +1,16 @@
 /** How the UI words and colours what the API says. */
 import type { HistoryJson, TaskJson } from '../../lambdas/api/wire.js';
 
-/** A task's status as an operator reads it: a deployment a stop ended is `stopped`, not an error. */
-export function taskState(task: TaskJson): string {
-  if (task.result.stop_task_status !== undefined && task.result.stop_task_status !== null) return 'stopped';
+/**
+ * A task's status as an operator reads it: a deployment a stop ended is `stopped`, not an error, and so is
+ * the part of it (`deployment`, `provision`) the stop ended (given the deployment it belongs to).
+ */
+export function taskState(task: TaskJson, parent?: TaskJson): string {
+  const stopped = (t: TaskJson) =>
+    t.result.stop_task_status !== undefined && t.result.stop_task_status !== null;
+  if (stopped(task)) return 'stopped';
+  if (parent !== undefined && task.parent_id === parent.id && stopped(parent) && task.status === 'error')
+    return 'stopped';
   return task.status;
 }
 
@@ -27,7 +34,7 @@ export function duration(start: string | null, end: string | null): string {
 /** Why a history row did not run, or what ended it, in the words its `custom` carries. */
 export function rowReason(row: HistoryJson): string | null {
   const c = row.custom;
-  for (const key of ['skip_reason', 'reason', 'message', 'error']) {
+  for (const key of ['reason', 'skip_reason', 'message', 'error']) {
     const value = c[key];
     if (typeof value === 'string' && value !== '') return value;
   }

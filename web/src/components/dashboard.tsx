@@ -93,7 +93,12 @@ export function TaskTable({ tasks }: { tasks: TaskJson[] }) {
               {t.name}
             </td>
             <td>
-              <Status value={taskState(t)} />
+              <Status
+                value={taskState(
+                  t,
+                  tasks.find((p) => p.id === t.parent_id),
+                )}
+              />
             </td>
             <td>
               <Progress value={t.progress} />

@@ -12,6 +12,9 @@ import { useLive } from '../poll.js';
 import { ErrorLine, Status } from './ui.js';
 
 const LANE_HEIGHT = 24;
+/** The share of a lane's width for time; what never started is drawn in the rest, after it. */
+const TIME_SPAN = 88;
+const NOT_STARTED_AT = 90;
 const VIEW_HEIGHT = 480;
 const HISTORY_STATUSES = ['pending', 'running', 'ready', 'error', 'skipped'] as const;
 
@@ -143,8 +146,10 @@ function Timeline({ clusterId, task }: { clusterId: number; task: TaskJson }) {
     task.time_end ? Date.parse(task.time_end) : 0,
     t0 + 1000,
   );
-  const pct = (t: number) => ((t - t0) / (t1 - t0)) * 100;
-  const notStartedAt = stopAt !== null ? pct(stopAt) : 100;
+  const pct = (t: number) => ((t - t0) / (t1 - t0)) * TIME_SPAN;
+  const anyNeverStarted = rows.data.some(
+    (r) => r.time_start === null && r.node_id !== null && r.type !== 'stage',
+  );
 
   const first = Math.max(0, Math.floor(scrollTop / LANE_HEIGHT) - 4);
   const last = Math.min(lanes.length, first + Math.ceil(VIEW_HEIGHT / LANE_HEIGHT) + 8);
@@ -176,10 +181,15 @@ function Timeline({ clusterId, task }: { clusterId: number; task: TaskJson }) {
         <span class="axis-spacer" />
         <div class="axis-ticks">
           {ticks.map((t) => (
-            <span key={t.f} style={{ left: `${t.f * 100}%` }}>
+            <span key={t.f} style={{ left: `${t.f * TIME_SPAN}%` }}>
               +{Math.round((t.at - t0) / 1000)} s
             </span>
           ))}
+          {anyNeverStarted && (
+            <span class="not-started-label" style={{ left: `${NOT_STARTED_AT + 1}%` }}>
+              never started
+            </span>
+          )}
         </div>
       </div>
       <div
@@ -204,13 +214,14 @@ function Timeline({ clusterId, task }: { clusterId: number; task: TaskJson }) {
             >
               <span class="lane-label">{lane.node === 'master' ? 'master' : `node ${lane.node}`}</span>
               <div class="lane-bars">
-                {lane.rows.map((row, k) => {
+                {lane.rows.map((row) => {
                   const never = row.time_start === null;
+                  const k = never ? lane.rows.filter((r) => r.time_start === null).indexOf(row) : 0;
                   const left = never
-                    ? Math.min(99, notStartedAt + (k % 20) * 0.4)
+                    ? NOT_STARTED_AT + (k % 12) * 0.8
                     : pct(Date.parse(row.time_start ?? ''));
                   const end = row.time_end ? Date.parse(row.time_end) : running ? Date.now() : t1;
-                  const width = never ? 0.35 : Math.max(0.35, pct(end) - left);
+                  const width = never ? 0.6 : Math.max(0.35, pct(end) - left);
                   const reason = rowReason(row);
                   return (
                     <button
