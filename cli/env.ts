@@ -1,5 +1,5 @@
 /** `env ...`: environments (Nailgun's clusters) and the actions on them. */
-import type { ClusterJson, TaskJson } from '../lambdas/api/wire.js';
+import type { ClusterJson, DeploymentPreviewJson, TaskJson } from '../lambdas/api/wire.js';
 import { query } from './api.js';
 import { type Command, type Context, command, UsageError } from './command.js';
 import { follow } from './follow.js';
@@ -10,7 +10,9 @@ import {
   printList,
   printObject,
   printRow,
+  table,
 } from './output.js';
+import { safeJson } from './sanitize.js';
 
 const ENV = { ENV: { kind: 'id', help: 'the environment id' } } as const;
 export const WAIT = {
@@ -23,6 +25,39 @@ export async function started(ctx: Context, task: TaskJson, wait: boolean): Prom
   if (wait) return follow(ctx, task.id);
   printRow(ctx, task, ACTION_COLUMNS);
   return 0;
+}
+
+/**
+ * A restart preview: one line of totals, then one row per task on each node (provisioning first, as the
+ * `provision` row of the history), in layer order; with --json the API's JSON.
+ */
+function printPreview(ctx: Context, p: DeploymentPreviewJson): void {
+  if (ctx.json) {
+    ctx.io.out(safeJson(p));
+    return;
+  }
+  const { run, skip, provision } = p.summary;
+  ctx.io.out(
+    `Deploy changes${p.resume ? ' --resume' : ''} on environment ${p.cluster} would provision ${provision} ` +
+      `nodes, run ${run} tasks and skip ${skip}, in ${p.layers} layers. Nothing was deployed.`,
+  );
+  const rows = p.nodes.flatMap((n) => {
+    const node = n.node_id ?? 'sync';
+    const provisioning = n.provision
+      ? [
+          {
+            node,
+            name: n.name,
+            layer: '-',
+            task_name: 'provision',
+            action: 'run',
+            reason: n.provision_reason,
+          },
+        ]
+      : [];
+    return [...provisioning, ...n.tasks.map((t) => ({ node, name: n.name, ...t }))];
+  });
+  ctx.io.out(table(rows, ['node', 'name', 'layer', 'task_name', 'action', 'reason']));
 }
 
 export const envCommands: Command[] = [
@@ -62,16 +97,40 @@ export const envCommands: Command[] = [
   }),
   command({
     name: 'env deploy',
-    summary: 'deploy changes',
+    summary: 'deploy changes (--preview: what it would run, and why)',
     description:
       'Deploys changes: provisions the nodes that need it, then runs the deployment graph on every node ' +
-      'of the environment; work already done on ready nodes is skipped. Prints the `deploy` task.',
-    api: 'PUT /api/v1/clusters/ENV/changes/',
+      'of the environment; work already done on ready nodes is skipped (with --resume, on stopped nodes ' +
+      'too: the deployment resumes where it was stopped). Prints the `deploy` task. With --preview it ' +
+      'deploys nothing: it prints, per node, each task with its layer and whether it would run or be ' +
+      'skipped, and why.',
+    api: 'PUT /api/v1/clusters/ENV/changes/[?resume=1]; --preview: GET /api/v1/clusters/ENV/changes/preview/[?resume=1]',
     args: ENV,
-    flags: { wait: WAIT },
-    example: 'env deploy 1 --wait',
+    flags: {
+      wait: WAIT,
+      resume: {
+        kind: 'boolean',
+        help: 'also skip, on stopped nodes, the tasks already done there with the same inputs (?resume=1)',
+      },
+      preview: {
+        kind: 'boolean',
+        help: 'print what the deployment would run and skip on each node, and why; deploy nothing',
+      },
+    },
+    example: 'env deploy 1 --resume --preview',
     async run(v, ctx) {
-      return started(ctx, await ctx.api.call<TaskJson>('PUT', `/clusters/${v.ENV}/changes/`, {}), v.wait);
+      const resume = query({ resume: v.resume ? 1 : undefined });
+      if (v.preview) {
+        if (v.wait) throw new UsageError('--preview deploys nothing: it cannot be followed with --wait');
+        const preview = await ctx.api.call<DeploymentPreviewJson>(
+          'GET',
+          `/clusters/${v.ENV}/changes/preview/${resume}`,
+        );
+        printPreview(ctx, preview);
+        return 0;
+      }
+      const task = await ctx.api.call<TaskJson>('PUT', `/clusters/${v.ENV}/changes/${resume}`, {});
+      return started(ctx, task, v.wait);
     },
   }),
   command({

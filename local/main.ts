@@ -69,7 +69,10 @@ const runtime = await startRuntime({
 });
 
 console.log(`Fuel deployment service (embedded) listening on ${runtime.url}`);
-console.log(`  web UI: ${runtime.url}/   (open it in a browser; sign in with the token below)`);
+const admin = `${process.env.FUEL_ADMIN_USER || 'admin'} / ${process.env.FUEL_ADMIN_PASSWORD ? '(FUEL_ADMIN_PASSWORD)' : 'admin'}`;
+console.log(
+  `  web UI: ${runtime.url}/   (open it in a browser; log in as ${admin}, or with the token below)`,
+);
 console.log(`  API:    ${runtime.url}/api/v1/   (send X-Auth-Token: ${runtime.token})`);
 console.log(`  nodes:  ${nodeCount} simulated nodes and a master`);
 console.log(`  isolation: ${runtime.fleet.isolation().description}`);

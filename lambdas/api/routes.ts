@@ -3,6 +3,7 @@
  * calls the service, and shapes the reply.
  */
 import type { Service } from '../app/service.js';
+import { GRAPH_TYPE_PATTERN } from '../domain/graph-types.js';
 import { allPages, type Order, type Page, type PageRequest } from '../domain/page.js';
 import { authenticate, equalSecrets, issueToken } from './auth.js';
 import { HttpError, type HttpRequest, type HttpResponse, json } from './http.js';
@@ -12,31 +13,71 @@ import {
   attributesBody,
   clusterFilterQuery,
   createClusterBody,
+  deleteNodesQuery,
   deleteTaskQuery,
+  deploymentTasksQuery,
   deployNodesQuery,
   deployQuery,
+  deployTasksBody,
+  deployTasksQuery,
   emptyBody,
   graphBody,
+  graphDotQuery,
+  graphsQuery,
+  graphTypeQuery,
   historyQuery,
   keystoneTokensBody,
   nodesQuery,
   noQuery,
+  previewQuery,
   provisionNodesQuery,
   redeployQuery,
   resetQuery,
   stopBody,
   stopQuery,
   transactionsQuery,
+  typedGraphBody,
   unassignmentBody,
   updateClusterBody,
+  updateNodeBody,
 } from './schemas.js';
-import { clusterJson, FUEL_VERSION, historyJson, nodeJson, taskJson } from './serialize.js';
+import {
+  clusterJson,
+  FUEL_VERSION,
+  graphJson,
+  historyJson,
+  nodeJson,
+  releaseJson,
+  roleJson,
+  taskJson,
+} from './serialize.js';
+import { previewJson, previewTooLarge } from './serialize-preview.js';
 import { NEXT_MARKER_HEADER } from './wire.js';
 
-function param(ctx: RouteContext, name: string): number {
+function param(ctx: Pick<RouteContext, 'params'>, name: string): number {
   const value = ctx.params[name];
   if (value === undefined) throw new Error(`route without :${name}`);
   return value;
+}
+
+/** A path parameter that is a name (a route's `text`), checked against its pattern by the router. */
+function textParam(ctx: Pick<RouteContext, 'text'>, name: string): string {
+  const value = ctx.text[name];
+  if (value === undefined) throw new Error(`route without text :${name}`);
+  return value;
+}
+
+/**
+ * What in an uploaded graph orders nothing is said, not dropped: one RFC 7234 `Warning` per such relation
+ * (ASCII, at most 20).
+ */
+function warningHeaders(warnings: string[]): Record<string, string> {
+  const shown = warnings.slice(0, MAX_WARNINGS).map((w) => `199 fuel-sls ${asciiJson(w)}`);
+  if (warnings.length > MAX_WARNINGS) {
+    shown.push(`199 fuel-sls ${asciiJson(`and ${warnings.length - MAX_WARNINGS} more`)}`);
+  }
+  const warning = shown.join(', ');
+  return warning === '' ? {} : { warning };
 }
 
 /**
@@ -252,23 +293,141 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       method: 'GET',
       path: '/clusters/:id/deployment_tasks',
       body: emptyBody,
-      query: noQuery,
-      handler: async (ctx) => json(200, await service.getGraph(param(ctx, 'id'))),
+      query: deploymentTasksQuery,
+      handler: async ({ query, ...ctx }) => {
+        const part = { start: query.start, end: query.end, include: query.include };
+        return json(200, await service.graphPart(param(ctx, 'id'), query.graph_type, part));
+      },
     }),
     route({
       method: 'PUT',
       path: '/clusters/:id/deployment_tasks',
       body: graphBody,
+      query: graphTypeQuery,
+      handler: async (ctx) => {
+        const id = param(ctx, 'id');
+        const type = ctx.query.graph_type;
+        const stored =
+          type === 'default'
+            ? await service.putGraph(id, ctx.body)
+            : (await service.putGraphOfType(id, type, { tasks: ctx.body }, 'any')).stored;
+        return json(200, stored.tasks, warningHeaders(stored.warnings));
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/clusters/:id/deployment_graphs',
+      body: emptyBody,
+      query: noQuery,
+      handler: async (ctx) => json(200, (await service.listGraphs(param(ctx, 'id'))).map(graphJson)),
+    }),
+    route({
+      method: 'GET',
+      path: '/clusters/:id/deployment_graphs/:type',
+      text: { type: GRAPH_TYPE_PATTERN },
+      body: emptyBody,
+      query: noQuery,
+      handler: async (ctx) =>
+        json(200, graphJson(await service.getGraphOfType(param(ctx, 'id'), textParam(ctx, 'type')))),
+    }),
+    ...(['POST', 'PUT'] as const).map((method) =>
+      route({
+        method,
+        path: '/clusters/:id/deployment_graphs/:type',
+        text: { type: GRAPH_TYPE_PATTERN },
+        body: typedGraphBody,
+        query: noQuery,
+        handler: async (ctx) => {
+          const expect = method === 'POST' ? 'new' : 'existing';
+          const { view, stored } = await service.putGraphOfType(
+            param(ctx, 'id'),
+            textParam(ctx, 'type'),
+            ctx.body,
+            expect,
+          );
+          return json(200, graphJson(view), warningHeaders(stored.warnings));
+        },
+      }),
+    ),
+    route({
+      method: 'DELETE',
+      path: '/clusters/:id/deployment_graphs/:type',
+      text: { type: GRAPH_TYPE_PATTERN },
+      body: emptyBody,
       query: noQuery,
       handler: async (ctx) => {
-        const stored = await service.putGraph(param(ctx, 'id'), ctx.body);
-        // what orders nothing is said, not dropped: one RFC 7234 Warning per such relation (ASCII, at most 20)
-        const shown = stored.warnings.slice(0, MAX_WARNINGS).map((w) => `199 fuel-sls ${asciiJson(w)}`);
-        if (stored.warnings.length > MAX_WARNINGS) {
-          shown.push(`199 fuel-sls ${asciiJson(`and ${stored.warnings.length - MAX_WARNINGS} more`)}`);
-        }
-        const warning = shown.join(', ');
-        return json(200, stored.tasks, warning === '' ? {} : { warning });
+        await service.deleteGraphOfType(param(ctx, 'id'), textParam(ctx, 'type'));
+        return { status: 204, headers: {}, body: '' };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/clusters/:id/deploy_tasks/graph.gv',
+      body: emptyBody,
+      query: graphDotQuery,
+      handler: async ({ query, ...ctx }) => {
+        const dot = await service.graphDot(param(ctx, 'id'), query.graph_type, {
+          tasks: query.tasks,
+          parentsFor: query.parents_for,
+          remove: query.remove,
+        });
+        return { status: 200, headers: { 'content-type': 'text/vnd.graphviz; charset=utf-8' }, body: dot };
+      },
+    }),
+    route({
+      method: 'PUT',
+      path: '/clusters/:id/deploy_tasks',
+      body: deployTasksBody,
+      query: deployTasksQuery,
+      handler: async (ctx) => {
+        // the tasks named run even where their inputs are unchanged: the operator asked for them by name
+        const mode = {
+          force: true,
+          resume: false,
+          scope: 'deploy' as const,
+          nodes: ctx.query.nodes,
+          tasks: ctx.body,
+        };
+        return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/clusters/:id/roles',
+      body: emptyBody,
+      query: noQuery,
+      handler: async (ctx) => json(200, (await service.clusterRoles(param(ctx, 'id'))).map(roleJson)),
+    }),
+    // ---- releases and graphs of every environment ----
+    route({
+      method: 'GET',
+      path: '/releases',
+      body: emptyBody,
+      query: noQuery,
+      handler: async () => json(200, service.listReleases().map(releaseJson)),
+    }),
+    route({
+      method: 'GET',
+      path: '/releases/:id',
+      body: emptyBody,
+      query: noQuery,
+      handler: async (ctx) => json(200, releaseJson(service.release(param(ctx, 'id')))),
+    }),
+    route({
+      method: 'GET',
+      path: '/releases/:id/roles',
+      body: emptyBody,
+      query: noQuery,
+      handler: async (ctx) => json(200, service.releaseRoles(param(ctx, 'id')).map(roleJson)),
+    }),
+    route({
+      method: 'GET',
+      path: '/graphs',
+      body: emptyBody,
+      query: graphsQuery,
+      handler: async ({ query }) => {
+        const filter = { clusterIds: query.clusters_ids, types: query.graph_types };
+        return json(200, (await service.listAllGraphs(filter)).map(graphJson));
       },
     }),
     route({
@@ -294,6 +453,20 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       handler: async (ctx) => {
         const mode = { force: false, resume: ctx.query.resume };
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/clusters/:id/changes/preview',
+      body: emptyBody,
+      query: previewQuery,
+      handler: async (ctx) => {
+        const request = { resume: ctx.query.resume, nodes: ctx.query.nodes ?? null };
+        const preview = previewJson(await service.previewChanges(param(ctx, 'id'), request));
+        const reply = json(200, preview);
+        const tooLarge = previewTooLarge(Buffer.byteLength(reply.body), preview.nodes.length);
+        if (tooLarge) throw tooLarge;
+        return reply;
       },
     }),
     route({
@@ -346,6 +519,26 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       body: emptyBody,
       query: noQuery,
       handler: async (ctx) => json(200, nodeJson(await service.node(param(ctx, 'id')))),
+    }),
+    route({
+      method: 'PUT',
+      path: '/nodes/:id',
+      body: updateNodeBody,
+      query: noQuery,
+      handler: async (ctx) => {
+        const { name, hostname, labels } = ctx.body;
+        return json(200, nodeJson(await service.updateNode(param(ctx, 'id'), { name, hostname, labels })));
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/nodes',
+      body: emptyBody,
+      query: deleteNodesQuery,
+      handler: async ({ query }) => {
+        await service.deleteNodes(query.ids);
+        return { status: 204, headers: {}, body: '' };
+      },
     }),
 
     // ---- tasks and transactions ----

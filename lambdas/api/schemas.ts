@@ -318,6 +318,23 @@ export const historyQuery = z
   })
   .loose();
 
+/**
+ * The restart preview: `resume` as for `changes/`; `nodes` lists only these nodes of the environment (the
+ * plan and its layers are still the whole environment's).
+ */
+export const previewQuery = z
+  .object({
+    resume: flag,
+    nodes: z.preprocess(
+      splitCommas,
+      z
+        .array(idParam, { message: 'must list node ids, like ?nodes=1,2' })
+        .max(1000, 'must list at most 1000 nodes')
+        .optional(),
+    ),
+  })
+  .loose();
+
 const selectedNodes = z.preprocess(
   splitCommas,
   z
@@ -326,9 +343,15 @@ const selectedNodes = z.preprocess(
     .max(1000, 'must list at most 1000 nodes'),
 );
 
-/** The graph a selected-node run may name: only the default one is served. */
+/**
+ * The graph a selected-node run may name: only the default one runs (graphs of other types are kept by
+ * `deployment_graphs/`, not run).
+ */
 const graphType = z
-  .enum(['default', ''], { message: "only the 'default' graph can run here (custom graphs are not served)" })
+  .enum(['default', ''], {
+    message:
+      "only the 'default' graph can run: graphs of other types are kept and downloaded (deployment_graphs/), not deployed",
+  })
   .optional();
 
 /** `provision/?nodes=1,2`: the nodes to provision, at least one. */
@@ -357,3 +380,127 @@ export const deployNodesQuery = z
 
 /** `DELETE tasks/{id}/?force=1`: a running task is deleted only with force. */
 export const deleteTaskQuery = z.object({ force: flag }).loose();
+
+/** A graph type in a query (`graph_type=`): a name as Nailgun's URLs take it; empty means `default`. */
+const graphTypeName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{0,50}$/, 'must be a graph type: letters, digits, - and _ (at most 50)')
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? 'default' : v));
+
+/**
+ * `deployment_graphs/{type}` (POST and PUT): `{"name"?, "tasks": [...]}`, as Nailgun 9.0 takes it. Its
+ * graph-level callbacks and node filter (`on_success`, `on_error`, `on_stop`, `node_filter`) are refused:
+ * nothing here would run them.
+ */
+export const typedGraphBody = z.strictObject(
+  {
+    name: z.string().max(255, 'must be at most 255 characters').nullable().optional(),
+    tasks: graphBody.optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `only "name" and "tasks" are taken (${issue.keys.join(', ')}: not supported)`
+        : 'must be an object like {"name": "...", "tasks": [...]}',
+  },
+);
+
+/** `GET deployment_tasks/?graph_type=&start=&end=&include=` (fuelclient's `fuel graph`, `fuel node --end`). */
+export const deploymentTasksQuery = z
+  .object({
+    graph_type: graphTypeName,
+    start: z.string().min(1, 'must name a task').optional(),
+    end: z.string().min(1, 'must name a task').optional(),
+    include: csv(z.string().min(1, 'must name a task')),
+  })
+  .loose();
+
+/** `GET deploy_tasks/graph.gv?tasks=&parents_for=&remove=&graph_type=`. */
+export const graphDotQuery = z
+  .object({
+    graph_type: graphTypeName,
+    tasks: csv(z.string().min(1, 'must name a task')),
+    parents_for: z.string().min(1, 'must name a task').optional(),
+    remove: csv(
+      z.enum(['group', 'stage', 'skipped'], {
+        message: 'must be group, stage or skipped (task types to leave out)',
+      }),
+    ),
+  })
+  .loose();
+
+/** `GET graphs/?clusters_ids=1,2&graph_types=a,b` (`fetch_related` has nothing more to add here). */
+export const graphsQuery = z
+  .object({
+    clusters_ids: csv(idParam),
+    graph_types: csv(z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, 'must be a graph type')),
+  })
+  .loose();
+
+/**
+ * `PUT deploy_tasks/?nodes=1,2[&force=1]` with the tasks to run as the body (`["hiera", "netconfig"]`, as
+ * python-fuelclient's `fuel node --node 1,2 --tasks ...` sends them). Only the default graph runs.
+ */
+export const deployTasksQuery = z
+  .object({
+    nodes: selectedNodes,
+    force: flag,
+    graph_type: graphType,
+    dry_run: unsupported('dry runs'),
+    noop_run: unsupported('noop runs'),
+  })
+  .loose();
+export const deployTasksBody = z
+  .array(z.string({ message: 'must be a task id (string)' }).min(1, 'must not be empty'), {
+    message: 'must be a list of task ids, like ["hiera", "netconfig"]',
+  })
+  .min(1, 'Tasks list must be specified')
+  .max(1000, 'must list at most 1000 tasks');
+
+/** A label: a key of 1 to 100 characters, a value of at most 100 or null (a label without a value). */
+const labels = z
+  .record(
+    z.string().min(1, 'a label key must not be empty').max(100, 'a label key must be at most 100 characters'),
+    z.string({ message: 'must be a string or null' }).max(100, 'must be at most 100 characters').nullable(),
+    { message: 'must be an object of labels, like {"rack": "r1"}' },
+  )
+  .refine((l) => Object.keys(l).length <= 50, 'must hold at most 50 labels');
+
+/** `PUT nodes/{id}/`: what `fuel2 node update` and `fuel2 node label set/delete` send. */
+export const updateNodeBody = z.strictObject(
+  {
+    id: z.unknown().optional(),
+    name: name.optional(),
+    hostname: z
+      .string({ message: 'must be a string' })
+      .regex(
+        /^(?!-)[a-z0-9-]{1,63}(?<!-)$/,
+        'must be a hostname: lower-case letters, digits and -, at most 63, not starting or ending with -',
+      )
+      .optional(),
+    labels: labels.optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `only "name", "hostname" and "labels" of a node can be changed here (not ${issue.keys.join(', ')})`
+        : 'must be an object like {"name": "..."}',
+  },
+);
+
+/** `DELETE nodes/?ids=1,2`. */
+export const deleteNodesQuery = z
+  .object({
+    ids: z.preprocess(
+      splitCommas,
+      z
+        .array(idParam, { message: 'must list node ids, like ?ids=1,2' })
+        .min(1)
+        .max(1000, 'must list at most 1000 nodes'),
+    ),
+  })
+  .loose();
+
+/** `PUT deployment_tasks/?graph_type=`: the default graph, or the environment's graph of that type. */
+export const graphTypeQuery = z.object({ graph_type: graphTypeName }).loose();

@@ -1,12 +1,23 @@
 /** Entities in the object shapes of Nailgun's API (docs/api.md), as python-fuelclient reads them. */
 
+import type { GraphView } from '../app/inventory/graphs.js';
+import type { Release, Role } from '../app/inventory/releases.js';
+import { RELEASE_ROLES } from '../domain/graph.js';
 import type { HistoryRow } from '../domain/history.js';
 import type { Cluster, Node } from '../domain/model.js';
 import { progressPercent } from '../domain/plan.js';
 import { isClusterLocked } from '../domain/status.js';
 import { targetJson } from '../domain/targets.js';
 import type { Task } from '../domain/task.js';
-import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from './wire.js';
+import type {
+  ClusterJson,
+  GraphJson,
+  HistoryJson,
+  NodeJson,
+  ReleaseJson,
+  RoleJson,
+  TaskJson,
+} from './wire.js';
 
 export const FUEL_VERSION = '9.0';
 
@@ -52,7 +63,7 @@ export function nodeJson(n: Node): NodeJson {
     kernel_params: null,
     manufacturer: 'SSM',
     group_id: null,
-    labels: {},
+    labels: n.labels ?? {},
     meta: { system: { ssm_instance_id: n.instanceId } },
   };
 }
@@ -152,4 +163,17 @@ export function historyJson(r: HistoryRow): HistoryJson {
     custom: historyCustom(r),
     type: r.stage === 'provision' ? 'provision' : r.taskType,
   };
+}
+
+export function graphJson(view: GraphView): GraphJson {
+  const { graph, relations } = view;
+  return { id: graph.id, name: graph.name, tasks: graph.tasks, relations };
+}
+
+export function releaseJson(r: Release): ReleaseJson {
+  return { ...r, is_deployable: true, modes: ['ha_compact'], roles: [...RELEASE_ROLES] };
+}
+
+export function roleJson(r: Role): RoleJson {
+  return { name: r.name, meta: r.meta, volumes_roles_mapping: [] };
 }

@@ -67,7 +67,7 @@ export interface NodeJson {
   kernel_params: null;
   manufacturer: string;
   group_id: null;
-  labels: Record<string, string>;
+  labels: Record<string, string | null>;
   meta: { system: { ssm_instance_id: string } };
 }
 
@@ -119,4 +119,73 @@ export type GraphTaskJson = GraphTask;
 export interface ErrorJson {
   message: string;
   errors: { field: string; message: string }[];
+}
+
+/** One entry of the plan in a restart preview: a task on one node, its layer, and what becomes of it. */
+export interface PreviewTaskJson {
+  task_name: string;
+  /** The engine layer (the Step Functions Map iteration, from 0) it runs, or is decided, in. */
+  layer: number;
+  action: 'run' | 'skip';
+  /** Why, in the operator's words: `node was stopped`, `input changed since its last run`, `new task`... */
+  reason: string;
+  /** What the history will record as `custom.skip_reason` for a skipped entry; null when it runs. */
+  skip_reason: 'unchanged' | 'condition' | 'noop' | null;
+}
+
+/** One node in a restart preview; the master (`master`) and the sync node (null, stages) too. */
+export interface PreviewNodeJson {
+  /** As in the deployment history: the node's id as text, `master`, or null for the sync node. */
+  node_id: string | null;
+  name: string;
+  /** Whether "Deploy changes" provisions it first. */
+  provision: boolean;
+  provision_reason: string | null;
+  tasks: PreviewTaskJson[];
+}
+
+/** What "Deploy changes" would run now, and why (`GET /clusters/{id}/changes/preview/?resume=`). */
+export interface DeploymentPreviewJson {
+  cluster: number;
+  resume: boolean;
+  nodes: PreviewNodeJson[];
+  /** Layers of the whole plan (entries hold their index, 0 to layers - 1). */
+  layers: number;
+  /** Over the entries listed: how many run and how many are skipped, and the nodes provisioned. */
+  summary: { run: number; skip: number; provision: number };
+}
+
+/** A graph of a type (`GET /clusters/{id}/deployment_graphs/{type}/`), Nailgun 9.0's shape. */
+export interface GraphJson {
+  /** null: the release's built-in graph (not stored), or a graph stored before graphs were numbered. */
+  id: number | null;
+  name: string | null;
+  tasks: GraphTask[];
+  relations: { model: 'cluster' | 'release'; model_id: number; type: string }[];
+}
+
+/** The release (`GET /releases/{id}/`). */
+export interface ReleaseJson {
+  id: number;
+  name: string;
+  version: string;
+  operating_system: string;
+  description: string;
+  state: string;
+  is_deployable: boolean;
+  modes: string[];
+  roles: string[];
+}
+
+/** A role of a release or of an environment (`GET /releases/{id}/roles/`). */
+export interface RoleJson {
+  name: string;
+  meta: {
+    name: string;
+    description: string;
+    group: string;
+    conflicts: string[];
+    has_primary: boolean;
+  };
+  volumes_roles_mapping: unknown[];
 }

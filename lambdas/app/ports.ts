@@ -9,6 +9,7 @@ import type { BatchShard, CommandIntent, Failures, StageState } from '../domain/
 import type { InvocationResult } from '../domain/command-result.js';
 import type { CommandStatus } from '../domain/command-status.js';
 import type { GraphTask } from '../domain/graph.js';
+import type { TypedGraph } from '../domain/graph-types.js';
 import type { HistoryRow, RowMove, RowRef } from '../domain/history.js';
 import type { Cluster, LastRun, Node } from '../domain/model.js';
 import type { Page, PageRequest } from '../domain/page.js';
@@ -39,7 +40,19 @@ export interface ClusterRepository {
   /** Releases the lock held by this run, setting the cluster's final status. */
   release(clusterId: number, runId: number, patch: Partial<Cluster>): Promise<void>;
   getGraph(clusterId: number): Promise<GraphTask[] | null>;
-  putGraph(clusterId: number, tasks: GraphTask[]): Promise<void>;
+  /** Writes the default graph (its name kept when `name` is undefined). */
+  putGraph(clusterId: number, tasks: GraphTask[], name?: string | null): Promise<TypedGraph>;
+  /** The cluster's own graph of a type (`default`: the one getGraph reads), or null. */
+  getTypedGraph(clusterId: number, type: string): Promise<TypedGraph | null>;
+  putTypedGraph(
+    clusterId: number,
+    type: string,
+    graph: { name: string | null; tasks: GraphTask[] },
+  ): Promise<TypedGraph>;
+  /** False when the cluster had no graph of its own of that type. */
+  deleteTypedGraph(clusterId: number, type: string): Promise<boolean>;
+  /** The cluster's own graphs, the default one first (when uploaded). */
+  typedGraphs(clusterId: number): Promise<TypedGraph[]>;
   getAttributes(clusterId: number): Promise<Editable | null>;
   putAttributes(clusterId: number, editable: Editable): Promise<void>;
 }
@@ -54,6 +67,8 @@ export interface NodeRepository {
   /** Claims an instance for a node id; returns the id that owns it (this one, or an earlier one). */
   claimInstance(instanceId: string, nodeId: number): Promise<number>;
   put(node: Node): Promise<void>;
+  /** Deletes a node that belongs to no cluster (WriteConflictError when it does, or is gone). */
+  deleteFree(id: number): Promise<void>;
   /** `expectClusterId` guards against a concurrent (un)assignment. */
   update(id: number, patch: Partial<Node>, expectClusterId?: number | null): Promise<Node>;
   lastRuns(nodeId: number): Promise<LastRun[]>;
@@ -126,6 +141,8 @@ export interface BookkeepingRepository {
   /** The stage opened last (the one running), or null before the first opens. */
   currentStage(runId: number): Promise<Stage | null>;
   getStage(runId: number, stage: Stage): Promise<StageState>;
+  /** The stage opened last and, by target, its instances still open in its shards; null before the first. */
+  openInstances(runId: number): Promise<{ stage: Stage; open: Map<number, number> } | null>;
   markStageCompleted(runId: number, stage: Stage, token: string): Promise<void>;
   /** Takes the completion of a stage's token, once (a claim older than `staleBefore` may be taken over). */
   claimCompletion(
@@ -161,7 +178,7 @@ export interface BookkeepingRepository {
 
 /**
  * A run's plan besides its rows, in items of bounded size: the outline's layers, the rows' target sets,
- * the nodes' statuses when it was planned.
+ * the nodes' statuses when it was planned, the stage of each row by target (what progress is read from).
  */
 export interface PlanRepository {
   putLayers(runId: number, layers: OutlineLayer[]): Promise<void>;
@@ -172,6 +189,12 @@ export interface PlanRepository {
   putNodesBefore(runId: number, statuses: Record<string, NodeStatus>): Promise<void>;
   /** The statuses of the run's nodes when it was planned; null when the plan stored none. */
   nodesBefore(runId: number): Promise<Record<string, NodeStatus> | null>;
+  /** The stage index of each planned row, by target (provisioning -1, else its layer). */
+  putRowStages(runId: number, byTarget: ReadonlyMap<number, readonly number[]>): Promise<void>;
+  /** The planned rows of each target by stage index; null when the plan stored none. */
+  rowStages(runId: number): Promise<Map<number, Map<number, number>> | null>;
+  /** The run's planned rows by stage index; null when the plan stored none. */
+  stageCounts(runId: number): Promise<Map<number, number> | null>;
 }
 
 export interface Repositories {

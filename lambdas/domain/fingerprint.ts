@@ -31,3 +31,11 @@ export function hash64(text: string): string {
 export function taskFingerprint(task: GraphTask, settings: Record<string, unknown>): string {
   return hash64(canonicalJson({ task, settings }));
 }
+
+/** The fingerprint of every task of a graph in a run, by task id. */
+export function graphFingerprints(
+  graph: readonly GraphTask[],
+  settings: Record<string, unknown>,
+): Map<string, string> {
+  return new Map(graph.map((t) => [t.id, taskFingerprint(t, settings)]));
+}

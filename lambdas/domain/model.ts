@@ -34,6 +34,8 @@ export interface Node {
   online: boolean;
   clusterId: number | null;
   discoveredAt: string;
+  /** Nailgun's free-form labels (`fuel2 node label set`): a value may be null (a label without one). */
+  labels?: Record<string, string | null>;
 }
 
 /** The fingerprint of a task's last successful run on a node. */

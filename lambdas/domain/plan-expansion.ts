@@ -120,6 +120,8 @@ export class Expansion {
     readonly tasks: GraphTask[],
     nodes: PlanNode[],
     private readonly conditionOf: ConditionOf,
+    /** The tasks selected to run (`deploy_tasks`); the others run nothing. null: every task. */
+    private readonly selected: ReadonlySet<string> | null = null,
   ) {
     this.resolver = new RoleResolver(nodes, groupRolesOf(tasks));
     const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -159,6 +161,8 @@ export class Expansion {
     if (task.type === 'stage')
       return { kind: 'stage', reason: 'stage: nothing runs, it orders the deployment' };
     if (!runnable(task)) return { kind: 'skipped', reason: `type ${task.type}: nothing runs` };
+    if (this.selected !== null && !this.selected.has(task.id))
+      return { kind: 'skipped', reason: 'not among the tasks selected to run' };
     const verdict = this.conditionOf(task, target);
     if ('error' in verdict) {
       throw new PlanError(

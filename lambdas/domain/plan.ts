@@ -50,6 +50,11 @@ export interface PlanOptions {
   durationOf?: (task: GraphTask, target: number) => number;
   /** More layers than this is a PlanError, found without building them all. */
   maxLayers?: number;
+  /**
+   * Only these tasks run (Nailgun's `deploy_tasks`): every other entry stays in the plan, ordered as
+   * before, and runs nothing. Absent or null: every task.
+   */
+  onlyTasks?: readonly string[] | null;
 }
 
 /** Slack added to a layer's longest possible task run, for dispatch and result collection. */
@@ -88,7 +93,8 @@ export function planDeployment(
   assertUnique(tasks, nodes);
   const conditionOf: ConditionOf = options.conditionOf ?? (() => ({ run: true }));
   const durationOf = options.durationOf ?? (() => 1);
-  const expansion = new Expansion(tasks, nodes, conditionOf);
+  const selected = options.onlyTasks ? new Set(options.onlyTasks) : null;
+  const expansion = new Expansion(tasks, nodes, conditionOf, selected);
   expansion.link(implicitStageBarriers(tasks));
   const entries = expansion.entries;
   const items: ScheduleItem[] = entries.map((e) => ({

@@ -92,3 +92,125 @@ export function defaultGraph(): GraphTask[] {
 
 /** The release's OpenStack version, as Fuel 9.0 names it (`{OPENSTACK_VERSION}` in task parameters). */
 export const OPENSTACK_VERSION = 'mitaka-9.0';
+
+/** The one release this service deploys (Nailgun's `releases/1`): every environment is of it. */
+export const RELEASE = {
+  id: 1,
+  name: 'Mitaka on Ubuntu 14.04',
+  version: OPENSTACK_VERSION,
+  operating_system: 'Ubuntu',
+  description: 'The Fuel 9.0 release: deploys the default graph (or the uploaded one) over SSM Run Command',
+  state: 'available',
+} as const;
+
+/** What Nailgun's role metadata says of a role (`roles_metadata` of the release), as fuelclient reads it. */
+export interface RoleMeta {
+  name: string;
+  description: string;
+  group: 'base' | 'compute' | 'storage' | 'other';
+  conflicts: string[];
+  has_primary: boolean;
+}
+
+/** The release's roles and their metadata, in the release's order. */
+const ROLE_META: Record<string, Omit<RoleMeta, 'has_primary'>> = {
+  controller: {
+    name: 'Controller',
+    description: 'The Controller initiates orchestration activities and provides an external API.',
+    group: 'base',
+    conflicts: ['compute', 'ceph-osd'],
+  },
+  'primary-controller': {
+    name: 'Primary controller',
+    description: 'The controller elected to run the tasks of the first controller (elected by the service).',
+    group: 'base',
+    conflicts: ['compute', 'ceph-osd'],
+  },
+  compute: {
+    name: 'Compute',
+    description: 'A Compute node creates, manages, and terminates virtual machine instances.',
+    group: 'compute',
+    conflicts: ['controller', 'cinder', 'ceph-osd'],
+  },
+  'ceph-osd': {
+    name: 'Ceph OSD',
+    description: 'Ceph storage can be configured to provide storage for block volumes and images.',
+    group: 'storage',
+    conflicts: ['compute', 'controller'],
+  },
+  cinder: {
+    name: 'Cinder',
+    description: 'Cinder provides scheduling of block storage resources.',
+    group: 'storage',
+    conflicts: ['compute'],
+  },
+  'cinder-block-device': {
+    name: 'Cinder Block Device',
+    description: 'Host node for Cinder Block Devices.',
+    group: 'storage',
+    conflicts: [],
+  },
+  'cinder-vmware': {
+    name: 'Cinder Proxy to VMware Datastore',
+    description:
+      'Cinder-VMware provides scheduling of block storage resources delivered over VMware vCenter.',
+    group: 'storage',
+    conflicts: [],
+  },
+  'compute-vmware': {
+    name: 'Compute VMware',
+    description:
+      'A node that runs nova-compute with VCDriver, that manages ESXi computing resources via VMware vCenter.',
+    group: 'compute',
+    conflicts: ['controller', 'compute', 'cinder', 'ceph-osd'],
+  },
+  mongo: {
+    name: 'Telemetry - MongoDB',
+    description:
+      'A feature-complete and recommended database for storage of metering data from OpenStack Telemetry.',
+    group: 'other',
+    conflicts: ['compute', 'ceph-osd'],
+  },
+  'primary-mongo': {
+    name: 'Primary Telemetry - MongoDB',
+    description: 'The MongoDB node elected to run the tasks of the first one (elected by the service).',
+    group: 'other',
+    conflicts: ['compute', 'ceph-osd'],
+  },
+  'base-os': {
+    name: 'Operating System',
+    description: 'Install base Operating System without additional packages and configuration.',
+    group: 'other',
+    conflicts: ['virt'],
+  },
+  ironic: {
+    name: 'Ironic',
+    description: 'Ironic conductor.',
+    group: 'other',
+    conflicts: ['compute', 'ceph-osd'],
+  },
+  virt: {
+    name: 'Virtual',
+    description:
+      'ADVANCED: Make available possibilities to spawn vms on this node that can be assign as a normal nodes.',
+    group: 'other',
+    conflicts: ['base-os'],
+  },
+};
+
+/**
+ * The metadata of a role: the release's, or for a role only an uploaded graph names (which assignment
+ * accepts too), a plain entry saying so.
+ */
+export function roleMeta(role: string, withPrimary: readonly string[]): RoleMeta {
+  const known = ROLE_META[role];
+  const has_primary = withPrimary.includes(role);
+  if (known) return { ...known, conflicts: [...known.conflicts], has_primary };
+  return {
+    name: role,
+    description: "A role the environment's deployment graph names (not a role of the release).",
+    group: 'other',
+    conflicts: [],
+    has_primary,
+  };
+}

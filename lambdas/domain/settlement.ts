@@ -31,6 +31,11 @@ export interface NodeSettlementInput {
   failedAs: NodeErrorType | null;
   /** false when the deployment only provisions the node (`provision/?nodes=`); defaults to true */
   deploys?: boolean;
+  /**
+   * The progress the node had reached in this deployment (its share of rows that ended, domain/progress.ts),
+   * which a node left with work undone keeps; null or absent when the run did not keep what it is read from.
+   */
+  reached?: number | null;
 }
 
 export interface NodeSettlement {
@@ -44,6 +49,8 @@ export interface NodeSettlement {
  * failed -> error; never provisioned -> discover; every task done -> ready;
  * freshly provisioned and no task ran -> provisioned; otherwise work is left -> stopped.
  * A run that only provisions leaves a provisioned node `provisioned`.
+ * Progress: 100 for error and ready, 0 for discover; otherwise the progress it had reached in the run (so that
+ * the stop does not move it), or, when that is not known, its rows done.
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
@@ -53,10 +60,11 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   ) {
     return { status: 'discover', errorType: null, progress: 0 };
   }
+  const reached = input.reached ?? null;
   if (input.deploys === false) {
     return input.provisioning === 'done'
-      ? { status: 'provisioned', errorType: null, progress: 0 }
-      : { status: input.before ?? input.status, errorType: null, progress: 0 };
+      ? { status: 'provisioned', errorType: null, progress: reached ?? 0 }
+      : { status: input.before ?? input.status, errorType: null, progress: reached ?? 0 };
   }
   const done = input.rows.filter((f) => f === 'done').length;
   if (done === input.rows.length) return { status: 'ready', errorType: null, progress: 100 };
@@ -67,16 +75,20 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
     !input.rows.includes('failed') &&
     (input.provisioning === 'done' || before === 'provisioned')
   ) {
-    return { status: 'provisioned', errorType: null, progress: 0 };
+    return { status: 'provisioned', errorType: null, progress: reached ?? 0 };
   }
-  return { status: 'stopped', errorType: null, progress: partialPercent(done, input.rows.length) };
+  return {
+    status: 'stopped',
+    errorType: null,
+    progress: reached ?? partialPercent(done, input.rows.length),
+  };
 }
 
 /** The settlement of one node from its rows in the run (and whether the run failed the node). */
 export function settleNodeRows(
   node: { status: NodeStatus; errorType: NodeErrorType | null },
   rows: HistoryRow[],
-  context: { before: NodeStatus | undefined; failed: boolean; deploys: boolean },
+  context: { before: NodeStatus | undefined; failed: boolean; deploys: boolean; reached?: number | null },
 ): NodeSettlement {
   const failedRow = rows.find((r) => r.status === 'error');
   const provisionRow = rows.find((r) => isProvisionStage(r.stage));
@@ -87,6 +99,7 @@ export function settleNodeRows(
     rows: rows.filter((r) => !isProvisionStage(r.stage)).map((r) => rowFate(r.status, r.skipReason)),
     failedAs: context.failed || failedRow ? failureTypeOf(failedRow, node.errorType) : null,
     deploys: context.deploys,
+    reached: context.reached,
   });
 }
 

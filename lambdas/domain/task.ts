@@ -38,6 +38,11 @@ export interface DeployMode {
   scope: DeployScope;
   /** The nodes selected (`?nodes=`); null means every node of the cluster. */
   nodes: number[] | null;
+  /**
+   * The graph tasks selected to run (`PUT clusters/{id}/deploy_tasks/`): the others run nothing. Absent or
+   * null: every task.
+   */
+  tasks?: string[] | null;
 }
 
 /** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */

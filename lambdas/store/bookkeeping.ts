@@ -206,6 +206,20 @@ export class DynamoBookkeeping {
     return (await this.table.get(stageCodec.key(runId, PROVISION_STAGE))) ? PROVISION_STAGE : null;
   }
 
+  /**
+   * Where the run is, for its progress: the stage opened last and, by target, its instances still open in
+   * that stage's shards; null before the first stage opens. (Runs whose stages kept `outstanding` keys were
+   * planned before their progress was derived: they are not read so.)
+   */
+  async openInstances(runId: number): Promise<{ stage: Stage; open: Map<number, number> } | null> {
+    const stage = await this.currentStage(runId);
+    if (stage === null) return null;
+    const open = new Map<number, number>();
+    for (const shard of (await this.shards(runId, stage)).values())
+      for (const target of shard.open) open.set(target, (open.get(target) ?? 0) + 1);
+    return { stage, open };
+  }
+
   async getStage(runId: number, stage: Stage): Promise<StageState> {
     const item = await this.table.get(stageCodec.key(runId, stage));
     return item ? stageCodec.fromItem(item) : UNOPENED_STAGE;

@@ -28,6 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Editable } from '../domain/attributes.js';
 import type { GraphTask } from '../domain/graph.js';
+import { DEFAULT_GRAPH_TYPE, type TypedGraph } from '../domain/graph-types.js';
 import type { Cluster } from '../domain/model.js';
 import { CLUSTER_STATUSES, isClusterLocked } from '../domain/status.js';
 import { type Condition, held, type Item, type Key, pad, parseItem, setClause, type Table } from './table.js';
@@ -58,14 +59,49 @@ const clusterCodec = {
 
 const graphCodec = {
   key: (clusterId: number): Key => ({ pk: configPk(clusterId), sk: 'GRAPH' }),
-  toItem: (clusterId: number, tasks: GraphTask[]): Item => ({
+  toItem: (clusterId: number, tasks: GraphTask[], meta: { id: number; name: string | null }): Item => ({
     ...graphCodec.key(clusterId),
     entity: 'graph',
     tasks,
+    graphId: meta.id,
+    name: meta.name,
   }),
   // the graph was validated (validateGraph) before it was stored; it keeps unknown keys as uploaded
   fromItem: (item: Item): GraphTask[] =>
     z.array(z.looseObject({ id: z.string() })).parse(item.tasks ?? []) as GraphTask[],
+};
+
+/** The id and name of a stored graph (a graph stored before graph ids has neither). */
+const graphMetaSchema = z.object({
+  graphId: z.number().int().nullable().optional(),
+  name: z.string().nullable().optional(),
+});
+
+/** Graphs of types other than `default`: one item each, `GRAPH#<type>`, beside the default graph's `GRAPH`. */
+const TYPED_GRAPH_PREFIX = 'GRAPH#';
+const typedGraphCodec = {
+  key: (clusterId: number, type: string): Key => ({
+    pk: configPk(clusterId),
+    sk: `${TYPED_GRAPH_PREFIX}${type}`,
+  }),
+  toItem: (clusterId: number, graph: TypedGraph & { id: number }): Item => ({
+    ...typedGraphCodec.key(clusterId, graph.type),
+    entity: 'typed-graph',
+    graphId: graph.id,
+    graphType: graph.type,
+    name: graph.name,
+    tasks: graph.tasks,
+  }),
+  fromItem: (item: Item): TypedGraph => {
+    const meta = z.object({ graphId: z.number().int(), graphType: z.string(), name: z.string().nullable() });
+    const parsed = parseItem(meta, item);
+    return {
+      id: parsed.graphId,
+      type: parsed.graphType,
+      name: parsed.name,
+      tasks: graphCodec.fromItem(item),
+    };
+  },
 };
 
 const attributesCodec = {
@@ -183,7 +219,8 @@ export class DynamoClusters {
       expr: 'editLease = :lease',
       values: { ':lease': lease },
     });
-    for (const key of [graphCodec.key(id), attributesCodec.key(id)]) await this.table.delete(key);
+    for (const key of [graphCodec.key(id), attributesCodec.key(id), ...(await this.typedGraphKeys(id))])
+      await this.table.delete(key);
   }
 
   /**
@@ -239,7 +276,8 @@ export class DynamoClusters {
       expr: `(${NOT_LOCKED.expr}) AND (${NO_LIVE_LEASE})`,
       values: { ...NOT_LOCKED.values, ':now': new Date().toISOString() },
     });
-    for (const key of [graphCodec.key(id), attributesCodec.key(id)]) await this.table.delete(key);
+    for (const key of [graphCodec.key(id), attributesCodec.key(id), ...(await this.typedGraphKeys(id))])
+      await this.table.delete(key);
   }
 
   async getGraph(clusterId: number): Promise<GraphTask[] | null> {
@@ -247,8 +285,63 @@ export class DynamoClusters {
     return item ? graphCodec.fromItem(item) : null;
   }
 
-  async putGraph(clusterId: number, tasks: GraphTask[]): Promise<void> {
-    await this.table.put(graphCodec.toItem(clusterId, tasks));
+  /** Writes the default graph; its name is kept when `name` is undefined, its id given the first time. */
+  async putGraph(clusterId: number, tasks: GraphTask[], name?: string | null): Promise<TypedGraph> {
+    const old = await this.table.get(graphCodec.key(clusterId));
+    const meta = old ? parseItem(graphMetaSchema, old) : {};
+    const id = meta.graphId ?? (await this.table.nextId('graph'));
+    const kept = name === undefined ? (meta.name ?? null) : name;
+    await this.table.put(graphCodec.toItem(clusterId, tasks, { id, name: kept }));
+    return { id, type: DEFAULT_GRAPH_TYPE, name: kept, tasks };
+  }
+
+  /** The cluster's own graph of a type (`default`: the graph getGraph reads), or null. */
+  async getTypedGraph(clusterId: number, type: string): Promise<TypedGraph | null> {
+    if (type === DEFAULT_GRAPH_TYPE) {
+      const item = await this.table.get(graphCodec.key(clusterId));
+      if (!item) return null;
+      const meta = parseItem(graphMetaSchema, item);
+      return { id: meta.graphId ?? null, type, name: meta.name ?? null, tasks: graphCodec.fromItem(item) };
+    }
+    const item = await this.table.get(typedGraphCodec.key(clusterId, type));
+    return item ? typedGraphCodec.fromItem(item) : null;
+  }
+
+  /** Writes the graph of a type, numbered the first time it is stored. */
+  async putTypedGraph(
+    clusterId: number,
+    type: string,
+    graph: { name: string | null; tasks: GraphTask[] },
+  ): Promise<TypedGraph> {
+    if (type === DEFAULT_GRAPH_TYPE) return this.putGraph(clusterId, graph.tasks, graph.name);
+    const old = await this.getTypedGraph(clusterId, type);
+    const id = old?.id ?? (await this.table.nextId('graph'));
+    const stored = { id, type, name: graph.name, tasks: graph.tasks };
+    await this.table.put(typedGraphCodec.toItem(clusterId, stored));
+    return stored;
+  }
+
+  /** Deletes the cluster's own graph of a type; false when it had none. */
+  async deleteTypedGraph(clusterId: number, type: string): Promise<boolean> {
+    const key =
+      type === DEFAULT_GRAPH_TYPE ? graphCodec.key(clusterId) : typedGraphCodec.key(clusterId, type);
+    return held(this.table.delete(key, { expr: 'attribute_exists(sk)' }));
+  }
+
+  /** The cluster's own graphs: the default one first (when uploaded), then the others by type. */
+  async typedGraphs(clusterId: number): Promise<TypedGraph[]> {
+    const own = await this.getTypedGraph(clusterId, DEFAULT_GRAPH_TYPE);
+    const others = (await this.table.query(configPk(clusterId), TYPED_GRAPH_PREFIX)).map(
+      typedGraphCodec.fromItem,
+    );
+    return [...(own ? [own] : []), ...others.sort((a, b) => a.type.localeCompare(b.type))];
+  }
+
+  private async typedGraphKeys(clusterId: number): Promise<Key[]> {
+    return (await this.table.query(configPk(clusterId), TYPED_GRAPH_PREFIX)).map((item) => ({
+      pk: String(item.pk),
+      sk: String(item.sk),
+    }));
   }
 
   async getAttributes(clusterId: number): Promise<Editable | null> {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { LastRun, Node } from '../domain/model.js';
 import { NODE_ERROR_TYPES, NODE_STATUSES } from '../domain/status.js';
-import { held, type Item, type Key, pad, parseItem, type Table } from './table.js';
+import { conditional, held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
 const NODE_PK = 'NODE';
 
@@ -31,6 +31,7 @@ const nodeSchema = z.object({
   online: z.boolean(),
   clusterId: z.number().int().nullable(),
   discoveredAt: z.string(),
+  labels: z.record(z.string(), z.string().nullable()).optional(),
 });
 
 const lastRunSchema = z.object({
@@ -100,6 +101,14 @@ export class DynamoNodes {
 
   async put(node: Node): Promise<void> {
     await this.table.put(nodeCodec.toItem(node));
+  }
+
+  /** Deletes a free node, with its last runs; its instance stays claimed for its id (discovery brings it back). */
+  async deleteFree(id: number): Promise<void> {
+    await conditional(
+      this.table.delete(nodeCodec.key(id), { expr: 'clusterId = :none', values: { ':none': null } }),
+    );
+    await this.forgetLastRuns(id);
   }
 
   /** Updates a node; `expectClusterId` guards against a concurrent (un)assignment. */

@@ -5,9 +5,13 @@
  * - the target sets that rows' requirements name (`task@#n`, domain/requirements.ts), TARGETS_PER_CHUNK
  *   target ids to an item;
  * - the statuses of the run's nodes when it was planned (what Finish settles them from), NODES_PER_CHUNK to an
- *   item.
+ *   item;
+ * - the stage of each planned row, by target (what a node's progress is read from, domain/progress.ts), at most
+ *   STAGES_PER_CHUNK characters or NODES_PER_CHUNK targets to an item, and the rows of each stage of the whole
+ *   run in one small item (what the run's progress is read from).
  * Written by the plan step before the run's item records the plan, so that a retried plan rewrites them.
  */
+import { decodeStages, encodeStages } from '../domain/progress.js';
 import type { TargetSets } from '../domain/requirements.js';
 import type { LayerStage } from '../domain/stage.js';
 import type { NodeStatus } from '../domain/status.js';
@@ -18,10 +22,14 @@ import { type Item, pad, type Table } from './table.js';
 export const LAYERS_PER_CHUNK = 100;
 export const TARGETS_PER_CHUNK = 2000;
 export const NODES_PER_CHUNK = 1000;
+/** Characters of stage indexes (`-1,0,3,...`) to a chunk of the rows' stages: about as many bytes. */
+export const STAGES_PER_CHUNK = 16_000;
 
 const LAYERS_PREFIX = 'PLAN#L#';
 const SETS_PREFIX = 'PLAN#S#';
 const NODES_PREFIX = 'PLAN#N#';
+const STAGES_PREFIX = 'PLAN#R#';
+const COUNTS_KEY = 'PLAN#C#';
 
 const layer = (value: unknown): OutlineLayer => {
   const l = value as Record<string, unknown>;
@@ -109,5 +117,64 @@ export class DynamoPlans {
     for (const item of items.slice(0, Number(first.chunks ?? items.length)))
       Object.assign(statuses, item.statuses as Record<string, NodeStatus>);
     return statuses;
+  }
+
+  /**
+   * The stage index of every planned row, by target (`-1` provisioning, else its layer), in chunks; and the
+   * rows of each stage of the run in one item. Every chunk names how many there are, so that a read can tell
+   * a complete set from one being written.
+   */
+  async putRowStages(runId: number, byTarget: ReadonlyMap<number, readonly number[]>): Promise<void> {
+    const chunks: Record<string, string>[] = [];
+    let chunk: Record<string, string> = {};
+    let size = 0;
+    const totals: Record<string, number> = {};
+    for (const [target, indexes] of byTarget) {
+      const text = encodeStages(indexes);
+      if (
+        Object.keys(chunk).length > 0 &&
+        (size + text.length > STAGES_PER_CHUNK || Object.keys(chunk).length >= NODES_PER_CHUNK)
+      ) {
+        chunks.push(chunk);
+        chunk = {};
+        size = 0;
+      }
+      chunk[String(target)] = text;
+      size += text.length;
+      for (const index of indexes) totals[String(index)] = (totals[String(index)] ?? 0) + 1;
+    }
+    chunks.push(chunk);
+    await this.table.putMany([
+      ...chunks.map((targets, i) => ({
+        pk: runPk(runId),
+        sk: `${STAGES_PREFIX}${pad(i, 5)}`,
+        entity: 'plan-rows',
+        chunks: chunks.length,
+        targets,
+      })),
+      { pk: runPk(runId), sk: COUNTS_KEY, entity: 'plan-counts', stages: totals },
+    ]);
+  }
+
+  /** The planned rows of each target by stage index; null when the plan stored none (planned before them). */
+  async rowStages(runId: number): Promise<Map<number, Map<number, number>> | null> {
+    const items = await this.table.query(runPk(runId), STAGES_PREFIX);
+    const first = items[0];
+    if (!first || items.length < Number(first.chunks)) return null;
+    const byTarget = new Map<number, Map<number, number>>();
+    for (const item of items.slice(0, Number(first.chunks))) {
+      const targets = (item.targets ?? {}) as Record<string, unknown>;
+      for (const [target, text] of Object.entries(targets))
+        if (typeof text === 'string') byTarget.set(Number(target), decodeStages(text));
+    }
+    return byTarget;
+  }
+
+  /** The run's planned rows by stage index; null when the plan stored none. */
+  async stageCounts(runId: number): Promise<Map<number, number> | null> {
+    const item = await this.table.get({ pk: runPk(runId), sk: COUNTS_KEY });
+    if (!item) return null;
+    const stages = (item.stages ?? {}) as Record<string, unknown>;
+    return new Map(Object.entries(stages).map(([index, n]) => [Number(index), Number(n)]));
   }
 }

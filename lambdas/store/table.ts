@@ -301,7 +301,7 @@ export class Table {
   }
 
   /** Atomic counter for Nailgun's integer ids. */
-  async nextId(name: 'cluster' | 'node' | 'task'): Promise<number> {
+  async nextId(name: 'cluster' | 'node' | 'task' | 'graph'): Promise<number> {
     const out = await this.updateExpression({ pk: 'COUNTER', sk: name }, 'ADD #v :one', {
       names: { '#v': 'value' },
       values: { ':one': 1 },

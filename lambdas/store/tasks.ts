@@ -75,6 +75,7 @@ const runSchema = z.object({
     resume: z.boolean(),
     scope: z.enum(['all', 'provision', 'deploy']),
     nodes: z.array(z.number().int()).nullable(),
+    tasks: z.array(z.string()).nullable().optional(),
   }),
   stop: stopState,
   dispatchLeaseUntil: z.string().nullable(),

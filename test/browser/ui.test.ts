@@ -195,7 +195,7 @@ describe('the web UI, the whole story', () => {
     await button('deploy').click();
     await expect
       .poll(() => dialog().getByTestId('preview-summary').textContent(), { timeout: 10_000 })
-      .toMatch(/Would run \d+ task\(s\)/);
+      .toMatch(/Would provision 3 node\(s\), run 9 task\(s\) and skip 0/);
     await shot('deploy-preview');
     await dialog().locator('button[data-dialog="confirm"]').click();
     await expect
@@ -228,7 +228,9 @@ describe('the web UI, the whole story', () => {
     expect((await clusterNow()).status).toBe('stopped');
     await tab('nodes');
     await expect
-      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort())
+      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort(), {
+        timeout: 10_000,
+      })
       .toEqual(['stopped', 'stopped', 'stopped']);
     await shot('stopped');
   });
@@ -242,7 +244,9 @@ describe('the web UI, the whole story', () => {
     const never = timeline.locator('.bar-never[data-task="after"]');
     expect(await never.count()).toBe(3);
     expect(await never.first().getAttribute('data-status')).toBe('skipped');
-    expect(await never.first().getAttribute('title')).toMatch(/never started/);
+    expect(await never.first().getAttribute('title')).toMatch(
+      /after on \d+: skipped \(not run\) — not started: the deployment was stopped/,
+    );
     expect(await timeline.locator('.bar[data-task="long"][data-status="ready"]').count()).toBe(3);
     // the stop line lies after every `long` bar starts, and before the `after` markers
     const lineX = (await page.getByTestId('stop-line').boundingBox())?.x ?? 0;
@@ -286,11 +290,16 @@ describe('the web UI, the whole story', () => {
     expect((await clusterNow()).status).toBe('stopped');
   });
 
-  it('deploys again: the preview says why, and the environment ends operational', async () => {
+  it('deploys again, resuming: the preview says why, and the environment ends operational', async () => {
     await button('deploy').click();
-    await expect
-      .poll(() => dialog().getByTestId('preview').textContent(), { timeout: 10_000 })
-      .toMatch(/stopped/i);
+    const summary = dialog().getByTestId('preview-summary');
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toMatch(/run 9 task\(s\) and skip 0/);
+    expect(await dialog().getByTestId('preview').textContent()).toMatch(/node was stopped/);
+    await dialog().locator('input[name="resume"]').check();
+    await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toMatch(/run 3 task\(s\) and skip 6/);
+    expect(await dialog().getByTestId('preview').textContent()).toMatch(
+      /ran ready with the same input \(resume\)/,
+    );
     await shot('restart-preview');
     await dialog().locator('button[data-dialog="confirm"]').click();
     await expect
@@ -298,9 +307,19 @@ describe('the web UI, the whole story', () => {
       .toBe('operational');
     const [latest] = await deploysNow();
     expect(latest?.status).toBe('ready');
+    // what the preview said: `after` ran, what had run ready was skipped
+    const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${latest?.id}/deployment_history/`);
+    const statusOf = (task: string) => [
+      ...new Set(rows.filter((r) => r.task_name === task).map((r) => r.status)),
+    ];
+    expect(statusOf('after')).toEqual(['ready']);
+    expect(statusOf('long')).toEqual(['skipped']);
+    expect(statusOf('base')).toEqual(['skipped']);
     await tab('nodes');
     await expect
-      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort())
+      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort(), {
+        timeout: 10_000,
+      })
       .toEqual(['ready', 'ready', 'ready']);
     await tab('history');
     await expect

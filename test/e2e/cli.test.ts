@@ -12,7 +12,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { COMMANDS } from '../../cli/commands.js';
 import { run as runCommandLine } from '../../cli/run.js';
-import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import type {
+  ClusterJson,
+  DeploymentPreviewJson,
+  HistoryJson,
+  NodeJson,
+  TaskJson,
+} from '../../lambdas/api/wire.js';
 import { until } from '../helpers/stop-helpers.js';
 import { Api, freeNodes, openTarget, shell, type Target, waitForTask } from '../helpers/target.js';
 
@@ -269,9 +275,11 @@ describe('fuel-sls', () => {
   it('has a --help for every command, with its usage, flags and an example', async () => {
     const deploy = await cli('env deploy --help');
     expect(deploy).toMatchObject({ code: 0, stderr: '' });
-    expect(deploy.stdout).toContain('Usage: fuel-sls env deploy ENV [--wait]\n');
+    expect(deploy.stdout).toContain('Usage: fuel-sls env deploy ENV [--wait] [--resume] [--preview]\n');
     expect(deploy.stdout).toMatch(/\nFlags:\n {2}--wait +follow the task/);
-    expect(deploy.stdout).toContain('\nExample:\n  fuel-sls env deploy 1 --wait\n');
+    expect(deploy.stdout).toMatch(/\n {2}--resume +also skip, on stopped nodes.*\(\?resume=1\)\n/);
+    expect(deploy.stdout).toMatch(/\n {2}--preview +print what the deployment would run/);
+    expect(deploy.stdout).toContain('\nExample:\n  fuel-sls env deploy 1 --resume --preview\n');
 
     for (const c of COMMANDS) {
       const help = await inProcess([...c.words, '--help']);
@@ -336,12 +344,13 @@ describe('fuel-sls', () => {
     const id = Number(/^id +(\d+)$/m.exec(table)?.[1]);
     created.push(id);
 
-    const [shown, shownJson, list, listJson, other, duplicate, refused] = await Promise.all([
+    const [shown, shownJson, list, listJson, other, unknownRelease, duplicate, refused] = await Promise.all([
       ok(`env show ${id}`),
       okJson<{ id: number; name: string }>(`env show ${id}`),
       ok('env list'),
       okJson<{ id: number; name: string }[]>('env list'),
-      okJson<{ id: number; release_id: number }>(`env create ${name}-2 --release 2`),
+      okJson<{ id: number; release_id: number }>(`env create ${name}-2 --release 1`),
+      cli(`env create ${name}-3 --release 2`),
       cli(`env create ${name}`),
       cli(`env delete ${id}`),
     ]);
@@ -351,7 +360,13 @@ describe('fuel-sls', () => {
     expect(list.split('\n')[0]).toMatch(/^id +name +status +release_id +is_locked$/);
     expect(list).toMatch(new RegExp(`^${id} +${name} +new +1 +false$`, 'm'));
     expect(listJson.find((e) => e.id === id)?.name).toBe(name);
-    expect(other.release_id).toBe(2);
+    expect(other.release_id).toBe(1);
+    expect(unknownRelease).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'Error: POST /api/v1/clusters/: 400 Invalid release ID: release 2 does not exist (GET releases/ lists the releases)\n',
+    });
     expect(duplicate.code).toBe(1);
     expect(duplicate.stderr).toContain(`409 Environment with name '${name}' already exists`);
     expect(refused).toEqual({
@@ -444,6 +459,64 @@ describe('fuel-sls', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`Error: cannot read ${join(dir, 'none.json')}: ENOENT`);
     expect(await okJson(`graph download --env ${id}`)).toEqual(yamlGraph);
+  });
+
+  it('env deploy --preview prints what would run and why, deploys nothing; --resume resumes as previewed', async () => {
+    const id = await environment('cli-preview', [
+      shell('a', '*', 'echo a'),
+      shell('slow', ['controller'], 'sleep 1.5', ['a']),
+      shell('c', ['controller'], 'echo c', ['slow']),
+    ]);
+    const first = await ok(`env deploy ${id} --preview`);
+    expect(first).toMatch(
+      new RegExp(
+        `^Deploy changes on environment ${id} would provision 2 nodes, run 4 tasks and skip 0, in \\d+ layers\\. Nothing was deployed\\.\n` +
+          'node +name +layer +task_name +action +reason\n',
+      ),
+    );
+    expect(first).toMatch(/\n\d+ +node-\d+ +- +provision +run +node is not provisioned yet\n/);
+    expect(first).toMatch(/\n\d+ +node-\d+ +\d+ +slow +run +node is being provisioned\n/);
+    expect(await api.ok<TaskJson[]>('GET', `/api/v1/tasks/?cluster_id=${id}`)).toEqual([]);
+    expect((await api.ok<ClusterJson>('GET', `/api/v1/clusters/${id}/`)).status).toBe('new');
+    const json = await okJson<DeploymentPreviewJson>(`env deploy ${id} --preview`);
+    expect(json).toMatchObject({ cluster: id, resume: false, summary: { run: 4, skip: 0, provision: 2 } });
+
+    // deploy, and stop while `slow` runs on the controller: it finishes, `c` is not started
+    const started = await okJson<TaskJson>(`env deploy ${id}`);
+    await until('slow running', async () => {
+      const rows = await api.ok<HistoryJson[]>(
+        'GET',
+        `/api/v1/transactions/${started.id}/deployment_history/`,
+      );
+      return rows.some((r) => r.task_name === 'slow' && r.status === 'running');
+    });
+    await ok(`env stop-deployment ${id} --wait`);
+    const controller = (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${id}`)).find((n) =>
+      n.roles.includes('controller'),
+    );
+    expect(controller?.status).toBe('stopped');
+
+    const plain = await ok(`env deploy ${id} --preview`);
+    expect(plain).toMatch(new RegExp(`\n${controller?.id} +node-\\d+ +\\d+ +a +run +node was stopped\n`));
+    const resumed = await ok(`env deploy ${id} --preview --resume`);
+    expect(resumed).toMatch(
+      /^Deploy changes --resume on environment \d+ would provision 0 nodes, run 1 tasks and skip 3,/,
+    );
+    const line = (task: string) =>
+      new RegExp(`\n${controller?.id} +node-\\d+ +\\d+ +${task} +(\\w+) +(.*)\n`).exec(resumed)?.slice(1);
+    expect(line('a')).toEqual(['skip', 'ran ready with the same input (resume)']);
+    expect(line('slow')).toEqual(['skip', 'ran ready with the same input (resume)']);
+    expect(line('c')).toEqual(['run', 'never ran']);
+
+    const wrong = await cli(`env deploy ${id} --preview --wait`);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--preview deploys nothing');
+
+    // --resume sends ?resume=1: only `c` runs
+    const run = await okJson<TaskJson>(`env deploy ${id} --resume --wait`);
+    expect(run.status).toBe('ready');
+    const rows = await api.ok<HistoryJson[]>('GET', `/api/v1/transactions/${run.id}/deployment_history/`);
+    expect(rows.filter((r) => r.status === 'ready').map((r) => r.task_name)).toEqual(['c']);
   });
 
   it('deploys without waiting, redeploys with --json --wait, lists tasks with filters, shows one, resets', async () => {

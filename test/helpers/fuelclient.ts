@@ -22,6 +22,31 @@
  *   `X-Auth-Token: <token>`. `auth_token` = `access.token.id`.
  * - fuelclient/common/data_utils.py `get_display_data_single`: every column must be a key of the reply
  *   (`KeyError('<f> is not found in the supplied data.')`); null values are fine.
+ * - graphs (9.0.0 fuelclient/v1/graph.py GraphClient, fuelclient/commands/graph.py; delete from 9.2):
+ *   `upload`: GET clusters/{id}/deployment_graphs/{type} (no trailing slash), then PUT `{"tasks": data}`, or
+ *   POST the same when the GET said 404; `download --cluster`: the same GET, `.get('tasks', [])`; `list`:
+ *   GET clusters/{id}/deployment_graphs/, prints id, name, the sorted task ids, and each relation
+ *   `as "{type}" to {model}(ID={model_id})`; `delete` (9.2): DELETE clusters/{id}/deployment_graphs/{type}.
+ * - `fuel graph --env N --download` (fuelclient/cli/actions/graph.py, objects/environment.py
+ *   get_tasks, get_deployment_tasks_graph): without --tasks (or with --skip/--start/--end) first
+ *   GET clusters/{id}/deployment_tasks with params end/start/include (requests drops the None ones), the task
+ *   ids less --skip; then GET clusters/{id}/deploy_tasks/graph.gv with params tasks (joined with `,`),
+ *   parents_for, remove (None dropped), read as text.
+ * - `fuel node --node N.. --tasks T.. | --skip | --start | --end` (fuelclient/cli/actions/node.py
+ *   execute_tasks): GET nodes/{id}/ of each node (`env_id`), the task list as above, then
+ *   PUT clusters/{env}/deploy_tasks/?nodes=1,2 with the task ids as the body; reads `id`.
+ * - `fuel node --node-id N.. --delete-from-db [--force]` (cli/actions/node.py, objects/node.py
+ *   NodeCollection.delete_by_ids): without --force GET nodes/{id}/ each (online nodes are refused by the
+ *   client itself); DELETE nodes/?ids=1,2 (204 is read as `{}`).
+ * - `fuel2 node update ID --name N` (v1/node.py update): PUT nodes/{id}/ `{"name": N}`, prints NodeShow's
+ *   columns (9.0 also lists numa_nodes, supported_hugepages, distances, which NodeShow copies from
+ *   `meta.numa_topology` and NodeUpdate does not: a KeyError on Nailgun 9.0 as well; not checked here).
+ *   `fuel2 node label set -l k=v -n ID..` (set_labels_for_nodes): per node GET nodes/{id}/ (its labels),
+ *   then PUT nodes/{id}/ `{"labels": merged}`, reads `id`; `label list`: GET nodes/, reads labels.
+ * - `fuel2 release list` (9.2 commands/release.py): GET releases/, columns id, name, state, operating_system,
+ *   version. `fuel2 role list -r ID | -e ID` (9.2 v1/role.py, objects/role.py): GET releases/{id}/roles/ or
+ *   clusters/{id}/roles/, pops `meta` and reads its group, conflicts, description; columns name, group,
+ *   conflicts, description.
  */
 import { expect } from 'vitest';
 
@@ -485,4 +510,189 @@ export async function graphExecute(c: FuelClient, env: number, nodes: number[], 
 /** `fuel2 task delete [--force] ID` (fuelclient/v1/task.py delete_by_id): `DELETE transactions/{id}/?force=0|1`. */
 export async function taskDelete(c: FuelClient, id: number, force = false): Promise<void> {
   await c.delete(`transactions/${id}/`, { force: force ? '1' : '0' });
+}
+
+// ---- graphs by type, the DOT graph, selected tasks, releases, roles, node edits ----
+
+/** `fuel2 graph upload --env ENV -t TYPE -f FILE` (9.0): GET, then PUT `{"tasks"}`, or POST on a 404. */
+export async function graphUpload(c: FuelClient, env: number, type: string, tasks: unknown[]): Promise<void> {
+  const api = `clusters/${env}/deployment_graphs/${type}`;
+  try {
+    await c.get(api);
+  } catch (err) {
+    if (err instanceof FuelHttpError && err.status === 404) {
+      await c.post(api, { tasks });
+      return;
+    }
+    throw err;
+  }
+  await c.put(api, { tasks });
+}
+
+/** `fuel2 graph download --env ENV --cluster -t TYPE`: the graph's `tasks`. */
+export async function graphDownloadCluster(c: FuelClient, env: number, type: string): Promise<unknown[]> {
+  const graph = await c.get<Row>(`clusters/${env}/deployment_graphs/${type}`);
+  return (graph.tasks as unknown[] | undefined) ?? [];
+}
+
+/** fuelclient/commands/graph.py GraphList.columns */
+export const GRAPH_LIST_COLUMNS = ['id', 'name', 'tasks', 'relations'] as const;
+
+/** `fuel2 graph list --env ENV` (9.0): the rows as printed (tasks and relations formatted). */
+export async function graphList(c: FuelClient, env: number): Promise<unknown[][]> {
+  const rows = await c.get<Row[]>(`clusters/${env}/deployment_graphs/`);
+  const shown = rows.map((row) => ({
+    ...row,
+    relations: (row.relations as Row[])
+      .map((r) => `as "${String(r.type)}" to ${String(r.model)}(ID=${String(r.model_id)})`)
+      .join('\n'),
+    tasks: (row.tasks as Row[])
+      .map((t) => String(t.id))
+      .sort()
+      .join(', '),
+  }));
+  return displayAll(GRAPH_LIST_COLUMNS, shown);
+}
+
+/** `fuel2 graph delete --environment ENV -t TYPE` (9.2). */
+export async function graphDelete(c: FuelClient, env: number, type: string): Promise<void> {
+  await c.delete(`clusters/${env}/deployment_graphs/${type}`);
+}
+
+export interface TaskSelection {
+  tasks?: string[];
+  skip?: string[];
+  start?: string;
+  end?: string;
+}
+
+/** Environment.get_tasks: the ids of `GET deployment_tasks` (with end/start/include), less `skip`. */
+async function selectTasks(c: FuelClient, env: number, s: TaskSelection): Promise<string[]> {
+  // requests: params in the dict's order (end, start, include), None left out, a list repeated
+  const query = [
+    ...(s.end !== undefined ? [`end=${encodeURIComponent(s.end)}`] : []),
+    ...(s.start !== undefined ? [`start=${encodeURIComponent(s.start)}`] : []),
+    ...(s.tasks ?? []).map((t) => `include=${encodeURIComponent(t)}`),
+  ].join('&');
+  const api = `clusters/${env}/deployment_tasks${query === '' ? '' : `?${query}`}`;
+  const ids = (await c.get<Row[]>(api)).map((t) => String(t.id));
+  const skip = new Set(s.skip ?? []);
+  return ids.filter((id) => !skip.has(id));
+}
+
+/** `fuel graph --env ENV --download [--tasks ..] [--skip ..] [--start T] [--end T] [--parents-for T]`. */
+export async function graphDownloadDot(
+  c: FuelClient,
+  env: number,
+  s: TaskSelection & { parentsFor?: string; remove?: string[] } = {},
+): Promise<string> {
+  let tasks = s.tasks ?? [];
+  if (tasks.length === 0 || s.skip || s.end || s.start) tasks = await selectTasks(c, env, s);
+  const params: Record<string, string> = { tasks: tasks.join(',') };
+  if (s.parentsFor !== undefined) params.parents_for = s.parentsFor;
+  if (s.remove) params.remove = s.remove.join(',');
+  const dot = await c.get<unknown>(`clusters/${env}/deploy_tasks/graph.gv`, params);
+  if (typeof dot !== 'string') throw new Error(`graph.gv is not text: ${JSON.stringify(dot)}`);
+  return dot;
+}
+
+/** `fuel node --node IDS --tasks .. | --skip .. | --start T | --end T`: null when there is nothing to run. */
+export async function nodeExecuteTasks(
+  c: FuelClient,
+  nodes: number[],
+  s: TaskSelection,
+): Promise<Row | null> {
+  const envs = new Set<unknown>();
+  for (const id of nodes) envs.add((await c.get<Row>(`nodes/${id}/`)).cluster);
+  if (envs.size !== 1) throw new Error('Inputed nodes assigned to multiple environments!');
+  const env = [...envs][0] as number;
+  let tasks = s.tasks ?? null;
+  if (s.skip || s.end || s.start) tasks = await selectTasks(c, env, s);
+  if (!tasks || tasks.length === 0) return null;
+  const task = await c.put<Row>(`clusters/${env}/deploy_tasks/?nodes=${nodes.join(',')}`, tasks);
+  expect(task).toHaveProperty('id');
+  return task;
+}
+
+/** `fuel node --node-id IDS --delete-from-db [--force]`. */
+export async function nodeDeleteFromDb(c: FuelClient, ids: number[], force = false): Promise<void> {
+  if (!force) {
+    const online = [];
+    for (const id of ids) if ((await c.get<Row>(`nodes/${id}/`)).online) online.push(id);
+    if (online.length > 0) throw new Error(`Nodes with ids ${online.join(', ')} cannot be deleted: online`);
+  }
+  await c.delete(`nodes/?ids=${ids.join(',')}`);
+}
+
+/** fuelclient/commands/node.py NodeShow.columns, without the numa fields (see the header). */
+export const NODE_SHOW_COLUMNS = [
+  'id',
+  'name',
+  'status',
+  'os_platform',
+  'roles',
+  'kernel_params',
+  'pending_roles',
+  'ip',
+  'mac',
+  'error_type',
+  'pending_addition',
+  'hostname',
+  'fqdn',
+  'platform_name',
+  'cluster',
+  'online',
+  'progress',
+  'pending_deletion',
+  'group_id',
+  'manufacturer',
+] as const;
+
+/** `fuel2 node update ID --name NAME`. */
+export async function nodeUpdateName(c: FuelClient, id: number, name: string): Promise<Row> {
+  const node = await c.put<Row>(`nodes/${id}/`, { name });
+  display(NODE_SHOW_COLUMNS, node);
+  return node;
+}
+
+/** `fuel2 node label set -l k=v.. -n IDS`: per node, its labels merged with the new ones. */
+export async function nodeLabelSet(c: FuelClient, ids: number[], labels: string[]): Promise<string[]> {
+  const update: Record<string, string | null> = {};
+  for (const label of labels) {
+    const [key = '', ...rest] = label.split('=');
+    const value = rest.join('=').trim();
+    update[key.trim()] = value === '' ? null : value;
+  }
+  const done: string[] = [];
+  for (const id of ids) {
+    const current = ((await c.get<Row>(`nodes/${id}/`)).labels as Record<string, unknown> | undefined) ?? {};
+    const result = await c.put<Row>(`nodes/${id}/`, { labels: { ...current, ...update } });
+    done.push(String(result.id));
+  }
+  return done;
+}
+
+/** fuelclient/commands/release.py ReleaseList.columns */
+export const RELEASE_LIST_COLUMNS = ['id', 'name', 'state', 'operating_system', 'version'] as const;
+
+export async function releaseList(c: FuelClient): Promise<Row[]> {
+  const rows = await c.get<Row[]>('releases/');
+  displayAll(RELEASE_LIST_COLUMNS, rows);
+  return rows;
+}
+
+/** fuelclient/commands/role.py RoleList.columns */
+export const ROLE_LIST_COLUMNS = ['name', 'group', 'conflicts', 'description'] as const;
+
+/** `fuel2 role list --release ID | --env ID`: RoleClient.get_all lifts group, conflicts, description out of meta. */
+export async function roleList(c: FuelClient, owner: 'releases' | 'clusters', id: number): Promise<Row[]> {
+  const rows = (await c.get<Row[]>(`${owner}/${id}/roles/`)).map((role) => {
+    const { meta, ...rest } = role;
+    if (typeof meta !== 'object' || meta === null)
+      throw new Error(`role without meta: ${JSON.stringify(role)}`);
+    const m = meta as Row;
+    return { ...rest, group: m.group, conflicts: m.conflicts, description: m.description };
+  });
+  displayAll(ROLE_LIST_COLUMNS, rows);
+  return rows;
 }

@@ -244,11 +244,12 @@ describe('clusters', () => {
     expect(Number.isInteger(res.body.id)).toBe(true);
     expect(await ok(`/api/clusters/${res.body.id}/`)).toEqual(res.body);
 
-    const withRelease = await call<ClusterJson>('POST', '/api/v1/clusters', {
+    // the one release is 1: another is refused, and nothing is created
+    const unknownRelease = await call('POST', '/api/v1/clusters', {
       json: { name: 'alpha-r2', release_id: 2 },
     });
-    expect(withRelease.status).toBe(201);
-    expect(withRelease.body.release_id).toBe(2);
+    expectError(unknownRelease, 400, /release 2 does not exist/);
+    expect((await allClusters()).some((c) => c.name === 'alpha-r2')).toBe(false);
   });
 
   it('rejects a duplicate name with 409 (also after trimming) and creates nothing', async () => {

@@ -953,11 +953,11 @@ const cases: Case[] = [
 
   // ---- methods, paths, auth ----
   {
-    name: 'DELETE on the node list',
-    request: () => ({ method: 'DELETE', path: '/api/v1/nodes/' }),
+    name: 'PUT on the node list',
+    request: () => ({ method: 'PUT', path: '/api/v1/nodes/', json: [] }),
     status: 405,
-    message: /Method DELETE is not allowed on \/api\/v1\/nodes\/; allowed: GET/,
-    allow: 'GET',
+    message: /Method PUT is not allowed on \/api\/v1\/nodes\/; allowed: GET, DELETE/,
+    allow: 'GET, DELETE',
   },
   {
     name: 'POST on changes',
@@ -975,9 +975,9 @@ const cases: Case[] = [
   },
   {
     name: 'unknown path',
-    request: () => ({ method: 'GET', path: '/api/v1/releases/' }),
+    request: () => ({ method: 'GET', path: '/api/v1/plugins/' }),
     status: 404,
-    message: /No such resource: \/api\/v1\/releases\//,
+    message: /No such resource: \/api\/v1\/plugins\//,
   },
   {
     name: 'unknown sub-resource of a cluster',

@@ -38,6 +38,22 @@
  *       reads deployment_graph_task_name, node_id, status, time_start, time_end
  *     later (fuelclient/v1/deployment_history.py): the given filters URL-encoded plus include_summary=0,
  *       renames deployment_graph_task_name -> task_name, reads task_name, node_id, status, time_start, time_end
+ * - `fuel2 graph upload / download --cluster / list / delete --env ID -t TYPE` (fuelclient/v1/graph.py):
+ *     GET  /api/v1/clusters/{id}/deployment_graphs/{type}   then PUT {"tasks"}, or POST {"tasks"} on 404
+ *     GET  /api/v1/clusters/{id}/deployment_graphs/         reads id, name, tasks[].id, relations[] type/model/model_id
+ *     DELETE /api/v1/clusters/{id}/deployment_graphs/{type}  (9.2)
+ * - `fuel graph --env ID --download` (fuelclient/cli/actions/graph.py, objects/environment.py):
+ *     GET /api/v1/clusters/{id}/deployment_tasks[?end=..&start=..&include=..]   reads id (without --tasks)
+ *     GET /api/v1/clusters/{id}/deploy_tasks/graph.gv?tasks=a%2Cb[&parents_for=..]   the DOT text
+ * - `fuel node --node N --tasks .. | --skip .. --end ..` (fuelclient/cli/actions/node.py execute_tasks):
+ *     GET /api/v1/nodes/{id}/ (env_id), [GET deployment_tasks as above], then
+ *     PUT /api/v1/clusters/{env}/deploy_tasks/?nodes=N  ["task", ...]   reads id
+ * - `fuel2 node update ID --name`, `fuel2 node label set` (fuelclient/v1/node.py):
+ *     PUT /api/v1/nodes/{id}/ {"name"}; label set: GET /api/v1/nodes/{id}/, PUT /api/v1/nodes/{id}/ {"labels"}
+ * - `fuel node --node-id N --delete-from-db --force` (cli/actions/node.py): DELETE /api/v1/nodes/?ids=N
+ * - `fuel2 release list`, `fuel2 role list -r ID | -e ID` (9.2 commands/release.py, commands/role.py):
+ *     GET /api/v1/releases/  reads id, name, state, operating_system, version
+ *     GET /api/v1/releases/{id}/roles/ | /api/v1/clusters/{id}/roles/  reads name, meta.group/conflicts/description
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
@@ -51,12 +67,24 @@ import {
   envStopDeployment,
   FuelClient,
   FuelHttpError,
+  GRAPH_LIST_COLUMNS,
+  graphDelete,
+  graphDownloadCluster,
+  graphDownloadDot,
   graphExecute,
+  graphList,
+  graphUpload,
   historyShow9,
   historyShowLater,
+  nodeDeleteFromDb,
+  nodeExecuteTasks,
+  nodeLabelSet,
   nodeList,
+  nodeUpdateName,
   OLD_ENV_LIST_KEYS,
   type Row,
+  releaseList,
+  roleList,
   TASK_SHOW_COLUMNS,
   taskDelete,
   taskList,
@@ -549,6 +577,196 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     await expect(graphExecute(client, envId, [controllerId], 'custom_graph')).rejects.toMatchObject({
       status: 400,
     });
+    client.take();
+  });
+
+  it('fuel2 graph upload / list / download / delete of a type, and the default type is deployment_tasks', async () => {
+    const provision = [shell('prov-1', '*', 'true'), shell('prov-2', '*', 'true', ['prov-1'])];
+    const base = `/api/v1/clusters/${envId}/deployment_graphs`;
+    const post = (url: string, body: unknown) => ({ method: 'POST', url, body: JSON.stringify(body) });
+
+    // first upload: the GET says 404, so the client POSTs
+    await graphUpload(client, envId, 'provision', provision);
+    expect(client.take()).toEqual([
+      get(`${base}/provision`),
+      post(`${base}/provision`, { tasks: provision }),
+    ]);
+    // second upload: the GET finds it, so the client PUTs
+    const changed = [shell('prov-1', '*', 'true')];
+    await graphUpload(client, envId, 'provision', changed);
+    expect(client.take()).toEqual([get(`${base}/provision`), put(`${base}/provision`, { tasks: changed })]);
+    expect(await graphDownloadCluster(client, envId, 'provision')).toEqual(changed);
+    client.take();
+
+    const rows = await graphList(client, envId);
+    expect(client.take()).toEqual([get(`${base}/`)]);
+    const byRelation = new Map(rows.map((r) => [String(r[GRAPH_LIST_COLUMNS.indexOf('relations')]), r]));
+    const own = byRelation.get(`as "provision" to cluster(ID=${envId})`);
+    expect(typeof own?.[0]).toBe('number');
+    expect(own?.[2]).toBe('prov-1');
+    // the default graph is the environment's own one (uploaded with deployment_tasks/)
+    const ownDefault = byRelation.get(`as "default" to cluster(ID=${envId})`);
+    expect(ownDefault?.[2]).toBe(
+      graph
+        .map((t) => t.id)
+        .sort()
+        .join(', '),
+    );
+
+    // the default type is the graph deployments run: the same as deployment_tasks/
+    await graphUpload(client, envId, 'default', graph);
+    expect(client.take()).toEqual([get(`${base}/default`), put(`${base}/default`, { tasks: graph })]);
+    expect(await client.get(`clusters/${envId}/deployment_tasks/`)).toEqual(graph);
+    client.take();
+
+    // a graph of another type is kept, not run
+    const refused = await graphExecute(client, envId, [controllerId], 'provision').catch((e: unknown) => e);
+    expect((refused as FuelHttpError).status).toBe(400);
+    expect(JSON.stringify((refused as FuelHttpError).body)).toMatch(/only the 'default' graph can run/);
+    client.take();
+
+    await graphDelete(client, envId, 'provision');
+    expect(client.take()).toEqual([{ method: 'DELETE', url: `${base}/provision`, body: null }]);
+    await expect(graphDownloadCluster(client, envId, 'provision')).rejects.toMatchObject({ status: 404 });
+    client.take();
+  });
+
+  it('fuel graph --download: deployment_tasks (start/end, skip), then graph.gv as DOT text', async () => {
+    const all = await graphDownloadDot(client, envId);
+    const ids = graph.map((t) => t.id);
+    expect(client.take()).toEqual([
+      get(`/api/v1/clusters/${envId}/deployment_tasks`),
+      get(`/api/v1/clusters/${envId}/deploy_tasks/graph.gv?tasks=${ids.join('%2C')}`),
+    ]);
+    expect(all.startsWith('strict digraph {')).toBe(true);
+    expect(all).toContain('"controller-1" -> "controller-2";');
+    expect(all).toContain('"base" -> "compute-1";');
+
+    const part = await graphDownloadDot(client, envId, { end: 'controller-2', skip: ['base'] });
+    expect(client.take()).toEqual([
+      get(`/api/v1/clusters/${envId}/deployment_tasks?end=controller-2`),
+      get(`/api/v1/clusters/${envId}/deploy_tasks/graph.gv?tasks=controller-1%2Ccontroller-2`),
+    ]);
+    // what is not selected is drawn as skipped
+    expect(part).toContain('"base" [color=gray95];');
+    expect(part).toContain('"controller-2" [color=yellowgreen, style=filled];');
+
+    const parents = await graphDownloadDot(client, envId, {
+      tasks: ['controller-2'],
+      parentsFor: 'controller-2',
+    });
+    expect(client.take()).toEqual([
+      get(`/api/v1/clusters/${envId}/deploy_tasks/graph.gv?tasks=controller-2&parents_for=controller-2`),
+    ]);
+    expect(parents.match(/\[/g)).toHaveLength(2);
+
+    await expect(graphDownloadDot(client, envId, { tasks: ['nope'] })).rejects.toMatchObject({ status: 400 });
+    client.take();
+  });
+
+  it('fuel node --node N --tasks / --skip --end: PUT deploy_tasks/?nodes= with the tasks, only they run', async () => {
+    const task = await nodeExecuteTasks(client, [controllerId], { tasks: ['controller-2'] });
+    expect(client.take()).toEqual([
+      get(`/api/v1/nodes/${controllerId}/`),
+      put(`/api/v1/clusters/${envId}/deploy_tasks/?nodes=${controllerId}`, ['controller-2']),
+    ]);
+    expectTaskShape(task as Row);
+    expect(task?.name).toBe('deployment');
+    expect((await taskWait(client, task?.id as number)).status).toBe('ready');
+    const rows = await historyShow9(client, task?.id as number);
+    const status = new Map(rows.map((r) => [r.deployment_graph_task_name, r.status]));
+    // the one task named ran (even though unchanged); the others are in the plan and ran nothing
+    expect(status.get('controller-2')).toBe('ready');
+    for (const other of ['base', 'controller-1', 'controller-3']) expect(status.get(other)).toBe('skipped');
+    for (const row of rows) expect(row.node_id).toBe(String(controllerId));
+    client.take();
+
+    const second = await nodeExecuteTasks(client, [controllerId], { end: 'controller-2', skip: ['base'] });
+    expect(client.take()).toEqual([
+      get(`/api/v1/nodes/${controllerId}/`),
+      get(`/api/v1/clusters/${envId}/deployment_tasks?end=controller-2`),
+      put(`/api/v1/clusters/${envId}/deploy_tasks/?nodes=${controllerId}`, ['controller-1', 'controller-2']),
+    ]);
+    expect((await taskWait(client, second?.id as number)).status).toBe('ready');
+    client.take();
+
+    const unknown = await nodeExecuteTasks(client, [controllerId], { tasks: ['nope'] }).catch(
+      (e: unknown) => e,
+    );
+    expect((unknown as FuelHttpError).status).toBe(400);
+    expect((unknown as FuelHttpError).body).toMatchObject({
+      message: 'Tasks nope are not present in deployment graph',
+    });
+    client.take();
+  });
+
+  it('fuel2 release list, role list --release / --env, and env create refuses an unknown release', async () => {
+    const releases = await releaseList(client);
+    expect(client.take()).toEqual([get('/api/v1/releases/')]);
+    expect(releases.map((r) => r.id)).toEqual([1]);
+    expect(typeof releases[0]?.name).toBe('string');
+    expect(releases[0]?.version).toBe('mitaka-9.0');
+
+    const roles = await roleList(client, 'releases', 1);
+    expect(client.take()).toEqual([get('/api/v1/releases/1/roles/')]);
+    const controller = roles.find((r) => r.name === 'controller');
+    expect(controller?.group).toBe('base');
+    expect(Array.isArray(controller?.conflicts)).toBe(true);
+    expect(typeof controller?.description).toBe('string');
+    await expect(roleList(client, 'releases', 2)).rejects.toMatchObject({ status: 404 });
+    client.take();
+
+    const envRoles = await roleList(client, 'clusters', envId);
+    expect(client.take()).toEqual([get(`/api/v1/clusters/${envId}/roles/`)]);
+    expect(envRoles.map((r) => r.name)).toEqual(expect.arrayContaining(['controller', 'compute']));
+
+    const refused = await envCreate(client, `fuelclient-r2-${Date.now()}`, 2).catch((e: unknown) => e);
+    expect((refused as FuelHttpError).status).toBe(400);
+    expect(JSON.stringify((refused as FuelHttpError).body)).toMatch(/release 2 does not exist/);
+    client.take();
+  });
+
+  it('fuel2 node update --name, node label set, and delete-from-db of a free node only', async () => {
+    const [computeId] = computeIds as [number];
+    const renamed = await nodeUpdateName(client, computeId, 'compute-a');
+    expect(client.take()).toEqual([put(`/api/v1/nodes/${computeId}/`, { name: 'compute-a' })]);
+    expect(renamed.name).toBe('compute-a');
+    expect(renamed.id).toBe(computeId);
+
+    expect(await nodeLabelSet(client, [computeId], ['rack=r1', 'ssd'])).toEqual([String(computeId)]);
+    expect(await nodeLabelSet(client, [computeId], ['rack=r2'])).toEqual([String(computeId)]);
+    expect(client.take()).toEqual([
+      get(`/api/v1/nodes/${computeId}/`),
+      put(`/api/v1/nodes/${computeId}/`, { labels: { rack: 'r1', ssd: null } }),
+      get(`/api/v1/nodes/${computeId}/`),
+      put(`/api/v1/nodes/${computeId}/`, { labels: { rack: 'r2', ssd: null } }),
+    ]);
+    const listed = (await nodeList(client)).find((n) => n.id === computeId);
+    expect(listed?.labels).toEqual({ rack: 'r2', ssd: null });
+    client.take();
+
+    // a node of the environment is not deleted
+    const refused = await nodeDeleteFromDb(client, [computeId], true).catch((e: unknown) => e);
+    expect(client.take()).toEqual([{ method: 'DELETE', url: `/api/v1/nodes/?ids=${computeId}`, body: null }]);
+    expect((refused as FuelHttpError).status).toBe(409);
+    // without --force the client itself refuses an online node
+    await expect(nodeDeleteFromDb(client, [computeId])).rejects.toThrow(/online/);
+    client.take();
+
+    await client.post(`clusters/${envId}/unassignment/`, [{ id: computeId }]);
+    await nodeDeleteFromDb(client, [computeId], true);
+    expect(client.take().at(-1)).toEqual({
+      method: 'DELETE',
+      url: `/api/v1/nodes/?ids=${computeId}`,
+      body: null,
+    });
+    // gone, or (its instance still registered) discovered again as a new free node: its name and labels are gone
+    const back = (await nodeList(client)).find((n) => n.id === computeId);
+    if (back !== undefined) {
+      expect(back.cluster).toBeNull();
+      expect(back.labels).toEqual({});
+      expect(back.name).not.toBe('compute-a');
+    }
     client.take();
   });
 

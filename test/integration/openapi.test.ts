@@ -11,7 +11,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { nailgunRoutes } from '../../lambdas/api/routes.js';
-import type { ClusterJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import type { ClusterJson, DeploymentPreviewJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { Service } from '../../lambdas/app/service.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import { shell } from '../helpers/target.js';
@@ -202,6 +202,8 @@ interface Reply<T> {
 interface CallOptions {
   /** Path parameter `{id}`. */
   id?: number | string;
+  /** Path parameter `{type}` (a graph type); default `provision`. */
+  type?: string;
   query?: Record<string, string>;
   /** A JSON value, sent as application/json. */
   json?: unknown;
@@ -218,7 +220,9 @@ function urlOf(path: string, options: CallOptions): string {
   const own = item?.servers?.[0]?.url;
   const n = callCount++;
   const server = own !== undefined ? own.replace(/\/+$/, '') : (doc.servers[n % 2]?.url ?? '/api/v1');
-  const concrete = path.replace('{id}', encodeURIComponent(String(options.id ?? '')));
+  const concrete = path
+    .replace('{id}', encodeURIComponent(String(options.id ?? '')))
+    .replace('{type}', encodeURIComponent(options.type ?? 'provision'));
   const slash = Math.floor(n / 2) % 2 === 0 ? '/' : '';
   const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
   return `${rt.url}${server}${concrete}${slash}${query}`;
@@ -254,7 +258,8 @@ function checkReply(
   expect(reply.headers.get('content-type') ?? '', `${what}: content type`).toMatch(
     new RegExp(`^${type.replace(/[/+.]/g, '\\$&')}\\b`),
   );
-  const body: unknown = JSON.parse(reply.text);
+  // a text reply (the DOT graph) is validated as the string it is
+  const body: unknown = type.startsWith('text/') ? reply.text : JSON.parse(reply.text);
   expectValid(content.schema, body, what);
   return body;
 }
@@ -525,6 +530,62 @@ describe('the embedded runtime answers as documented', () => {
     await call('GET', '/nodes/{id}', 200, { id: n1.id });
   });
 
+  it('graphs by type, the DOT graph, releases and roles, node edits and deletion', async () => {
+    const id = c2.id;
+    const graphs = (
+      await call<{ relations: { model: string }[] }[]>('GET', '/clusters/{id}/deployment_graphs', 200, { id })
+    ).body;
+    expect(graphs.map((g) => g.relations[0]?.model)).toEqual(['release']);
+    await call('GET', '/clusters/{id}/deployment_graphs/{type}', 200, { id, type: 'default' });
+    await call('GET', '/clusters/{id}/deployment_graphs/{type}', 404, { id, type: 'provision' });
+    await call('GET', '/clusters/{id}/deployment_graphs/{type}', 400, { id, type: 'no.dots' });
+    const tasks = graph();
+    await call('POST', '/clusters/{id}/deployment_graphs/{type}', 200, { id, json: { name: 'p', tasks } });
+    await call('POST', '/clusters/{id}/deployment_graphs/{type}', 409, { id, json: { tasks } });
+    await call('POST', '/clusters/{id}/deployment_graphs/{type}', 400, {
+      id,
+      json: { tasks, on_success: {} },
+    });
+    await call('PUT', '/clusters/{id}/deployment_graphs/{type}', 200, { id, json: { tasks: [] } });
+    await call('PUT', '/clusters/{id}/deployment_graphs/{type}', 404, { id, type: 'other', json: { tasks } });
+    await call('PUT', '/clusters/{id}/deployment_graphs/{type}', 400, { id, json: { tasks: [{ id: 'x' }] } });
+    await call('GET', '/graphs', 200, { query: { clusters_ids: String(id), graph_types: 'provision' } });
+    await call('GET', '/graphs', 400, { query: { clusters_ids: 'abc' } });
+    await call('DELETE', '/clusters/{id}/deployment_graphs/{type}', 204, { id });
+    await call('DELETE', '/clusters/{id}/deployment_graphs/{type}', 404, { id });
+
+    const dot = await call<string>('GET', '/clusters/{id}/deploy_tasks/graph.gv', 200, { id: c1.id });
+    expect(dot.body).toContain('"prep" -> "conf";');
+    await call('GET', '/clusters/{id}/deploy_tasks/graph.gv', 400, { id: c1.id, query: { tasks: 'nope' } });
+    await call('GET', '/clusters/{id}/deployment_tasks', 200, { id: c1.id, query: { end: 'conf' } });
+    await call('GET', '/clusters/{id}/deployment_tasks', 400, { id: c1.id, query: { start: 'nope' } });
+    await call('PUT', '/clusters/{id}/deploy_tasks', 400, {
+      id: c1.id,
+      query: { nodes: String(n1.id) },
+      json: [],
+    });
+
+    await call('GET', '/releases', 200);
+    await call('GET', '/releases/{id}', 200, { id: 1 });
+    await call('GET', '/releases/{id}/roles', 200, { id: 1 });
+    await call('GET', '/clusters/{id}/roles', 200, { id: c1.id });
+
+    await call('PUT', '/nodes/{id}', 200, {
+      id: n3.id,
+      json: { name: 'openapi-n3', labels: { rack: 'r1', x: null } },
+    });
+    await call('PUT', '/nodes/{id}', 400, { id: n3.id, json: { status: 'ready' } });
+    await call('PUT', '/nodes/{id}', 409, { id: n3.id, json: { hostname: n1.hostname } });
+    await call('DELETE', '/nodes', 409, { query: { ids: String(n1.id) } });
+    await call('DELETE', '/nodes', 404, { query: { ids: '999999' } });
+    await call('DELETE', '/nodes', 400, { query: { ids: 'abc' } });
+    const spare = (await call<NodeJson[]>('GET', '/nodes', 200)).body
+      .filter((n) => n.cluster === null && ![n1.id, n2.id, n3.id].includes(n.id))
+      .sort((a, b) => b.id - a.id)[0];
+    expect(spare).toBeDefined();
+    await call('DELETE', '/nodes', 204, { query: { ids: String(spare?.id) } });
+  });
+
   it('deploys, refuses changes while deploying, and stops gracefully', async () => {
     deploy1 = (await call<TaskJson>('PUT', '/clusters/{id}/changes', 202, { id: c1.id, json: {} })).body;
     expect(deploy1.name).toBe('deploy');
@@ -533,9 +594,21 @@ describe('the embedded runtime answers as documented', () => {
 
     const id = c1.id;
     await call('PUT', '/clusters/{id}/changes', 409, { id, json: {} });
+    await call('GET', '/clusters/{id}/changes/preview', 409, { id });
     await call('PUT', '/clusters/{id}/changes/redeploy', 409, { id, json: {} });
     await call('PUT', '/clusters/{id}/provision', 409, { id, query: { nodes: String(n1.id) } });
     await call('PUT', '/clusters/{id}/deploy', 409, { id, query: { nodes: String(n1.id) } });
+    await call('PUT', '/clusters/{id}/deploy_tasks', 409, {
+      id,
+      query: { nodes: String(n1.id) },
+      json: ['prep'],
+    });
+    await call('PUT', '/clusters/{id}/deployment_graphs/{type}', 409, {
+      id,
+      type: 'default',
+      json: { tasks: graph() },
+    });
+    await call('DELETE', '/clusters/{id}/deployment_graphs/{type}', 409, { id, type: 'default' });
     await call('PUT', '/clusters/{id}/reset', 409, { id });
     await call('DELETE', '/clusters/{id}', 409, { id });
     await call('PUT', '/clusters/{id}/attributes', 403, {
@@ -566,6 +639,14 @@ describe('the embedded runtime answers as documented', () => {
 
   it('restarts, reports history, deploys selected nodes and resets', async () => {
     const id = c1.id;
+    const preview = await call<DeploymentPreviewJson>('GET', '/clusters/{id}/changes/preview', 200, {
+      id,
+      query: { resume: '1' },
+    });
+    expect(preview.body).toMatchObject({ cluster: id, resume: true });
+    await call('GET', '/clusters/{id}/changes/preview', 200, { id, query: { nodes: String(n2.id) } });
+    await call('GET', '/clusters/{id}/changes/preview', 400, { id, query: { resume: 'maybe' } });
+    await call('GET', '/clusters/{id}/changes/preview', 400, { id: c2.id });
     await call('PUT', '/clusters/{id}/deployment_tasks', 200, { id, json: graph() });
     const deploy2 = (await call<TaskJson>('PUT', '/clusters/{id}/changes/redeploy', 202, { id })).body;
     expect((await waitTask(deploy2.id)).status).toBe('ready');
@@ -613,6 +694,15 @@ describe('the embedded runtime answers as documented', () => {
     ).body;
     expect(deployment.name).toBe('deployment');
     expect((await waitTask(deployment.id)).status).toBe('ready');
+    const selected = (
+      await call<TaskJson>('PUT', '/clusters/{id}/deploy_tasks', 202, {
+        id,
+        query: { nodes: String(n1.id) },
+        json: ['conf'],
+      })
+    ).body;
+    expect(selected.name).toBe('deployment');
+    expect((await waitTask(selected.id)).status).toBe('ready');
     const resumed = (
       await call<TaskJson>('PUT', '/clusters/{id}/changes', 202, { id, query: { resume: '1' }, json: {} })
     ).body;

@@ -11,14 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { defaultAttributes, type Editable } from '../../domain/attributes.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
 import type { GraphTask } from '../../domain/graph.js';
+import { unknownTasks } from '../../domain/graph-view.js';
 import {
   deployWhileStoppingMessage,
   runNotStartedMessage,
   runStartedMessage,
 } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
+import { projectNodes } from '../../domain/plan-decision.js';
 import { leastCommands, MAX_LAYERS, planLimitProblem } from '../../domain/plan-limits.js';
-import { electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
+import { rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { isClusterLocked, needsProvisioning } from '../../domain/status.js';
 import { isStopping } from '../../domain/stop.js';
 import {
@@ -34,13 +36,13 @@ import { graphOf } from '../inventory/config.js';
 import { type Context, nowIso } from '../ports.js';
 
 /** What a deployment runs: the cluster's nodes, its graph and its settings. */
-interface Inputs {
+export interface Inputs {
   members: Node[];
   graph: GraphTask[];
   editable: Editable;
 }
 
-async function readInputs(ctx: Context, clusterId: number): Promise<Inputs> {
+export async function readInputs(ctx: Context, clusterId: number): Promise<Inputs> {
   return {
     members: await ctx.repos.nodes.listOfCluster(clusterId),
     graph: await graphOf(ctx, clusterId),
@@ -49,9 +51,10 @@ async function readInputs(ctx: Context, clusterId: number): Promise<Inputs> {
 }
 
 /** The nodes the run acts on, once the inputs pass every check of "Deploy changes". */
-function checkInputs(ctx: Context, c: Cluster, inputs: Inputs, mode: DeployMode): Node[] {
+export function checkInputs(ctx: Context, c: Cluster, inputs: Inputs, mode: DeployMode): Node[] {
   const nodes = selectNodes(c, inputs.members, mode.nodes, mode.scope);
-  if (mode.scope !== 'provision') checkPlan(ctx, c, inputs, nodes);
+  if (mode.tasks) checkSelectedTasks(inputs.graph, mode.tasks);
+  if (mode.scope !== 'provision') checkPlan(ctx, c, inputs, nodes, mode);
   const offline = nodes.filter((n) => !n.online);
   if (offline.length > 0) {
     throw new ConflictError(`Nodes are offline: ${offline.map((n) => `${n.name} (${n.id})`).join(', ')}`);
@@ -64,25 +67,37 @@ function checkInputs(ctx: Context, c: Cluster, inputs: Inputs, mode: DeployMode)
  * elected, conditions evaluated) within the limits of one execution (domain/plan-limits.ts). Commands are
  * not rendered here: a layer is counted at its fewest commands, and the plan step counts them exactly.
  */
-function checkPlan(ctx: Context, c: Cluster, { members, graph, editable }: Inputs, nodes: Node[]): void {
-  const projected = nodes.map((n) => ({ ...n, roles: [...new Set([...n.roles, ...n.pendingRoles])] }));
-  const elected = electPrimaries(
-    members.map((m) => projected.find((n) => n.id === m.id) ?? m),
-    new Set(nodes.map((n) => n.id)),
-    rolesNeedingPrimary(graph),
-  );
+function checkPlan(
+  ctx: Context,
+  c: Cluster,
+  { members, graph, editable }: Inputs,
+  nodes: Node[],
+  mode: DeployMode,
+): void {
   const planned = expandGraph(ctx, {
     // as the plan step will see it: the deployment has taken the cluster
     cluster: { ...c, status: 'deployment' },
     editable,
     graph,
-    nodes: projected.map((n) => ({ ...n, primaryRoles: elected.get(n.id) ?? n.primaryRoles })),
+    nodes: projectNodes(members, nodes, rolesNeedingPrimary(graph)).nodes,
     runId: 0,
     // far past the limit, planning stops: the operator learns the graph is too long without waiting for it
     maxLayers: MAX_LAYERS * 10,
+    onlyTasks: mode.tasks,
   }).deployment;
   const problem = planLimitProblem(planned.layers.map((keys) => ({ keys, commands: leastCommands(keys) })));
   if (problem !== null) throw new ValidationError(problem);
+}
+
+/** Tasks selected to run (`deploy_tasks`) must be tasks of the graph, as Nailgun's `validate_tasks` says. */
+function checkSelectedTasks(graph: GraphTask[], tasks: string[]): void {
+  const unknown = unknownTasks(graph, tasks);
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      `Tasks ${unknown.join(',')} are not present in deployment graph`,
+      unknown.map((t) => ({ field: 'tasks', message: `task '${t}' is not in the graph` })),
+    );
+  }
 }
 
 /**
@@ -121,8 +136,17 @@ function selectNodes(c: Cluster, members: Node[], selection: number[] | null, sc
   return chosen;
 }
 
+/** No deployment runs and no stop is settling: 409 otherwise, saying which. */
+export async function assertDeployable(ctx: Context, c: Cluster, action: string): Promise<void> {
+  const running = c.deploymentTaskId === null ? null : await ctx.repos.tasks.getRun(c.deploymentTaskId);
+  if (running && isStopping(running.stop) && running.status === 'running') {
+    throw new ConflictError(deployWhileStoppingMessage(c.name, running.id));
+  }
+  assertUnlocked(c, action);
+}
+
 export type DeployRequest = Pick<DeployMode, 'force' | 'resume'> &
-  Partial<Pick<DeployMode, 'scope' | 'nodes'>>;
+  Partial<Pick<DeployMode, 'scope' | 'nodes' | 'tasks'>>;
 
 /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
 export async function deployChanges(
@@ -132,12 +156,8 @@ export async function deployChanges(
 ): Promise<DeploymentRun> {
   const mode: DeployMode = { ...request, scope: request.scope ?? 'all', nodes: request.nodes ?? null };
   const c = await getCluster(ctx, clusterId);
-  const running = c.deploymentTaskId === null ? null : await ctx.repos.tasks.getRun(c.deploymentTaskId);
-  if (running && isStopping(running.stop) && running.status === 'running') {
-    throw new ConflictError(deployWhileStoppingMessage(c.name, running.id));
-  }
   const action = mode.scope === 'provision' ? 'provision' : 'deploy';
-  assertUnlocked(c, action);
+  await assertDeployable(ctx, c, action);
   const checked = await readInputs(ctx, clusterId);
   let nodes = checkInputs(ctx, c, checked, mode);
 

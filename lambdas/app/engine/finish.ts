@@ -8,6 +8,7 @@ import { reachedNoops } from '../../domain/dispatch.js';
 import type { HistoryRow } from '../../domain/history.js';
 import { deploymentMessage, NO_RESULT_REASON, stopMessage } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
+import { countPercent, type RowCount, stoppedTaskPercent } from '../../domain/progress.js';
 import {
   allDone,
   settleDeployment,
@@ -24,6 +25,7 @@ import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
 import { recordLastRunsOfOpenBatches } from './last-runs.js';
 import { endCommandsStillRunning } from './orphaned-commands.js';
+import { runProgress, targetProgress } from './progress.js';
 import { loadRun, targetSetsOf } from './run.js';
 
 export interface FinishInput {
@@ -53,6 +55,11 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   }
   const rows = await repos.history.rows(run.id, 'all');
   const failures = await repos.bookkeeping.failures(run.id);
+  // how far each node and the run got (what they read while it ran): a stop does not move it
+  const [reached, counts] =
+    run.plan === null
+      ? [null, null]
+      : await Promise.all([targetProgress(ctx, run.id), runProgress(ctx, run.id)]);
   const orchestrationFailed = input.failure !== null && input.failure !== undefined;
   // the orchestration failed with commands still running: they are cancelled, and the cluster stays
   // locked until they have ended (or their nodes were given up on), so no redeploy overlaps them
@@ -68,7 +75,7 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
     lockHeld && run.plan !== null
       ? (await repos.nodes.listOfCluster(run.clusterId)).filter((n) => !n.pendingDeletion)
       : [];
-  const finalStatuses = await settleNodes(ctx, run, clusterNodes, rows, failures);
+  const finalStatuses = await settleNodes(ctx, run, clusterNodes, rows, failures, reached);
 
   const settlement = settleDeployment({
     orchestrationFailed,
@@ -77,22 +84,32 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
     stop: run.stop,
     nodes: finalStatuses,
   });
-  // a stopped run says how far it got; a completed or failed one ends at 100 as Nailgun's tasks do
-  const progress = (own: HistoryRow[]) => (isStopping(run.stop) ? workProgress(own) : 100);
+  // a stopped run keeps how far it got (100 only if nothing was left); a completed or failed one ends at 100
+  // as Nailgun's tasks do
+  const progress = (own: HistoryRow[], count: RowCount | undefined) => {
+    if (!isStopping(run.stop)) return 100;
+    return count === undefined ? workProgress(own) : stoppedTaskPercent(count, allDone(own));
+  };
   const name = cluster?.name ?? String(run.clusterId);
   const message = deploymentMessage(name, settlement.outcome, run, rows, input.failure);
   const end = nowIso(ctx);
   if (run.children.provision !== null) {
     await repos.tasks.finish(run.children.provision, {
       status: stageTaskStatus(rows, true, settlement.deployTask),
-      progress: progress(rows.filter((r) => isProvisionStage(r.stage))),
+      progress: progress(
+        rows.filter((r) => isProvisionStage(r.stage)),
+        counts?.provision,
+      ),
       timeEnd: end,
     });
   }
   if (run.children.deployment !== null) {
     await repos.tasks.finish(run.children.deployment, {
       status: stageTaskStatus(rows, false, settlement.deployTask),
-      progress: progress(rows.filter((r) => !isProvisionStage(r.stage))),
+      progress: progress(
+        rows.filter((r) => !isProvisionStage(r.stage)),
+        counts?.deployment,
+      ),
       timeEnd: end,
       message,
     });
@@ -105,7 +122,7 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   if (lockHeld && cluster) await release(ctx, run, cluster, outcome, settlement.cluster);
   await repos.tasks.finish(run.id, {
     status: settlement.deployTask,
-    progress: progress(rows),
+    progress: progress(rows, counts?.run),
     timeEnd: end,
     message,
     outcome,
@@ -190,6 +207,7 @@ async function settleNodes(
   clusterNodes: Node[],
   rows: HistoryRow[],
   failures: Failures,
+  reached: ReadonlyMap<number, RowCount> | null,
 ): Promise<NodeStatus[]> {
   // the statuses before are in the run's item (planned before they were kept with the plan) or the plan's
   const nodesBefore =
@@ -206,6 +224,7 @@ async function settleNodes(
       before: nodesBefore?.[String(node.id)],
       failed: failures.nodes.has(node.id),
       deploys: run.mode.scope !== 'provision',
+      reached: countPercentOf(reached?.get(node.id)),
     }),
   }));
   finalStatuses.push(...settled.map((s) => s.settled.status));
@@ -218,4 +237,9 @@ async function settleNodes(
     }),
   );
   return finalStatuses;
+}
+
+/** A node's share of its rows that ended, or null when it is not known (or it planned none). */
+function countPercentOf(count: RowCount | undefined): number | null {
+  return count === undefined ? null : countPercent(count);
 }

@@ -15,7 +15,7 @@ import { evaluateCondition, evaluateYaql, flattenSettings, formatValues } from '
 import { clusterModel, DeploymentInfo, type InfoContext } from '../../domain/deployment-info.js';
 import { batchRows, executionTimeout, stageTimeLimit } from '../../domain/dispatch.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { taskFingerprint } from '../../domain/fingerprint.js';
+import { graphFingerprints } from '../../domain/fingerprint.js';
 import type { GraphTask } from '../../domain/graph.js';
 import { type HistoryRow, pendingRow } from '../../domain/history.js';
 import type { Cluster, Node } from '../../domain/model.js';
@@ -27,13 +27,20 @@ import {
   planDeployment,
   type TaskInstance,
 } from '../../domain/plan.js';
+import {
+  type DecisionMode,
+  decideWork,
+  type NodeBefore,
+  skipsUnchangedOn,
+} from '../../domain/plan-decision.js';
 import type { ConditionVerdict } from '../../domain/plan-expansion.js';
 import { planLimitProblem } from '../../domain/plan-limits.js';
 import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
+import { stageIndex } from '../../domain/progress.js';
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { compactRequirements, TargetSetRegistry } from '../../domain/requirements.js';
 import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
-import { isTaskFinished, needsProvisioning } from '../../domain/status.js';
+import { isTaskFinished } from '../../domain/status.js';
 import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
 import {
   type DeploymentOutline,
@@ -70,11 +77,18 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
           nodes,
           runId: run.id,
           durations: await measuredDurations(ctx, run),
+          onlyTasks: run.mode.tasks,
         });
-  const toProvision =
-    run.mode.scope === 'deploy' ? [] : nodes.filter((n) => needsProvisioning(n.status, n.errorType));
-  const fingerprints = new Map(graph.map((t) => [t.id, taskFingerprint(t, editable)]));
-  const unchangedOn = await unchangedWork(ctx, run, nodes, fingerprints);
+  const fingerprints = graphFingerprints(graph, editable);
+  // what runs and what is skipped: the same decision the restart preview shows (domain/plan-decision.ts);
+  // last runs of nodes given new roles were forgotten above
+  const decision = decideWork({
+    mode: run.mode,
+    nodes: await nodesAsDecided(ctx, nodes, run.mode, new Set()),
+    instances: deployment.instances,
+    fingerprints,
+  });
+  const toProvision = nodes.filter((n) => decision.provision.has(n.id));
   const byId = new Map(graph.map((t) => [t.id, t]));
 
   const provisionLimit = provisionTimeout(editable);
@@ -85,10 +99,10 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   const sets = new TargetSetRegistry();
   const rows: HistoryRow[] = [
     ...toProvision.map((n) => provisionRow(run.id, n.id, provisionCommand(editable), provisionLimit)),
-    ...deployment.instances.map((i) =>
+    ...deployment.instances.map((i, k) =>
       instanceRow(run.id, i, byId.get(i.task) as GraphTask, data as DeploymentInfo, {
         fingerprint: fingerprints.get(i.task) ?? null,
-        unchanged: unchangedOn.get(i.nodeId)?.has(i.task) ?? false,
+        unchanged: decision.tasks[k]?.kind === 'unchanged',
         requires: compactRequirements(i.requires, entriesOf, sets),
       }),
     ),
@@ -125,6 +139,8 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   // the layers apart, in chunks; the run's item records the plan last (a retried plan redoes it all)
   await repos.plans.putLayers(run.id, outline.layers);
   await repos.plans.putNodesBefore(run.id, nodesBefore);
+  // what nodes' and tasks' progress is read from while the run runs (domain/progress.ts)
+  await repos.plans.putRowStages(run.id, rowStagesByTarget(rows));
   await repos.tasks.update(run.id, {
     plan: { provision: outline.provision, layerCount: outline.layers.length },
     total: rows.length,
@@ -136,6 +152,17 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
     layers: deployment.layers.length,
   });
   return outline;
+}
+
+/** The stage index of every row, by target: provisioning -1, a layer its number. */
+function rowStagesByTarget(rows: HistoryRow[]): Map<number, number[]> {
+  const byTarget = new Map<number, number[]>();
+  for (const row of rows) {
+    const indexes = byTarget.get(row.nodeId) ?? [];
+    indexes.push(stageIndex(row.stage));
+    byTarget.set(row.nodeId, indexes);
+  }
+  return byTarget;
 }
 
 /** The outline of a planned run: its layers from the plan's chunks (or its item, planned before them). */
@@ -155,6 +182,8 @@ export interface ExpansionInput {
   maxLayers?: number;
   /** Seconds each task took when it last ran (by task id), to order the layers; absent: all alike. */
   durations?: Map<string, number>;
+  /** Only these tasks run (`deploy_tasks`); absent or null: every task. */
+  onlyTasks?: readonly string[] | null;
 }
 
 /**
@@ -167,7 +196,7 @@ export function expandGraph(
 ): { deployment: DeploymentPlan; data: DeploymentInfo } {
   const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
   const data = new DeploymentInfo(info);
-  const deployment = planOrFail(input.graph, info, data, input.maxLayers, input.durations);
+  const deployment = planOrFail(input.graph, info, data, input.maxLayers, input.durations, input.onlyTasks);
   assertMasterKnown(ctx, deployment);
   // what upload_file tasks write is evaluated now: an error is the operator's to fix before anything runs
   const byId = new Map(input.graph.map((t) => [t.id, t]));
@@ -187,6 +216,7 @@ function planOrFail(
   data: DeploymentInfo,
   maxLayers: number | undefined,
   durations: Map<string, number> = new Map(),
+  onlyTasks: readonly string[] | null = null,
 ): DeploymentPlan {
   const typical = median([...durations.values()]) ?? 1;
   const model = clusterModel(info);
@@ -198,6 +228,7 @@ function planOrFail(
         conditionOf: (task, target) => conditionVerdict(task, target, data, model),
         durationOf: (task) => durations.get(task.id) ?? typical,
         maxLayers,
+        onlyTasks,
       },
     );
   } catch (error) {
@@ -331,7 +362,10 @@ function median(values: number[]): number | null {
  * How long each task took in the cluster's last deployment that ran (the median over its nodes, in
  * seconds): the layers put the longest remaining work first.
  */
-async function measuredDurations(ctx: Context, run: DeploymentRun): Promise<Map<string, number>> {
+export async function measuredDurations(
+  ctx: Context,
+  run: Pick<DeploymentRun, 'id' | 'clusterId'>,
+): Promise<Map<string, number>> {
   const previous = await lastFinishedRunBefore(ctx, run);
   const taken = new Map<string, number[]>();
   for (const row of previous ? await ctx.repos.history.rows(previous.id, 'layers') : []) {
@@ -344,7 +378,10 @@ async function measuredDurations(ctx: Context, run: DeploymentRun): Promise<Map<
 }
 
 /** The cluster's newest finished run older than this one: its pointers read newest first, a page at a time. */
-async function lastFinishedRunBefore(ctx: Context, run: DeploymentRun): Promise<Task | undefined> {
+async function lastFinishedRunBefore(
+  ctx: Context,
+  run: Pick<DeploymentRun, 'id' | 'clusterId'>,
+): Promise<Task | undefined> {
   const earlier = (t: Task) => t.kind === 'run' && t.id < run.id && isTaskFinished(t.status);
   let marker: string | null = null;
   do {
@@ -417,24 +454,25 @@ async function electPrimaryNodes(
 }
 
 /**
- * Work already done: on ready nodes (and stopped ones when resuming), a task whose inputs are unchanged since
- * its last successful run there is planned as not needing to run. A forced redeploy runs everything.
+ * The run's nodes as the decision of what runs sees them (domain/plan-decision.ts): their statuses, and the
+ * last successful runs of those on which unchanged work is skipped (ready nodes, and stopped ones when
+ * resuming; none on a forced redeploy); `newRoles`: the nodes that take on new roles in this run.
  */
-async function unchangedWork(
+export async function nodesAsDecided(
   ctx: Context,
-  run: DeploymentRun,
-  nodes: Node[],
-  fingerprints: Map<string, string>,
-): Promise<Map<number, Set<string>>> {
-  const unchangedOn = new Map<number, Set<string>>();
+  nodes: readonly Node[],
+  mode: DecisionMode,
+  newRoles: ReadonlySet<number>,
+): Promise<NodeBefore[]> {
+  const before: NodeBefore[] = [];
   for (const node of nodes) {
-    const eligible = node.status === 'ready' || (run.mode.resume && node.status === 'stopped');
-    if (run.mode.force || !eligible) continue;
-    const same = new Set<string>();
-    for (const last of await ctx.repos.nodes.lastRuns(node.id)) {
-      if (fingerprints.get(last.taskName) === last.fingerprint) same.add(last.taskName);
+    const renewed = newRoles.has(node.id);
+    const read = skipsUnchangedOn(node, mode) && !renewed;
+    const lastRuns = new Map<string, string>();
+    for (const last of read ? await ctx.repos.nodes.lastRuns(node.id) : []) {
+      lastRuns.set(last.taskName, last.fingerprint);
     }
-    unchangedOn.set(node.id, same);
+    before.push({ id: node.id, status: node.status, errorType: node.errorType, newRoles: renewed, lastRuns });
   }
-  return unchangedOn;
+  return before;
 }

@@ -4,7 +4,13 @@
  * which cannot be taken while a deployment holds the lock (the protocol: `store/clusters.ts`).
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, ForbiddenError, NotFoundError, WriteConflictError } from '../../domain/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+  WriteConflictError,
+} from '../../domain/errors.js';
 import {
   deletedMessage,
   duplicateNameMessage,
@@ -12,6 +18,7 @@ import {
   editLeaseLostMessage,
 } from '../../domain/messages.js';
 import type { Cluster, Node } from '../../domain/model.js';
+import { RELEASE } from '../../domain/release.js';
 import { isClusterLocked } from '../../domain/status.js';
 import { type ActionTask, doneAction } from '../../domain/task.js';
 import { type Context, nowIso } from '../ports.js';
@@ -154,6 +161,12 @@ export async function createCluster(
   ctx: Context,
   input: { name: string; releaseId: number },
 ): Promise<Cluster> {
+  if (input.releaseId !== RELEASE.id) {
+    throw new ValidationError(
+      `Invalid release ID: release ${input.releaseId} does not exist (GET releases/ lists the releases)`,
+      [{ field: 'release_id', message: `release ${input.releaseId} does not exist` }],
+    );
+  }
   await assertNameFree(ctx, input.name, null);
   const created: Cluster = {
     id: await ctx.repos.clusters.nextId(),

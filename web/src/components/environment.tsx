@@ -61,45 +61,45 @@ function statusLine(cluster: ClusterJson, activity: Activity): string {
 }
 
 export function Environment({ clusterId, tab }: { clusterId: number; tab: Tab }) {
-  const cluster = useLive(() => api.get<ClusterJson>(`/clusters/${clusterId}/`), 2000, [clusterId]);
-  const tasks = useLive(
-    () =>
-      api.get<TaskJson[]>(withQuery('/transactions/', { cluster_id: clusterId, limit: 20, order_by: '-id' })),
+  // one reading of the environment, its newest tasks and its nodes, taken together: the page never shows
+  // a status of one moment beside a status of another
+  const live = useLive(
+    async () => {
+      const [cluster, tasks, nodes] = await Promise.all([
+        api.get<ClusterJson>(`/clusters/${clusterId}/`),
+        api.get<TaskJson[]>(
+          withQuery('/transactions/', { cluster_id: clusterId, limit: 20, order_by: '-id' }),
+        ),
+        api.get<NodeJson[]>(withQuery('/nodes/', { cluster_id: clusterId })),
+      ]);
+      return { cluster, tasks, nodes };
+    },
     2000,
     [clusterId],
   );
-  const nodes = useLive(() => api.get<NodeJson[]>(withQuery('/nodes/', { cluster_id: clusterId })), 3000, [
-    clusterId,
-  ]);
-  const refreshAll = async () => {
-    await Promise.all([cluster.refresh(), tasks.refresh(), nodes.refresh()]);
-  };
+  const refreshAll = live.refresh;
 
-  if (cluster.error !== null && cluster.data === undefined) {
+  if (live.error !== null && live.data === undefined) {
     return (
       <main class="page">
-        <ErrorLine error={cluster.error} />
+        <ErrorLine error={live.error} />
         <a href="#/">Back to the environments</a>
       </main>
     );
   }
-  if (cluster.data === undefined || tasks.data === undefined) return <main class="page muted">Loading…</main>;
-  const activity = activityOf(tasks.data);
+  if (live.data === undefined) return <main class="page muted">Loading…</main>;
+  const { cluster, tasks, nodes } = live.data;
+  const activity = activityOf(tasks);
 
   return (
     <main class="page" data-cluster={clusterId}>
       <section class="card env-head">
-        <Title cluster={cluster.data} onRenamed={refreshAll} />
+        <Title cluster={cluster} onRenamed={refreshAll} />
         <p class="status-line" role="status" data-testid="status-line">
-          {statusLine(cluster.data, activity)}
+          {statusLine(cluster, activity)}
         </p>
-        <ErrorLine error={cluster.error ?? tasks.error} />
-        <Actions
-          cluster={cluster.data}
-          activity={activity}
-          nodeCount={nodes.data?.length ?? 0}
-          onChanged={refreshAll}
-        />
+        <ErrorLine error={live.error} />
+        <Actions cluster={cluster} activity={activity} nodeCount={nodes.length} onChanged={refreshAll} />
       </section>
       <nav class="tabs" aria-label="Environment">
         {TABS.map((t) => (
@@ -109,17 +109,12 @@ export function Environment({ clusterId, tab }: { clusterId: number; tab: Tab })
           </a>
         ))}
       </nav>
-      {tab === 'dashboard' && <Dashboard activity={activity} tasks={tasks.data} nodes={nodes.data ?? []} />}
+      {tab === 'dashboard' && <Dashboard activity={activity} tasks={tasks} nodes={nodes} />}
       {tab === 'nodes' && (
-        <NodesTab
-          cluster={cluster.data}
-          nodes={nodes.data}
-          locked={activity.running !== null}
-          onChanged={refreshAll}
-        />
+        <NodesTab cluster={cluster} nodes={nodes} locked={activity.running !== null} onChanged={refreshAll} />
       )}
-      {tab === 'graph' && <GraphTab cluster={cluster.data} onChanged={refreshAll} />}
-      {tab === 'history' && <HistoryTab clusterId={clusterId} latest={tasks.data} />}
+      {tab === 'graph' && <GraphTab cluster={cluster} onChanged={refreshAll} />}
+      {tab === 'history' && <HistoryTab clusterId={clusterId} latest={tasks} />}
       {tab === 'tasks' && <TasksTab clusterId={clusterId} />}
     </main>
   );

@@ -1,16 +1,9 @@
 /** The environments: their statuses, and a new one from a name and a release. */
 import { useState } from 'preact/hooks';
-import type { ClusterJson } from '../../../lambdas/api/wire.js';
+import type { ClusterJson, ReleaseJson } from '../../../lambdas/api/wire.js';
 import { api } from '../api.js';
 import { useLive } from '../poll.js';
 import { ErrorLine, Status } from './ui.js';
-
-export interface ReleaseJson {
-  id: number;
-  name: string;
-  version: string;
-  roles?: string[];
-}
 
 export function Environments() {
   const clusters = useLive(() => api.get<ClusterJson[]>('/clusters/'), 3000, []);

@@ -12,7 +12,7 @@ import { useLive } from '../poll.js';
 import { ErrorLine, Status } from './ui.js';
 
 const LANE_HEIGHT = 24;
-/** The share of a lane's width for time; what never started is drawn in the rest, after it. */
+/** The share of a lane's width for time; what did not run (skipped, never started) is drawn in the rest, after it. */
 const TIME_SPAN = 88;
 const NOT_STARTED_AT = 90;
 const VIEW_HEIGHT = 480;
@@ -88,6 +88,13 @@ export function HistoryTab({ clusterId, latest }: { clusterId: number; latest: T
       )}
     </section>
   );
+}
+
+/** A tick's offset from the start: tenths of a second on a short axis, whole seconds, then minutes. */
+function tickLabel(ms: number, range: number): string {
+  if (range < 20_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (range < 600_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }
 
 interface Lane {
@@ -182,12 +189,12 @@ function Timeline({ clusterId, task }: { clusterId: number; task: TaskJson }) {
         <div class="axis-ticks">
           {ticks.map((t) => (
             <span key={t.f} style={{ left: `${t.f * TIME_SPAN}%` }}>
-              +{Math.round((t.at - t0) / 1000)} s
+              +{tickLabel(t.at - t0, t1 - t0)}
             </span>
           ))}
           {anyNeverStarted && (
             <span class="not-started-label" style={{ left: `${NOT_STARTED_AT + 1}%` }}>
-              never started
+              not run
             </span>
           )}
         </div>
@@ -231,7 +238,7 @@ function Timeline({ clusterId, task }: { clusterId: number; task: TaskJson }) {
                       data-task={row.task_name}
                       data-status={row.status}
                       style={{ left: `${left}%`, width: `${width}%` }}
-                      title={`${row.task_name} on ${lane.node}: ${row.status}${never ? ' (never started)' : `, ${duration(row.time_start, row.time_end)}`}${reason ? ` — ${reason}` : ''}`}
+                      title={`${row.task_name} on ${lane.node}: ${row.status}${never ? ' (not run)' : `, ${duration(row.time_start, row.time_end)}`}${reason ? ` — ${reason}` : ''}`}
                       onClick={() => setPicked(row)}
                     />
                   );

@@ -1,8 +1,8 @@
 /** What Deploy changes would run now, node by node, and why; and what it would skip. */
 import { useState } from 'preact/hooks';
+import type { DeploymentPreviewJson as PreviewJson } from '../../../lambdas/api/wire.js';
 import { api, withQuery } from '../api.js';
 import { useLive } from '../poll.js';
-import type { PreviewJson } from '../preview-types.js';
 import { ErrorLine, Pager } from './ui.js';
 
 const NODES_PER_PAGE = 15;
@@ -27,8 +27,9 @@ export function Preview({ clusterId, resume }: { clusterId: number; resume: bool
   return (
     <div class="preview" data-testid="preview">
       <p data-testid="preview-summary">
-        Would run <strong>{data.summary.run}</strong> task(s) and skip <strong>{data.summary.skip}</strong>,
-        on {data.nodes.length} node(s), in {data.layers} layer(s).
+        Would provision <strong>{data.summary.provision}</strong> node(s), run{' '}
+        <strong>{data.summary.run}</strong> task(s) and skip <strong>{data.summary.skip}</strong>, on{' '}
+        {data.nodes.length} node(s), in {data.layers} layer(s).
       </p>
       <table class="list compact">
         <thead>
