@@ -5,10 +5,12 @@ import type { Activity } from './environment.js';
 import { Progress, Status } from './ui.js';
 
 export function Dashboard({
+  clusterId,
   activity,
   tasks,
   nodes,
 }: {
+  clusterId: number;
   activity: Activity;
   tasks: TaskJson[];
   nodes: NodeJson[];
@@ -62,7 +64,7 @@ export function Dashboard({
       </section>
       <section class="card wide">
         <h3>
-          Newest tasks <a href={`#/env/${tasks[0]?.cluster ?? ''}/tasks`}>all tasks</a>
+          Newest tasks <a href={`#/env/${clusterId}/tasks`}>all tasks</a>
         </h3>
         <TaskTable tasks={tasks.slice(0, 6)} />
       </section>

@@ -109,7 +109,9 @@ export function Environment({ clusterId, tab }: { clusterId: number; tab: Tab })
           </a>
         ))}
       </nav>
-      {tab === 'dashboard' && <Dashboard activity={activity} tasks={tasks} nodes={nodes} />}
+      {tab === 'dashboard' && (
+        <Dashboard clusterId={clusterId} activity={activity} tasks={tasks} nodes={nodes} />
+      )}
       {tab === 'nodes' && (
         <NodesTab cluster={cluster} nodes={nodes} locked={activity.running !== null} onChanged={refreshAll} />
       )}
