@@ -442,15 +442,7 @@ export const graphsQuery = z
  * `PUT deploy_tasks/?nodes=1,2[&force=1]` with the tasks to run as the body (`["hiera", "netconfig"]`, as
  * python-fuelclient's `fuel node --node 1,2 --tasks ...` sends them). Only the default graph runs.
  */
-export const deployTasksQuery = z
-  .object({
-    nodes: selectedNodes,
-    force: flag,
-    graph_type: graphType,
-    dry_run: unsupported('dry runs'),
-    noop_run: unsupported('noop runs'),
-  })
-  .loose();
+export const deployTasksQuery = deployNodesQuery;
 export const deployTasksBody = z
   .array(z.string({ message: 'must be a task id (string)' }).min(1, 'must not be empty'), {
     message: 'must be a list of task ids, like ["hiera", "netconfig"]',

@@ -80,6 +80,9 @@ async function shot(name: string): Promise<void> {
 const statusLine = () => page.getByTestId('status-line');
 const button = (action: string): Locator => page.locator(`button[data-action="${action}"]`);
 const dialog = (): Locator => page.locator('dialog[open]');
+/** The statuses in the Nodes tab's rows, sorted. */
+const nodeStatuses = async (): Promise<string[]> =>
+  (await page.locator('[data-node] .status').allTextContents()).sort();
 const clusterNow = () => api.ok<ClusterJson>('GET', `/api/v1/clusters/${clusterId}/`);
 const deploysNow = () =>
   api.ok<TaskJson[]>(
@@ -227,11 +230,7 @@ describe('the web UI, the whole story', () => {
     await expect.poll(() => statusLine().textContent()).toMatch(/Last deployment \(task \d+\) ended stopped/);
     expect((await clusterNow()).status).toBe('stopped');
     await tab('nodes');
-    await expect
-      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort(), {
-        timeout: 10_000,
-      })
-      .toEqual(['stopped', 'stopped', 'stopped']);
+    await expect.poll(nodeStatuses, { timeout: 10_000 }).toEqual(['stopped', 'stopped', 'stopped']);
     await shot('stopped');
   });
 
@@ -316,11 +315,7 @@ describe('the web UI, the whole story', () => {
     expect(statusOf('long')).toEqual(['skipped']);
     expect(statusOf('base')).toEqual(['skipped']);
     await tab('nodes');
-    await expect
-      .poll(async () => (await page.locator('[data-node] .status').allTextContents()).sort(), {
-        timeout: 10_000,
-      })
-      .toEqual(['ready', 'ready', 'ready']);
+    await expect.poll(nodeStatuses, { timeout: 10_000 }).toEqual(['ready', 'ready', 'ready']);
     await tab('history');
     await expect
       .poll(() => page.getByTestId('timeline').locator('.bar[data-status="ready"]').count())

@@ -9,7 +9,7 @@ import type { HistoryJson, TaskJson } from '../../../lambdas/api/wire.js';
 import { allPages, api, request, withQuery } from '../api.js';
 import { duration, isRunning, outputTail, rowReason, taskState, time } from '../format.js';
 import { useLive } from '../poll.js';
-import { ErrorLine, Status } from './ui.js';
+import { ErrorLine, MarkerPager, Status } from './ui.js';
 
 const LANE_HEIGHT = 24;
 /** The share of a lane's width for time; what did not run (skipped, never started) is drawn in the rest, after it. */
@@ -376,23 +376,13 @@ function HistoryTable({ taskId }: { taskId: number }) {
           ))}
         </tbody>
       </table>
-      <div class="pager">
-        <button
-          type="button"
-          disabled={markers.length === 1}
-          onClick={() => setMarkers(markers.slice(0, -1))}
-        >
-          ‹ Previous
-        </button>
-        <span>page {markers.length}</span>
-        <button
-          type="button"
-          disabled={!page.data?.next}
-          onClick={() => page.data?.next && setMarkers([...markers, page.data.next])}
-        >
-          Next ›
-        </button>
-      </div>
+      <MarkerPager
+        markers={markers}
+        next={page.data?.next}
+        onMarkers={setMarkers}
+        back="Previous"
+        on="Next"
+      />
     </div>
   );
 }

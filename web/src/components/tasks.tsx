@@ -4,7 +4,7 @@ import type { TaskJson } from '../../../lambdas/api/wire.js';
 import { request, withQuery } from '../api.js';
 import { useLive } from '../poll.js';
 import { TaskTable } from './dashboard.js';
-import { ErrorLine } from './ui.js';
+import { ErrorLine, MarkerPager } from './ui.js';
 
 const PAGE = 20;
 
@@ -26,23 +26,7 @@ export function TasksTab({ clusterId }: { clusterId: number }) {
       <h3>Tasks</h3>
       <ErrorLine error={page.error} />
       {page.data === undefined ? <p class="muted">Loading…</p> : <TaskTable tasks={page.data.body} />}
-      <div class="pager">
-        <button
-          type="button"
-          disabled={markers.length === 1}
-          onClick={() => setMarkers(markers.slice(0, -1))}
-        >
-          ‹ Newer
-        </button>
-        <span>page {markers.length}</span>
-        <button
-          type="button"
-          disabled={!page.data?.next}
-          onClick={() => page.data?.next && setMarkers([...markers, page.data.next])}
-        >
-          Older ›
-        </button>
-      </div>
+      <MarkerPager markers={markers} next={page.data?.next} onMarkers={setMarkers} back="Newer" on="Older" />
     </section>
   );
 }

@@ -105,6 +105,31 @@ export function ErrorLine({ error, onClose }: { error: Error | null; onClose?: (
   );
 }
 
+/**
+ * The pager of a list read by markers (`X-Next-Marker`): the markers of the pages seen so far, the first
+ * page's being none; back drops the last one, on follows the page's `next`.
+ */
+export function MarkerPager(props: {
+  markers: (string | undefined)[];
+  next: string | null | undefined;
+  onMarkers: (markers: (string | undefined)[]) => void;
+  back: string;
+  on: string;
+}) {
+  const { markers, next, onMarkers } = props;
+  return (
+    <div class="pager">
+      <button type="button" disabled={markers.length === 1} onClick={() => onMarkers(markers.slice(0, -1))}>
+        ‹ {props.back}
+      </button>
+      <span>page {markers.length}</span>
+      <button type="button" disabled={!next} onClick={() => next && onMarkers([...markers, next])}>
+        {props.on} ›
+      </button>
+    </div>
+  );
+}
+
 interface PagerProps {
   page: number;
   pages: number;
