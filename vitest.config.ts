@@ -21,7 +21,7 @@ export default defineConfig({
     // waiting on nodes' processes, timers and local endpoints, not computing
     maxWorkers: 2,
     env: { FUEL_AWS_CALL_LOG: awsCallLog },
-    globalSetup: ['test/iam/call-log.setup.ts'],
+    globalSetup: ['test/helpers/web-build.setup.ts', 'test/iam/call-log.setup.ts'],
     projects: [
       {
         test: {

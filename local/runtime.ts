@@ -235,13 +235,40 @@ async function startStepFunctions(
   return { sfn, url: await sfn.listen(0, w.host) };
 }
 
-/** Runs `job` every `ms` (as EventBridge Scheduler runs the watchdog and discovery on AWS). */
-function every(ms: number, what: string, job: () => Promise<unknown>, log: Log): NodeJS.Timeout {
-  const timer = setInterval(() => {
-    job().catch((err) => log(`${what} failed: ${(err as Error).message}`));
-  }, ms);
-  timer.unref();
-  return timer;
+/**
+ * Jobs run every few seconds (as EventBridge Scheduler runs the watchdog and discovery on AWS), and taken
+ * down together: `stop()` ends the timers and waits for the runs still going, so none of them writes to a
+ * database that is closing.
+ */
+class Schedules {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly log: Log) {}
+
+  /** Runs `job` every `ms` until the returned function or `stop()` is called. */
+  every(ms: number, what: string, job: () => Promise<unknown>): () => void {
+    const timer = setInterval(() => {
+      const run = job().then(
+        () => undefined,
+        (err) => this.log(`${what} failed: ${(err as Error).message}`),
+      );
+      this.running.add(run);
+      void run.finally(() => this.running.delete(run));
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
+    await Promise.all([...this.running]);
+  }
 }
 
 type LocalAnswer = { statusCode: number; headers: Record<string, string>; body: string };
@@ -459,20 +486,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await discoverHandler();
   };
   await discover();
-  const timers = [
-    every(
-      1000,
+  const schedules = new Schedules(log);
+  schedules.every(1000, 'watchdog', () =>
+    killable(
+      chaos,
       'watchdog',
-      () =>
-        killable(
-          chaos,
-          'watchdog',
-          watchdogHandler(() => contextOf('watchdog')),
-        )(undefined),
-      log,
-    ),
-    every(5000, 'discovery', discover, log),
-  ];
+      watchdogHandler(() => contextOf('watchdog')),
+    )(undefined),
+  );
+  schedules.every(5000, 'discovery', discover);
   const api = apiHandler(() => ({
     context: contextOf('api'),
     authToken: async () => token,
@@ -493,7 +515,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   server.headersTimeout = 66_000;
   /** Everything started above, taken down; the nodes' folder removed unless the caller gave it. */
   const takeDown = async (): Promise<void> => {
-    for (const timer of timers) clearInterval(timer);
+    await schedules.stop();
     await new Promise<void>((r) => server.close(() => r()));
     server.closeAllConnections();
     await sfn.close();
@@ -515,21 +537,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   if (options.demo) {
     const demo = await seedDemo(service, log);
     let asking = false;
-    const watch = every(
-      2_000,
-      'demo report',
-      async () => {
-        if (asking) return;
-        asking = true;
-        try {
-          if (await reportDemoEnd(service, demo, log)) clearInterval(watch);
-        } finally {
-          asking = false;
-        }
-      },
-      log,
-    );
-    timers.push(watch);
+    const endWatch = schedules.every(2_000, 'demo report', async () => {
+      if (asking) return;
+      asking = true;
+      try {
+        if (await reportDemoEnd(service, demo, log)) endWatch();
+      } finally {
+        asking = false;
+      }
+    });
   }
 
   let stopped = false;

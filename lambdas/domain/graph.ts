@@ -98,8 +98,8 @@ export type GraphValidation =
   | { ok: true; tasks: GraphTask[]; warnings: GraphProblem[] }
   | { ok: false; problems: GraphProblem[] };
 
-/** Roles of the Fuel 9 release. */
-export const RELEASE_ROLES: readonly string[] = [
+/** Roles of the Fuel 9 release (their metadata: domain/release.ts, one entry per name, checked by its type). */
+const RELEASE_ROLE_NAMES = [
   'controller',
   'primary-controller',
   'compute',
@@ -113,7 +113,9 @@ export const RELEASE_ROLES: readonly string[] = [
   'base-os',
   'ironic',
   'virt',
-];
+] as const;
+export type ReleaseRole = (typeof RELEASE_ROLE_NAMES)[number];
+export const RELEASE_ROLES: readonly string[] = RELEASE_ROLE_NAMES;
 
 export const MAX_GRAPH_TASKS = 1000;
 export const DEFAULT_TASK_TIMEOUT_S = 300;

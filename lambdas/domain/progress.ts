@@ -89,5 +89,14 @@ export function countPercent(count: RowCount): number | null {
  */
 export function stoppedTaskPercent(reached: RowCount, allDone: boolean): number {
   if (allDone) return 100;
-  return Math.min(99, countPercent(reached) ?? 0);
+  return unfinishedPercent(countPercent(reached) ?? 0);
+}
+
+/**
+ * The progress of work that was left undone (a stopped node, a stopped task): what it reached, never 100.
+ * Rows skipped because they were blocked or refused by the stop count as ended, so what was reached can be
+ * all of it while nothing finished the work.
+ */
+export function unfinishedPercent(reached: number): number {
+  return Math.min(99, reached);
 }

@@ -3,7 +3,7 @@
  * A Fuel-like OpenStack graph of 20 tasks over controller, compute and storage (ceph-osd) roles;
  * each command marks its work in the node's folder and takes a couple of seconds.
  */
-import type { GraphTask } from './graph.js';
+import type { GraphTask, ReleaseRole } from './graph.js';
 
 interface Step {
   id: string;
@@ -112,8 +112,8 @@ export interface RoleMeta {
   has_primary: boolean;
 }
 
-/** The release's roles and their metadata, in the release's order. */
-const ROLE_META: Record<string, Omit<RoleMeta, 'has_primary'>> = {
+/** The release's roles and their metadata, in the release's order: one entry for each of RELEASE_ROLES. */
+const ROLE_META: Record<ReleaseRole, Omit<RoleMeta, 'has_primary'>> = {
   controller: {
     name: 'Controller',
     description: 'The Controller initiates orchestration activities and provides an external API.',
@@ -203,7 +203,7 @@ const ROLE_META: Record<string, Omit<RoleMeta, 'has_primary'>> = {
  * accepts too), a plain entry saying so.
  */
 export function roleMeta(role: string, withPrimary: readonly string[]): RoleMeta {
-  const known = ROLE_META[role];
+  const known = Object.hasOwn(ROLE_META, role) ? ROLE_META[role as ReleaseRole] : undefined;
   const has_primary = withPrimary.includes(role);
   if (known) return { ...known, conflicts: [...known.conflicts], has_primary };
   return {

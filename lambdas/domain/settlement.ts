@@ -3,6 +3,7 @@
  * operator's stop task. Pure: the finish step reads the state, asks these functions, and writes.
  */
 import { type HistoryRow, type SkipReason, skipCountsAsSuccess } from './history.js';
+import { unfinishedPercent } from './progress.js';
 import { isProvisionStage } from './stage.js';
 import type { ClusterStatus, HistoryStatus, NodeErrorType, NodeStatus } from './status.js';
 import { isFaultToleranceStop, isForced, isOperatorStop, type StopState } from './stop.js';
@@ -50,7 +51,7 @@ export interface NodeSettlement {
  * freshly provisioned and no task ran -> provisioned; otherwise work is left -> stopped.
  * A run that only provisions leaves a provisioned node `provisioned`.
  * Progress: 100 for error and ready, 0 for discover; otherwise the progress it had reached in the run (so that
- * the stop does not move it), or, when that is not known, its rows done.
+ * the stop does not move it), or, when that is not known, its rows done; never 100 with work left.
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
@@ -75,12 +76,12 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
     !input.rows.includes('failed') &&
     (input.provisioning === 'done' || before === 'provisioned')
   ) {
-    return { status: 'provisioned', errorType: null, progress: reached ?? 0 };
+    return { status: 'provisioned', errorType: null, progress: unfinishedPercent(reached ?? 0) };
   }
   return {
     status: 'stopped',
     errorType: null,
-    progress: reached ?? partialPercent(done, input.rows.length),
+    progress: unfinishedPercent(reached ?? partialPercent(done, input.rows.length)),
   };
 }
 
@@ -186,7 +187,7 @@ export function allDone(rows: HistoryRow[]): boolean {
 
 /** Percent of work done when some is left: rounded down, never 100. */
 function partialPercent(done: number, total: number): number {
-  return Math.min(99, Math.floor((100 * done) / total));
+  return unfinishedPercent(Math.floor((100 * done) / total));
 }
 
 /** How much of this work ended done, in percent: 100 only when all of it did. */

@@ -464,7 +464,7 @@ describe('fuel-sls', () => {
   it('env deploy --preview prints what would run and why, deploys nothing; --resume resumes as previewed', async () => {
     const id = await environment('cli-preview', [
       shell('a', '*', 'echo a'),
-      shell('slow', ['controller'], 'sleep 1.5', ['a']),
+      shell('slow', ['controller'], 'sleep 3', ['a']),
       shell('c', ['controller'], 'echo c', ['slow']),
     ]);
     const first = await ok(`env deploy ${id} --preview`);
@@ -481,7 +481,8 @@ describe('fuel-sls', () => {
     const json = await okJson<DeploymentPreviewJson>(`env deploy ${id} --preview`);
     expect(json).toMatchObject({ cluster: id, resume: false, summary: { run: 4, skip: 0, provision: 2 } });
 
-    // deploy, and stop while `slow` runs on the controller: it finishes, `c` is not started
+    // deploy, and stop while `slow` runs on the controller: it finishes, `c` is not started (3 s leave the
+    // stop, a CLI process started after `slow` was seen running, time to land against a remote service too)
     const started = await okJson<TaskJson>(`env deploy ${id}`);
     await until('slow running', async () => {
       const rows = await api.ok<HistoryJson[]>(

@@ -153,7 +153,7 @@ describe("a node's progress", () => {
     }
   });
 
-  it('reads 100 once ready; a node of no running deployment keeps what it has', async () => {
+  it('reads 100 once ready, a free node 0', async () => {
     const h = await harness({ nodeCount: 3 });
     const { clusterId, deployTask, nodes } = await h.setupCluster({
       graph: [shell('a', '*', 'echo a'), shell('z', ['controller'], 'echo z', { requires: ['a'] })],
@@ -179,5 +179,31 @@ describe("a node's progress", () => {
     // the free node is in no run: as discovery left it
     const free = (await h.service.listNodes(null)).map(nodeJson);
     expect(free.map((n) => n.progress)).toEqual([0]);
+  });
+
+  it('a stopped node whose work left was all skipped (blocked by a failed node) ends below 100', async () => {
+    const h = await harness({ nodeCount: 3 });
+    const { deployTask, nodes } = await h.setupCluster({
+      graph: [
+        shell('a', '*', 'echo a'),
+        shell('bad', ['compute'], 'exit 1', { requires: ['a'] }),
+        shell('needs', ['cinder'], 'echo needs', {
+          requires: ['a'],
+          'cross-depends': [{ name: 'bad', role: 'compute' }],
+        }),
+      ],
+      roles: [['controller'], ['compute'], ['cinder']],
+    });
+    await h.runDeployment(deployTask.id);
+    const cinder = (nodes as [Node, Node, Node])[2];
+    const rows = (await h.rows(deployTask.id)).filter(
+      (r) => r.nodeId === cinder.id && r.taskName === 'needs',
+    );
+    expect(rows.map((r) => [r.status, r.skipReason])).toEqual([['skipped', 'blocked']]);
+    // every row of the node ended (provision, a, needs skipped), but `needs` never ran: work was left
+    const settled = await h.node(cinder.id);
+    expect(settled.status).toBe('stopped');
+    expect(settled.progress).toBe(99);
+    expect(nodeJson(await h.service.node(cinder.id)).progress).toBe(99);
   });
 });

@@ -89,4 +89,16 @@ describe('settleNode with the progress reached', () => {
     ).toEqual({ status: 'provisioned', errorType: null, progress: 50 });
     expect(settleNode({ ...base, provisioning: 'not_run', rows: ['left'] }).progress).toBe(0);
   });
+
+  it('a node whose work left was all skipped (blocked, refused by the stop) is stopped below 100', () => {
+    const base = { status: 'deploying' as const, provisioning: null, failedAs: null };
+    expect(settleNode({ ...base, rows: ['done', 'left'], reached: 100 })).toEqual({
+      status: 'stopped',
+      errorType: null,
+      progress: 99,
+    });
+    expect(
+      settleNode({ ...base, status: 'provisioned', provisioning: 'done', rows: ['left'], reached: 100 }),
+    ).toEqual({ status: 'provisioned', errorType: null, progress: 99 });
+  });
 });
