@@ -106,6 +106,39 @@ async function listReply<T>(
   });
 }
 
+/**
+ * The largest list of graphs one reply carries: a Lambda function's reply holds at most 6 MB, and up to 21
+ * graphs of 400 KB each (an environment's default one and 20 other types) come to about 8 MB. The same bound
+ * as the restart preview's (serialize-preview.ts).
+ */
+export const MAX_GRAPH_LIST_BYTES = 5 * 1024 * 1024;
+
+/**
+ * A list of graphs too large for one reply is a 400 that says how to ask for less (`hint`), as the preview
+ * says it (previewTooLarge); null when it fits. `field`: the query parameter that asks for less, if any.
+ */
+export function graphListTooLarge(
+  bytes: number,
+  graphs: number,
+  hint: string,
+  field?: string,
+): HttpError | null {
+  if (bytes <= MAX_GRAPH_LIST_BYTES) return null;
+  const mb = (n: number) => (n / (1024 * 1024)).toFixed(1);
+  const message =
+    `The ${graphs} graphs listed come to ${mb(bytes)} MB, more than one reply holds (${mb(MAX_GRAPH_LIST_BYTES)} MB): ` +
+    hint;
+  return new HttpError(400, message, field === undefined ? [] : [{ field, message }]);
+}
+
+/** A list of graphs as the reply, or the 400 of graphListTooLarge. */
+function graphListReply(graphs: unknown[], hint: string, field?: string): HttpResponse {
+  const reply = json(200, graphs);
+  const tooLarge = graphListTooLarge(Buffer.byteLength(reply.body), graphs.length, hint, field);
+  if (tooLarge) throw tooLarge;
+  return reply;
+}
+
 /** What the Keystone-compatible login checks: the admin's credentials, and the key that signs tokens. */
 
 /** How many `Warning` entries a reply carries at most. */
@@ -319,7 +352,13 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/clusters/:id/deployment_graphs',
       body: emptyBody,
       query: noQuery,
-      handler: async (ctx) => json(200, (await service.listGraphs(param(ctx, 'id'))).map(graphJson)),
+      handler: async (ctx) => {
+        const id = param(ctx, 'id');
+        return graphListReply(
+          (await service.listGraphs(id)).map(graphJson),
+          `read them one type at a time with GET clusters/${id}/deployment_graphs/{type}/`,
+        );
+      },
     }),
     route({
       method: 'GET',
@@ -379,17 +418,8 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/clusters/:id/deploy_tasks',
       body: deployTasksBody,
       query: deployTasksQuery,
-      handler: async (ctx) => {
-        // the tasks named run even where their inputs are unchanged: the operator asked for them by name
-        const mode = {
-          force: true,
-          resume: false,
-          scope: 'deploy' as const,
-          nodes: ctx.query.nodes,
-          tasks: ctx.body,
-        };
-        return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
-      },
+      handler: async (ctx) =>
+        json(202, task(await service.deployTasks(param(ctx, 'id'), ctx.query.nodes, ctx.body))),
     }),
     route({
       method: 'GET',
@@ -427,7 +457,11 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       query: graphsQuery,
       handler: async ({ query }) => {
         const filter = { clusterIds: query.clusters_ids, types: query.graph_types };
-        return json(200, (await service.listAllGraphs(filter)).map(graphJson));
+        return graphListReply(
+          (await service.listAllGraphs(filter)).map(graphJson),
+          'ask for fewer with ?clusters_ids=1,2 and ?graph_types=a,b, or read them one type at a time with GET clusters/{id}/deployment_graphs/{type}/',
+          'graph_types',
+        );
       },
     }),
     route({
@@ -526,8 +560,17 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       body: updateNodeBody,
       query: noQuery,
       handler: async (ctx) => {
-        const { name, hostname, labels } = ctx.body;
-        return json(200, nodeJson(await service.updateNode(param(ctx, 'id'), { name, hostname, labels })));
+        const id = param(ctx, 'id');
+        const { id: bodyId, name, hostname, labels } = ctx.body;
+        // python-fuelclient may send the node's id: the same as the path's, or the request names two nodes
+        if (bodyId !== undefined && bodyId !== id) {
+          throw new HttpError(
+            400,
+            `The body's id ${bodyId} is not the node of the path (${id}): send id ${id}, or no id; nothing was changed`,
+            [{ field: 'id', message: `must be ${id}, the node of the path, or left out` }],
+          );
+        }
+        return json(200, nodeJson(await service.updateNode(id, { name, hostname, labels })));
       },
     }),
     route({

@@ -459,10 +459,16 @@ const labels = z
   )
   .refine((l) => Object.keys(l).length <= 50, 'must hold at most 50 labels');
 
-/** `PUT nodes/{id}/`: what `fuel2 node update` and `fuel2 node label set/delete` send. */
+/**
+ * `PUT nodes/{id}/`: what `fuel2 node update` and `fuel2 node label set/delete` send; `id`, when sent (as
+ * python-fuelclient may), must be the path's (the route checks it).
+ */
 export const updateNodeBody = z.strictObject(
   {
-    id: z.unknown().optional(),
+    id: z
+      .number({ message: "must be the node's id (an integer), as in the path" })
+      .int("must be the node's id (an integer), as in the path")
+      .optional(),
     name: name.optional(),
     hostname: z
       .string({ message: 'must be a string' })

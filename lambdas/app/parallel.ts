@@ -21,3 +21,6 @@ export const SSM_CALLS_AT_ONCE = 8;
 
 /** DynamoDB writes of one step in flight at once (rows of a layer or a run, nodes of a cluster). */
 export const WRITES_AT_ONCE = 16;
+
+/** DynamoDB reads of one step in flight at once (the last runs of a plan's nodes). */
+export const READS_AT_ONCE = 16;

@@ -53,6 +53,8 @@ export interface ClusterRepository {
   deleteTypedGraph(clusterId: number, type: string): Promise<boolean>;
   /** The cluster's own graphs, the default one first (when uploaded). */
   typedGraphs(clusterId: number): Promise<TypedGraph[]>;
+  /** The types of the cluster's own graphs other than `default`, read without their bodies. */
+  typedGraphTypes(clusterId: number): Promise<string[]>;
   getAttributes(clusterId: number): Promise<Editable | null>;
   putAttributes(clusterId: number, editable: Editable): Promise<void>;
 }
@@ -71,6 +73,25 @@ export interface NodeRepository {
   deleteFree(id: number): Promise<void>;
   /** `expectClusterId` guards against a concurrent (un)assignment. */
   update(id: number, patch: Partial<Node>, expectClusterId?: number | null): Promise<Node>;
+  /**
+   * Writes `patch` only while the node still has the cluster, hostname, status and error type of `expect`
+   * (WriteConflictError when not, or when it is gone).
+   */
+  updateWhile(
+    id: number,
+    patch: Partial<Node>,
+    expect: Pick<Node, 'clusterId' | 'hostname' | 'status' | 'errorType'>,
+  ): Promise<Node>;
+  /**
+   * Claims a hostname for a node: the token of the claim when this request holds it now, else the node that
+   * holds it (or whose change to it is on its way). A stale claim is taken over.
+   */
+  claimHostname(
+    hostname: string,
+    nodeId: number,
+  ): Promise<{ claimed: true; token: string } | { claimed: false; holder: number }>;
+  /** Releases a node's claim on a hostname (with `token`: only the claim of that request); none is nothing. */
+  releaseHostname(hostname: string, nodeId: number, token?: string): Promise<void>;
   lastRuns(nodeId: number): Promise<LastRun[]>;
   recordLastRun(run: LastRun): Promise<void>;
   /** Records many last runs at once (batched writes). */
@@ -178,7 +199,8 @@ export interface BookkeepingRepository {
 
 /**
  * A run's plan besides its rows, in items of bounded size: the outline's layers, the rows' target sets,
- * the nodes' statuses when it was planned, the stage of each row by target (what progress is read from).
+ * the nodes' statuses when it was planned, the stage of each row by target (what progress is read from); and,
+ * once it has ended, what its tasks took (what the next plan reads).
  */
 export interface PlanRepository {
   putLayers(runId: number, layers: OutlineLayer[]): Promise<void>;
@@ -195,6 +217,13 @@ export interface PlanRepository {
   rowStages(runId: number): Promise<Map<number, Map<number, number>> | null>;
   /** The run's planned rows by stage index; null when the plan stored none. */
   stageCounts(runId: number): Promise<Map<number, number> | null>;
+  /**
+   * Records the seconds each task of the run took, by task id (engine/plan.ts `taskDurations`), once it has
+   * ended: what the next run's plan orders its layers by. Durations too many for one item are not recorded.
+   */
+  putDurations(runId: number, durations: ReadonlyMap<string, number>): Promise<void>;
+  /** The seconds each task of the run took, as recorded when it ended; null when none was recorded. */
+  durations(runId: number): Promise<Map<string, number> | null>;
 }
 
 export interface Repositories {

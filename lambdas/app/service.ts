@@ -7,7 +7,7 @@ import type { DotQuery, SubgraphQuery } from '../domain/graph-view.js';
 import type { Node } from '../domain/model.js';
 import type { PageRequest } from '../domain/page.js';
 import type { Task } from '../domain/task.js';
-import { type DeployRequest, deployChanges } from './deployments/deploy.js';
+import { type DeployRequest, deployChanges, deployTasks } from './deployments/deploy.js';
 import { type PreviewRequest, previewChanges } from './deployments/preview.js';
 import { resetCluster } from './deployments/reset.js';
 import { discoverNodes } from './engine/discovery.js';
@@ -69,6 +69,8 @@ export function createService(ctx: Context) {
     getAttributes: (clusterId: number) => getAttributes(ctx, clusterId),
     putAttributes: (clusterId: number, edit: Record<string, unknown>) => putAttributes(ctx, clusterId, edit),
     deployChanges: (clusterId: number, request?: DeployRequest) => deployChanges(ctx, clusterId, request),
+    deployTasks: (clusterId: number, nodes: number[], tasks: string[]) =>
+      deployTasks(ctx, clusterId, nodes, tasks),
     /** What deployChanges would run now, decided as it decides (nothing written). */
     previewChanges: (clusterId: number, request: PreviewRequest) => previewChanges(ctx, clusterId, request),
     resetCluster: (clusterId: number) => resetCluster(ctx, clusterId),

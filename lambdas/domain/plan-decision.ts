@@ -22,8 +22,8 @@ export interface NodeBefore {
   status: NodeStatus;
   errorType: NodeErrorType | null;
   /**
-   * It takes on new roles in this run: what ran on it before no longer counts (the plan step forgets its
-   * last runs, so the plan step itself passes false with the last runs already forgotten).
+   * It takes on new roles in this run (`projectNodes`): what ran on it before no longer counts, so its last
+   * runs are not read (the plan step forgets them too).
    */
   newRoles: boolean;
   /** Its last successful runs: task name to the fingerprint of the inputs it ran with. */
@@ -127,14 +127,35 @@ export function decideWork(input: {
 }
 
 /**
+ * An entry whose condition read `deployment_id` (legacy `settings:deployment_id`, yaql `$.deployment_id`):
+ * the run's id is only given when "Deploy changes" is pressed, so the preview's verdict, evaluated with the
+ * id the next run is expected to get, is decided for good when the deployment is planned. Said in the reason.
+ */
+export function decidedWhenPlanned(decision: TaskDecision, expectedRunId: number): TaskDecision {
+  const note = `the condition reads deployment_id, previewed as ${expectedRunId}`;
+  return { ...decision, reason: `${decision.reason} (decided when the deployment is planned: ${note})` };
+}
+
+/** The run's nodes as its plan step makes them (`projectNodes`). */
+export interface NodeProjection {
+  /** The run's nodes, in the order given, with their roles and primary roles as they will be. */
+  nodes: Node[];
+  /** The run's nodes whose roles grow: they take on new roles. */
+  newRoles: Set<number>;
+  /** The cluster's nodes whose primary roles change (a member outside the run may lose one), by id. */
+  primaryRoles: Map<number, string[]>;
+}
+
+/**
  * The run's nodes as its plan step will make them, without writing anything: pending roles taken on (a node
- * whose roles grow takes on new roles) and the graph's primaries elected among the cluster's members.
+ * whose roles grow takes on new roles) and the graph's primaries elected among the cluster's members. The plan
+ * step writes what changes (engine/plan.ts); the restart preview and the deployment's checks only read it.
  */
 export function projectNodes(
   members: readonly Node[],
   selected: readonly Node[],
   primaryRolesUsed: readonly string[],
-): { nodes: Node[]; newRoles: Set<number> } {
+): NodeProjection {
   const newRoles = new Set<number>();
   const projected = selected.map((n) => {
     if (!n.pendingAddition && n.pendingRoles.length === 0) return n;
@@ -142,13 +163,15 @@ export function projectNodes(
     if (roles.length !== n.roles.length) newRoles.add(n.id);
     return { ...n, roles, pendingRoles: [], pendingAddition: false };
   });
-  const elected = electPrimaries(
-    members.map((m) => projected.find((n) => n.id === m.id) ?? m),
+  const byId = new Map(projected.map((n) => [n.id, n]));
+  const primaryRoles = electPrimaries(
+    members.map((m) => byId.get(m.id) ?? m),
     new Set(selected.map((n) => n.id)),
     primaryRolesUsed,
   );
   return {
-    nodes: projected.map((n) => ({ ...n, primaryRoles: elected.get(n.id) ?? n.primaryRoles })),
+    nodes: projected.map((n) => ({ ...n, primaryRoles: primaryRoles.get(n.id) ?? n.primaryRoles })),
     newRoles,
+    primaryRoles,
   };
 }

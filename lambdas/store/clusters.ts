@@ -25,6 +25,7 @@
  * over. Clusters stored before claims existed have none: releasing a claim that is not there is nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { Editable } from '../domain/attributes.js';
 import type { GraphTask } from '../domain/graph.js';
@@ -337,11 +338,33 @@ export class DynamoClusters {
     return [...(own ? [own] : []), ...others.sort((a, b) => a.type.localeCompare(b.type))];
   }
 
+  /** The types of the cluster's own graphs other than `default`, by type, read by key only (no graph body). */
+  async typedGraphTypes(clusterId: number): Promise<string[]> {
+    return (await this.typedGraphKeys(clusterId))
+      .map((key) => key.sk.slice(TYPED_GRAPH_PREFIX.length))
+      .sort((a, b) => a.localeCompare(b));
+  }
+
+  /** The keys of the cluster's graphs other than `default`: a Query that projects the key alone. */
   private async typedGraphKeys(clusterId: number): Promise<Key[]> {
-    return (await this.table.query(configPk(clusterId), TYPED_GRAPH_PREFIX)).map((item) => ({
-      pk: String(item.pk),
-      sk: String(item.sk),
-    }));
+    const keys: Key[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.table.doc.send(
+        new QueryCommand({
+          TableName: this.table.name,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :p)',
+          ProjectionExpression: '#pk, #sk',
+          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+          ExpressionAttributeValues: { ':pk': configPk(clusterId), ':p': TYPED_GRAPH_PREFIX },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) keys.push({ pk: String(item.pk), sk: String(item.sk) });
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return keys;
   }
 
   async getAttributes(clusterId: number): Promise<Editable | null> {

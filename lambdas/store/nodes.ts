@@ -2,13 +2,26 @@
  * Nodes, the SSM instance each stands for, and the last successful run of each task on each node.
  * Nodes live in one partition; an instance item maps an SSM instance id to its node id (claimed once);
  * last runs are one partition per node, one item per task.
+ *
+ * A hostname given by `PUT nodes/{id}/` is held by a claim item (`NODE_HOSTNAME` / `<hostname>`, holding
+ * the node's id and a token of the request that claimed it), put with `attribute_not_exists`: the new
+ * hostname is claimed first, the node written under a condition on its old hostname, the old claim released
+ * after (or the new one, by its token, when the write lost). A claim whose node is gone or has another
+ * hostname, older than `HOSTNAME_CLAIM_GRACE_MS` (no request that claimed it is still on its way), is stale
+ * and may be taken over. The hostname a node is discovered with (its instance's name) has no claim, nor has
+ * one stored before claims: releasing a claim that is not there is nothing.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { WriteConflictError } from '../domain/errors.js';
 import type { LastRun, Node } from '../domain/model.js';
 import { NODE_ERROR_TYPES, NODE_STATUSES } from '../domain/status.js';
 import { conditional, held, type Item, type Key, pad, parseItem, type Table } from './table.js';
 
 const NODE_PK = 'NODE';
+const HOSTNAME_PK = 'NODE_HOSTNAME';
+/** A hostname claim younger than this may belong to a hostname change still on its way. */
+export const HOSTNAME_CLAIM_GRACE_MS = 60_000;
 
 const nodeSchema = z.object({
   id: z.number().int(),
@@ -47,6 +60,26 @@ const nodeCodec = {
   fromItem: (item: Item): Node => parseItem(nodeSchema, item),
   instanceKey: (instanceId: string): Key => ({ pk: 'INSTANCE', sk: instanceId }),
 };
+
+const hostnameClaimSchema = z.object({ nodeId: z.number().int(), claimedAt: z.string(), token: z.string() });
+
+const hostnameCodec = {
+  key: (hostname: string): Key => ({ pk: HOSTNAME_PK, sk: hostname }),
+  toItem: (hostname: string, nodeId: number, claimedAt: string, token: string): Item => ({
+    ...hostnameCodec.key(hostname),
+    entity: 'node-hostname',
+    nodeId,
+    claimedAt,
+    token,
+  }),
+  fromItem: (item: Item) => parseItem(hostnameClaimSchema, item),
+};
+
+/** What a node must still be for a guarded write of it to hold. */
+export type NodeExpectation = Pick<Node, 'clusterId' | 'hostname' | 'status' | 'errorType'>;
+
+/** A hostname claim: the token of this request's claim, or the node that holds the hostname. */
+export type HostnameClaim = { claimed: true; token: string } | { claimed: false; holder: number };
 
 const lastRunCodec = {
   pk: (nodeId: number): string => `LASTRUN#${pad(nodeId)}`,
@@ -118,6 +151,71 @@ export class DynamoNodes {
         ? undefined
         : { expr: 'clusterId = :cid', values: { ':cid': expectClusterId } };
     return nodeCodec.fromItem(await this.table.update(nodeCodec.key(id), patch, condition));
+  }
+
+  /**
+   * Writes `patch` only while the node is in the cluster, with the hostname and status, of `expect`; a node
+   * that is not (or is gone) is a WriteConflictError.
+   */
+  async updateWhile(id: number, patch: Partial<Node>, expect: NodeExpectation): Promise<Node> {
+    const condition = {
+      expr: 'clusterId = :cid AND hostname = :host AND #status = :st AND errorType = :et',
+      names: { '#status': 'status' },
+      values: {
+        ':cid': expect.clusterId,
+        ':host': expect.hostname,
+        ':st': expect.status,
+        ':et': expect.errorType,
+      },
+    };
+    return nodeCodec.fromItem(await this.table.update(nodeCodec.key(id), patch, condition));
+  }
+
+  /**
+   * Claims a hostname for a node (see the header): the claim's token when this request holds it now, else
+   * the node that holds it (its hostname, or a change to it still on its way; that node may be this one).
+   * A stale claim is taken over. A claim that keeps vanishing under the attempts is a WriteConflictError.
+   */
+  async claimHostname(hostname: string, nodeId: number): Promise<HostnameClaim> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = Date.now();
+      const claimedAt = new Date(now).toISOString();
+      const token = randomUUID();
+      const item = hostnameCodec.toItem(hostname, nodeId, claimedAt, token);
+      if (await held(this.table.put(item, true))) return { claimed: true, token };
+      const found = await this.table.get(hostnameCodec.key(hostname));
+      if (!found) continue; // released in the meantime: claim it again
+      const claim = hostnameCodec.fromItem(found);
+      const holder = await this.get(claim.nodeId);
+      const young = Date.parse(claim.claimedAt) > now - HOSTNAME_CLAIM_GRACE_MS;
+      if (holder?.hostname === hostname || young) return { claimed: false, holder: claim.nodeId };
+      const takenOver = await held(
+        this.table.update(
+          hostnameCodec.key(hostname),
+          { nodeId, claimedAt, token },
+          { expr: '#token = :old', names: { '#token': 'token' }, values: { ':old': claim.token } },
+        ),
+      );
+      if (takenOver) return { claimed: true, token };
+    }
+    throw new WriteConflictError(`The claim of hostname '${hostname}' changed at the same time: try again`);
+  }
+
+  /**
+   * Releases a node's claim on a hostname (with `token`, only the claim that request took); nothing when
+   * the node holds none (a hostname it was discovered with, or stored before claims).
+   */
+  async releaseHostname(hostname: string, nodeId: number, token?: string): Promise<void> {
+    // `token` is a reserved word of DynamoDB's expressions
+    const condition =
+      token === undefined
+        ? { expr: 'nodeId = :me', values: { ':me': nodeId } }
+        : {
+            expr: 'nodeId = :me AND #token = :token',
+            names: { '#token': 'token' },
+            values: { ':me': nodeId, ':token': token },
+          };
+    await held(this.table.delete(hostnameCodec.key(hostname), condition));
   }
 
   async lastRuns(nodeId: number): Promise<LastRun[]> {

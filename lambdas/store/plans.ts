@@ -10,7 +10,12 @@
  *   STAGES_PER_CHUNK characters or NODES_PER_CHUNK targets to an item, and the rows of each stage of the whole
  *   run in one small item (what the run's progress is read from).
  * Written by the plan step before the run's item records the plan, so that a retried plan rewrites them.
+ * Besides, once the run has ended, Finish writes the seconds each task took (the median over its nodes) in one
+ * small item, `PLAN#D#`: what the next run's plan orders its layers by, read instead of this run's rows. It
+ * holds one number per task that ran (a graph has at most MAX_GRAPH_TASKS, domain/graph.ts); durations that
+ * would not fit one item (the longest task ids) are not written, and the next plan reads the rows.
  */
+import { ITEM_KEY_ROOM_BYTES, itemSize, MAX_ITEM_BYTES } from '../domain/dynamo-limits.js';
 import { decodeStages, encodeStages } from '../domain/progress.js';
 import type { TargetSets } from '../domain/requirements.js';
 import type { LayerStage } from '../domain/stage.js';
@@ -30,6 +35,7 @@ const SETS_PREFIX = 'PLAN#S#';
 const NODES_PREFIX = 'PLAN#N#';
 const STAGES_PREFIX = 'PLAN#R#';
 const COUNTS_KEY = 'PLAN#C#';
+const DURATIONS_KEY = 'PLAN#D#';
 
 const layer = (value: unknown): OutlineLayer => {
   const l = value as Record<string, unknown>;
@@ -176,5 +182,30 @@ export class DynamoPlans {
     if (!item) return null;
     const stages = (item.stages ?? {}) as Record<string, unknown>;
     return new Map(Object.entries(stages).map(([index, n]) => [Number(index), Number(n)]));
+  }
+
+  /** The seconds each task of the ended run took, by task id, in one item (unless it would not fit one). */
+  async putDurations(runId: number, durations: ReadonlyMap<string, number>): Promise<void> {
+    const item: Item = {
+      pk: runPk(runId),
+      sk: DURATIONS_KEY,
+      entity: 'plan-durations',
+      seconds: Object.fromEntries(durations),
+    };
+    if (itemSize(item) + ITEM_KEY_ROOM_BYTES > MAX_ITEM_BYTES) return;
+    await this.table.put(item);
+  }
+
+  /** The seconds each task of the run took; null when its end recorded none (or a value is not a duration). */
+  async durations(runId: number): Promise<Map<string, number> | null> {
+    const item = await this.table.get({ pk: runPk(runId), sk: DURATIONS_KEY });
+    const seconds = item?.seconds;
+    if (seconds === null || typeof seconds !== 'object' || Array.isArray(seconds)) return null;
+    const durations = new Map<string, number>();
+    for (const [task, value] of Object.entries(seconds)) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return null;
+      durations.set(task, value);
+    }
+    return durations;
   }
 }

@@ -43,6 +43,15 @@
  *   `meta.numa_topology` and NodeUpdate does not: a KeyError on Nailgun 9.0 as well; not checked here).
  *   `fuel2 node label set -l k=v -n ID..` (set_labels_for_nodes): per node GET nodes/{id}/ (its labels),
  *   then PUT nodes/{id}/ `{"labels": merged}`, reads `id`; `label list`: GET nodes/, reads labels.
+ * - `fuel2 graph list` without --env (9.2 fuelclient/v1/graph.py GraphClient.list -> get_all_graphs_list,
+ *   commands/graph.py GraphList): GET graphs/ (no params); `--cluster` / `--release` / `--plugins` keep the
+ *   graphs with a relation whose model is that word; each row a copy with relations and tasks formatted as
+ *   9.0's, then data_utils.get_display_data_multi (`.get`: a missing column is None, but relations and tasks
+ *   are read with `[]`), sorted by id (Python 2: a null id sorts first).
+ * - `fuel release --rel N` (9.0.0 fuelclient/cli/actions/release.py ReleaseAction.list, objects/release.py
+ *   `instance_api_path = releases/{0}/`, objects/base.py get_fresh_data): GET releases/{id}/, printed with
+ *   cli/formatting.py format_table's acceptable_keys id, name, state, operating_system, version (`value[key]`:
+ *   a KeyError for a missing one). fuel2 9.0 and 9.2 have no `release show`.
  * - `fuel2 release list` (9.2 commands/release.py): GET releases/, columns id, name, state, operating_system,
  *   version. `fuel2 role list -r ID | -e ID` (9.2 v1/role.py, objects/role.py): GET releases/{id}/roles/ or
  *   clusters/{id}/roles/, pops `meta` and reads its group, conflicts, description; columns name, group,
@@ -679,6 +688,51 @@ export async function releaseList(c: FuelClient): Promise<Row[]> {
   const rows = await c.get<Row[]>('releases/');
   displayAll(RELEASE_LIST_COLUMNS, rows);
   return rows;
+}
+
+/** `fuel release --rel N` (9.0.0): the row format_table prints (acceptable_keys, each a KeyError when missing). */
+export const RELEASE_TABLE_KEYS = ['id', 'name', 'state', 'operating_system', 'version'] as const;
+
+export async function releaseShow(c: FuelClient, id: number): Promise<unknown[]> {
+  const release = await c.get<Row>(`releases/${id}/`);
+  return display(RELEASE_TABLE_KEYS, release);
+}
+
+/** The filters of `fuel2 graph list` (9.2): `--cluster`, `--plugins`, `--release` (append_const). */
+export type GraphListFilter = 'cluster' | 'plugins' | 'release';
+
+/**
+ * `fuel2 graph list [--cluster] [--plugins] [--release]` without `--env` (9.2): GET graphs/, the graphs
+ * with a relation of a model named in the filters (all without filters), as printed, sorted by id.
+ */
+export async function graphListAll(c: FuelClient, filters?: GraphListFilter[]): Promise<unknown[][]> {
+  const all = await c.get<Row[]>('graphs/');
+  const wanted = filters && filters.length > 0 ? new Set<string>(filters) : null;
+  const graphs = all.filter(
+    (g) => !wanted || (g.relations as Row[]).some((r) => wanted.has(String(r.model))),
+  );
+  const shown = graphs.map((d) => {
+    if (!('relations' in d)) throw new Error("KeyError: 'relations'");
+    if (!('tasks' in d)) throw new Error("KeyError: 'tasks'");
+    return {
+      ...d,
+      relations: (d.relations as Row[])
+        .map((r) => `as "${String(r.type)}" to ${String(r.model)}(ID=${String(r.model_id)})`)
+        .join('\n'),
+      tasks: (d.tasks as Row[])
+        .map((t) => {
+          if (!('id' in t)) throw new Error("KeyError: 'id'");
+          return String(t.id);
+        })
+        .sort()
+        .join(', '),
+    };
+  });
+  // get_display_data_multi: `data.get(field)`, a missing column is None
+  const rows = shown.map((row) => GRAPH_LIST_COLUMNS.map((field) => (row as Row)[field] ?? null));
+  // sorted by the id column; Python 2 orders None before any number
+  const before = (a: unknown, b: unknown) => (a === null ? b !== null : b !== null && Number(a) < Number(b));
+  return rows.sort((a, b) => (before(a[0], b[0]) ? -1 : before(b[0], a[0]) ? 1 : 0));
 }
 
 /** fuelclient/commands/role.py RoleList.columns */

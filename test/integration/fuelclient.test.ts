@@ -51,6 +51,10 @@
  * - `fuel2 node update ID --name`, `fuel2 node label set` (fuelclient/v1/node.py):
  *     PUT /api/v1/nodes/{id}/ {"name"}; label set: GET /api/v1/nodes/{id}/, PUT /api/v1/nodes/{id}/ {"labels"}
  * - `fuel node --node-id N --delete-from-db --force` (cli/actions/node.py): DELETE /api/v1/nodes/?ids=N
+ * - `fuel2 graph list` without --env (9.2 fuelclient/v1/graph.py get_all_graphs_list, commands/graph.py):
+ *     GET /api/v1/graphs/                       reads id, name, tasks[].id, relations[] type/model/model_id
+ * - `fuel release --rel ID` (9.0.0 fuelclient/cli/actions/release.py, objects/release.py):
+ *     GET /api/v1/releases/{id}/                reads id, name, state, operating_system, version
  * - `fuel2 release list`, `fuel2 role list -r ID | -e ID` (9.2 commands/release.py, commands/role.py):
  *     GET /api/v1/releases/  reads id, name, state, operating_system, version
  *     GET /api/v1/releases/{id}/roles/ | /api/v1/clusters/{id}/roles/  reads name, meta.group/conflicts/description
@@ -73,6 +77,7 @@ import {
   graphDownloadDot,
   graphExecute,
   graphList,
+  graphListAll,
   graphUpload,
   historyShow9,
   historyShowLater,
@@ -82,8 +87,10 @@ import {
   nodeList,
   nodeUpdateName,
   OLD_ENV_LIST_KEYS,
+  RELEASE_TABLE_KEYS,
   type Row,
   releaseList,
+  releaseShow,
   roleList,
   TASK_SHOW_COLUMNS,
   taskDelete,
@@ -631,6 +638,44 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     client.take();
   });
 
+  it("fuel2 graph list without --env (9.2): GET graphs/, every environment's graphs, --release / --cluster", async () => {
+    const rollback = [shell('rb-2', '*', 'true'), shell('rb-1', '*', 'true')];
+    await graphUpload(client, envId, 'rollback', rollback);
+    client.take();
+
+    const rows = await graphListAll(client);
+    expect(client.take()).toEqual([get('/api/v1/graphs/')]);
+    const column = (name: (typeof GRAPH_LIST_COLUMNS)[number]) => GRAPH_LIST_COLUMNS.indexOf(name);
+    const byRelation = new Map(rows.map((r) => [String(r[column('relations')]), r]));
+    // the one environment of this file: its own default graph (deployment_tasks/), and the rollback graph
+    expect([...byRelation.keys()].sort()).toEqual([
+      `as "default" to cluster(ID=${envId})`,
+      `as "rollback" to cluster(ID=${envId})`,
+    ]);
+    const own = byRelation.get(`as "rollback" to cluster(ID=${envId})`);
+    expect(typeof own?.[column('id')]).toBe('number');
+    expect(own?.[column('name')]).toBeNull();
+    expect(own?.[column('tasks')]).toBe('rb-1, rb-2');
+    const ownDefault = byRelation.get(`as "default" to cluster(ID=${envId})`);
+    expect(ownDefault?.[column('tasks')]).toBe(
+      graph
+        .map((t) => t.id)
+        .sort()
+        .join(', '),
+    );
+    // sorted by id, as printed
+    const ids = rows.map((r) => r[column('id')] as number);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+
+    // the filters are the client's own: the same request, then the graphs of a relation of that model
+    expect(await graphListAll(client, ['cluster'])).toEqual(rows);
+    expect(await graphListAll(client, ['release'])).toEqual([]);
+    expect(client.take()).toEqual([get('/api/v1/graphs/'), get('/api/v1/graphs/')]);
+
+    await graphDelete(client, envId, 'rollback');
+    client.take();
+  });
+
   it('fuel graph --download: deployment_tasks (start/end, skip), then graph.gv as DOT text', async () => {
     const all = await graphDownloadDot(client, envId);
     const ids = graph.map((t) => t.id);
@@ -719,6 +764,16 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     const envRoles = await roleList(client, 'clusters', envId);
     expect(client.take()).toEqual([get(`/api/v1/clusters/${envId}/roles/`)]);
     expect(envRoles.map((r) => r.name)).toEqual(expect.arrayContaining(['controller', 'compute']));
+
+    // `fuel release --rel 1` (9.0.0): GET releases/1/, the same values as the list's row
+    const shown = await releaseShow(client, 1);
+    expect(client.take()).toEqual([get('/api/v1/releases/1/')]);
+    expect(shown).toEqual(RELEASE_TABLE_KEYS.map((key) => releases[0]?.[key]));
+    expect(shown).toEqual([1, 'Mitaka on Ubuntu 14.04', 'available', 'Ubuntu', 'mitaka-9.0']);
+    const missing = await releaseShow(client, 2).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(FuelHttpError);
+    expect((missing as FuelHttpError).status).toBe(404);
+    expect(client.take()).toEqual([get('/api/v1/releases/2/')]);
 
     const refused = await envCreate(client, `fuelclient-r2-${Date.now()}`, 2).catch((e: unknown) => e);
     expect((refused as FuelHttpError).status).toBe(400);

@@ -3,10 +3,12 @@
  * first deployment, after a stop (resume 0 and 1), and after a change of the graph, it lists exactly what
  * the `PUT clusters/{id}/changes/` that follows runs and skips, on which node and in which layer (compared
  * with that run's history rows); it writes nothing, answers 409 while a deployment runs, and 400 for bad
- * input.
+ * input. A condition on the run's id (`deployment_id`) is previewed with the id the run then gets, and marked
+ * as decided when the deployment is planned.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, DeploymentPreviewJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
+import { taskDurations } from '../../lambdas/app/engine/plan.js';
 import type { HistoryRow } from '../../lambdas/domain/history.js';
 import { targetJson } from '../../lambdas/domain/targets.js';
 import type { Runtime } from '../../local/runtime.js';
@@ -245,6 +247,61 @@ describe('the restart preview', () => {
     expect((await api.call('PUT', `/api/v1/clusters/${clusterId}/changes/preview/`)).status).toBe(405);
     const tasks = await api.ok<TaskJson[]>('GET', `/api/v1/tasks/?cluster_id=${clusterId}`);
     expect(tasks.filter((t) => t.status === 'running')).toEqual([]);
+  });
+
+  it('a condition on deployment_id: previewed with the id the run gets, marked, run as previewed', async () => {
+    const own = (await api.ok<ClusterJson>('POST', '/api/v1/clusters/', { name: `preview-id-${Date.now()}` }))
+      .id;
+    const [node] = await freeNodes(api, 1);
+    await api.ok('POST', `/api/v1/clusters/${own}/assignment/`, [{ id: node?.id, roles: ['compute'] }]);
+    // on every run; on the run with this id (legacy); on the run after it (yaql)
+    const graphFor = (id: number) => [
+      shell('a', '*', 'echo a'),
+      { ...shell('any-run', '*', 'echo any', ['a']), condition: { yaql_exp: '$.deployment_id > 0' } },
+      { ...shell('this-run', '*', 'echo this', ['a']), condition: `settings:deployment_id == ${id}` },
+      {
+        ...shell('next-run', '*', 'echo next', ['a']),
+        condition: { yaql_exp: `$.deployment_id = ${id + 1}` },
+      },
+    ];
+    const previewOwn = () => api.ok<DeploymentPreviewJson>('GET', `/api/v1/clusters/${own}/changes/preview/`);
+    const tasksOfOwn = (p: DeploymentPreviewJson) =>
+      Object.fromEntries(
+        (p.nodes.find((n) => n.node_id === String(node?.id))?.tasks ?? []).map((t) => [
+          t.task_name,
+          `${t.action}: ${t.reason}`,
+        ]),
+      );
+    // the id previewed, as the reasons name it
+    const idPreviewed = (p: DeploymentPreviewJson) =>
+      Number(/previewed as (\d+)\)$/.exec(tasksOfOwn(p)['any-run'] ?? '')?.[1]);
+    await api.ok('PUT', `/api/v1/clusters/${own}/deployment_tasks/`, graphFor(0));
+    const expected = idPreviewed(await previewOwn());
+    expect(expected).toBeGreaterThan(0);
+    // uploading a graph takes no task id: the preview still expects the same one
+    await api.ok('PUT', `/api/v1/clusters/${own}/deployment_tasks/`, graphFor(expected));
+    const p = await previewOwn();
+    const decidedThen =
+      '(decided when the deployment is planned: the condition reads deployment_id, ' +
+      `previewed as ${expected})`;
+    expect(tasksOfOwn(p)).toEqual({
+      a: 'run: node is being provisioned',
+      'any-run': `run: node is being provisioned ${decidedThen}`,
+      'this-run': `run: node is being provisioned ${decidedThen}`,
+      'next-run': `skip: condition is false: yaql_exp: $.deployment_id = ${expected + 1} ${decidedThen}`,
+    });
+
+    const started = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${own}/changes/`, {});
+    expect(started.id).toBe(expected);
+    expect((await waitForTask(api, started.id)).status).toBe('ready');
+    const rows = await expectRunAsPreviewed(p, started.id);
+    expect(
+      Object.fromEntries(rows.filter((r) => r.layer !== null).map((r) => [r.taskName, r.status])),
+    ).toEqual({ a: 'ready', 'any-run': 'ready', 'this-run': 'ready', 'next-run': 'skipped' });
+    // what each task took is kept for the next plan in one item, as the run's rows say
+    const durations = await runtime.repos.plans.durations(started.id);
+    expect(durations && [...durations.keys()].sort()).toEqual(['a', 'any-run', 'this-run']);
+    expect(durations).toEqual(taskDurations(rows));
   });
 
   it('an environment without nodes: the 400 the deployment gives', async () => {

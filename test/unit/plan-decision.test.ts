@@ -1,12 +1,13 @@
 /**
  * What "Deploy changes" runs and skips, and why (domain/plan-decision.ts): the decision the plan step writes
- * into its rows and the restart preview shows. Each reason, the resume rule, provisioning, and the preview's
- * reply size on the reference graph at 1,000 nodes.
+ * into its rows and the restart preview shows. Each reason, the resume rule, provisioning, the nodes as the
+ * plan step makes them, the entries whose condition reads the run's id, and the preview's reply size on the
+ * reference graph at 1,000 nodes (grouped by the preview's own `previewNodes`).
  */
 import { describe, expect, it } from 'vitest';
 import { layoutRoles, provisionedNode } from '../../bench/lib/reference.js';
 import { previewJson, previewTooLarge } from '../../lambdas/api/serialize-preview.js';
-import type { DeploymentPreview } from '../../lambdas/app/deployments/preview.js';
+import { previewNodes } from '../../lambdas/app/deployments/preview.js';
 import { expandGraph } from '../../lambdas/app/engine/plan.js';
 import { defaultAttributes } from '../../lambdas/domain/attributes.js';
 import { graphFingerprints, taskFingerprint } from '../../lambdas/domain/fingerprint.js';
@@ -14,6 +15,7 @@ import type { GraphTask } from '../../lambdas/domain/graph.js';
 import type { Node } from '../../lambdas/domain/model.js';
 import {
   type DecisionMode,
+  decidedWhenPlanned,
   decideWork,
   type NodeBefore,
   projectNodes,
@@ -43,6 +45,22 @@ function nodeIn(
 }
 
 const on3 = (task = 'a') => ({ task, nodeId: 3, noop: null });
+
+const node = (id: number, roles: string[], pendingRoles: string[] = []): Node => ({
+  ...provisionedNode({
+    id,
+    instanceId: `mi-${id}`,
+    name: `node-${id}`,
+    ip: `10.0.0.${id}`,
+    mac: '52:54:00:00:00:00',
+    role: 'x',
+    online: true,
+    clusterId: 1,
+    discoveredAt: new Date(0).toISOString(),
+  }),
+  roles,
+  pendingRoles,
+});
 
 describe('which nodes are provisioned', () => {
   it('a node that never finished provisioning, unless only deploying', () => {
@@ -180,22 +198,6 @@ describe('what runs on a node, and why', () => {
 });
 
 describe('the nodes as the plan step will make them', () => {
-  const node = (id: number, roles: string[], pendingRoles: string[] = []): Node => ({
-    ...provisionedNode({
-      id,
-      instanceId: `mi-${id}`,
-      name: `node-${id}`,
-      ip: `10.0.0.${id}`,
-      mac: '52:54:00:00:00:00',
-      role: 'x',
-      online: true,
-      clusterId: 1,
-      discoveredAt: new Date(0).toISOString(),
-    }),
-    roles,
-    pendingRoles,
-  });
-
   it('takes pending roles on (a node whose roles grow takes on new roles) and elects primaries', () => {
     const members = [node(1, [], ['controller']), node(2, ['compute']), node(3, ['compute'], ['compute'])];
     const { nodes, newRoles } = projectNodes(members, members, ['controller']);
@@ -207,6 +209,77 @@ describe('the nodes as the plan step will make them', () => {
     expect([...newRoles]).toEqual([1]);
     // nothing of the members was changed
     expect(members[0]?.pendingRoles).toEqual(['controller']);
+  });
+
+  it('says which members change primary roles, those outside the run too (what the plan step writes)', () => {
+    // node 1 held the primary and is leaving; node 3, outside the run, is elected over it: not a candidate,
+    // node 2 is; node 4 is outside the run and untouched
+    const leaving = { ...node(1, ['controller']), primaryRoles: ['controller'], pendingDeletion: true };
+    const members = [leaving, node(2, ['controller']), node(3, ['compute']), node(4, ['controller'])];
+    const run = members.filter((n) => n.id === 2 || n.id === 3);
+    const projection = projectNodes(members, run, ['controller']);
+    expect([...projection.primaryRoles]).toEqual([
+      [1, []],
+      [2, ['controller']],
+    ]);
+    expect(projection.nodes.map((n) => [n.id, n.primaryRoles])).toEqual([
+      [2, ['controller']],
+      [3, []],
+    ]);
+    expect(projectNodes(members, run, []).primaryRoles.size).toBe(0);
+  });
+});
+
+describe('entries whose condition reads the run id', () => {
+  const cluster = {
+    id: 1,
+    name: 'c',
+    status: 'deployment' as const,
+    releaseId: 1,
+    isCustomized: true,
+    deploymentTaskId: null,
+    createdAt: '',
+  };
+  const task = (id: string, condition?: GraphTask['condition']): GraphTask => ({
+    id,
+    type: 'shell',
+    roles: '*',
+    parameters: { cmd: 'true', timeout: 60 },
+    ...(condition === undefined ? {} : { condition }),
+  });
+  const graph = [
+    task('plain'),
+    task('by-setting', 'settings:deployment.stop_timeout.value == 600'),
+    task('legacy', 'settings:deployment_id == 42'),
+    task('yaql', { yaql_exp: '$.deployment_id = 42' }),
+    task('whole', { yaql_exp: "$.toYaml() != ''" }),
+  ];
+  const nodes = [node(7, ['compute'])];
+  const expand = (runId: number) =>
+    expandGraph(
+      { master: { instanceId: null, ip: '10.20.0.2' } },
+      { cluster, editable: defaultAttributes(), graph, nodes, runId },
+    );
+
+  it('are found, legacy and yaql, and the verdict is the run id given', () => {
+    const at42 = expand(42);
+    expect([...at42.readsDeploymentId].sort()).toEqual(['legacy@7', 'whole@7', 'yaql@7']);
+    const runs = (e: ReturnType<typeof expand>) =>
+      e.deployment.instances.filter((i) => i.noop === null).map((i) => i.task);
+    expect(runs(at42).sort()).toEqual(['by-setting', 'legacy', 'plain', 'whole', 'yaql']);
+    expect(runs(expand(7)).sort()).toEqual(['by-setting', 'plain', 'whole']);
+    // the node's data itself is left as it was
+    expect(at42.data.of(7).deployment_id).toBe(42);
+  });
+
+  it('say in their reason that the deployment decides, with the id previewed', () => {
+    const d = decidedWhenPlanned({ action: 'run', kind: 'run', reason: 'node was stopped' }, 42);
+    expect(d).toEqual({
+      action: 'run',
+      kind: 'run',
+      reason:
+        'node was stopped (decided when the deployment is planned: the condition reads deployment_id, previewed as 42)',
+    });
   });
 });
 
@@ -259,29 +332,16 @@ describe('the size of a preview', () => {
       instances: deployment.instances,
       fingerprints,
     });
-    const byTarget = new Map<number, DeploymentPreview['nodes'][number]>();
-    deployment.instances.forEach((i, k) => {
-      const entry = byTarget.get(i.nodeId) ?? {
-        target: i.nodeId,
-        name: `node-${i.nodeId}`,
-        provision: { provision: false, reason: null },
-        tasks: [],
-      };
-      byTarget.set(i.nodeId, entry);
-      entry.tasks.push({
-        task: i.task,
-        layer: i.layer,
-        decision: decision.tasks[k] as (typeof decision.tasks)[0],
-      });
-    });
     const json = previewJson({
       clusterId: 1,
       resume: true,
       layers: deployment.layers.length,
-      nodes: [...byTarget.values()],
+      nodes: previewNodes(nodes, deployment.instances, decision),
     });
     const bytes = Buffer.byteLength(JSON.stringify(json));
     expect(json.summary.run + json.summary.skip).toBe(deployment.instances.length);
+    // the nodes by id, then the sync node (the reference graph has no master task)
+    expect(json.nodes.map((n) => n.node_id)).toEqual([...nodes.map((n) => String(n.id)), null]);
     expect(json.summary.run).toBe(0);
     expect(deployment.instances.length).toBeGreaterThan(15_000);
     expect(bytes).toBeLessThan(3 * 1024 * 1024);

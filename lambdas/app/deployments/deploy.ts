@@ -148,6 +148,20 @@ export async function assertDeployable(ctx: Context, c: Cluster, action: string)
 export type DeployRequest = Pick<DeployMode, 'force' | 'resume'> &
   Partial<Pick<DeployMode, 'scope' | 'nodes' | 'tasks'>>;
 
+/**
+ * `PUT clusters/{id}/deploy_tasks/?nodes=` (`fuel node --node 1,2 --tasks a b`): the tasks named, on those
+ * nodes. They run even where their inputs are unchanged since they last ran: the operator asked for them by
+ * name.
+ */
+export function deployTasks(
+  ctx: Context,
+  clusterId: number,
+  nodes: number[],
+  tasks: string[],
+): Promise<DeploymentRun> {
+  return deployChanges(ctx, clusterId, { force: true, resume: false, scope: 'deploy', nodes, tasks });
+}
+
 /** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
 export async function deployChanges(
   ctx: Context,

@@ -15,6 +15,7 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
   // one read of the nodes for the whole pass: an instance already a node costs no request of its own
   const all = await nodes.list();
   const byInstance = new Map(all.map((n) => [n.instanceId, n]));
+  const hostnames = new Set(all.map((n) => n.hostname));
   for (const gone of all.filter((n) => n.online && !present.has(n.instanceId))) {
     await nodes.update(gone.id, { online: false });
     updated++;
@@ -33,12 +34,16 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
     }
     const id = known ?? (await nodes.claimInstance(instance.instanceId, await nodes.nextId()));
     if (await nodes.get(id)) continue;
+    // a node's hostname is its instance's name, unless another node has it (an operator gave it to one,
+    // PUT nodes/{id}/): then one made of its id, or that with a number after it
+    const hostname = freeHostname(hostnames, [instance.name, `node-${id}`]);
+    hostnames.add(hostname);
     const mac = `52:54:00:${[id >> 16, id >> 8, id].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`;
     await nodes.put({
       id,
       instanceId: instance.instanceId,
       name: instance.name,
-      hostname: instance.name,
+      hostname,
       ip: instance.ip,
       mac,
       platformName: instance.platformName,
@@ -59,4 +64,14 @@ export async function discoverNodes(ctx: Context): Promise<{ added: number; upda
     added++;
   }
   return { added, updated };
+}
+
+/** The first of `wanted` no node has, else the last one with a number after it that no node has. */
+function freeHostname(taken: ReadonlySet<string>, wanted: string[]): string {
+  const free = wanted.find((name) => !taken.has(name));
+  if (free !== undefined) return free;
+  const last = wanted[wanted.length - 1] as string;
+  let n = 2;
+  while (taken.has(`${last}-${n}`)) n++;
+  return `${last}-${n}`;
 }

@@ -1,7 +1,8 @@
 /**
  * "Finish deployment": settles every row left, every node, the run's tasks, the operator's stop task and the
- * cluster, and releases the cluster's deployment lock. Idempotent: a retry after a crash redoes only what is
- * missing. Decisions come from domain/settlement.ts; this step reads, asks and writes.
+ * cluster, records what each task took (what the next plan orders its layers by), and releases the cluster's
+ * deployment lock. Idempotent: a retry after a crash redoes only what is missing. Decisions come from
+ * domain/settlement.ts; this step reads, asks and writes.
  */
 import type { Failures } from '../../domain/bookkeeping.js';
 import { reachedNoops } from '../../domain/dispatch.js';
@@ -25,6 +26,7 @@ import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
 import { recordLastRunsOfOpenBatches } from './last-runs.js';
 import { endCommandsStillRunning } from './orphaned-commands.js';
+import { taskDurations } from './plan.js';
 import { runProgress, targetProgress } from './progress.js';
 import { loadRun, targetSetsOf } from './run.js';
 
@@ -68,6 +70,9 @@ export async function finish(ctx: Context, input: FinishInput): Promise<{ status
   await settleUnfinishedRows(ctx, run, rows, failures, orchestrationFailed);
   // their batches never ended: what ran ready in them is recorded as their ends would have
   await recordLastRunsOfOpenBatches(ctx, run.id, unanswered);
+  // what each task took, for the next plan's layers: one small item instead of this run's rows (before the
+  // run is seen finished, so that a plan that finds it finished finds the item)
+  if (run.plan !== null) await repos.plans.putDurations(run.id, taskDurations(rows));
 
   // After a crash that followed the unlock, the nodes were settled already and may belong to a new run.
   // A run that was never planned never touched its nodes: their statuses stay as they are.

@@ -1,9 +1,10 @@
 /**
- * "Plan deployment", the state machine's first step: elects the primaries, expands the graph on the run's
- * nodes (conditions evaluated per node, commands rendered per type), decides which nodes need provisioning
- * and which work is unchanged since its last successful run, and stores the pending history rows: one per
- * task on every node it applies to, including those that run nothing. Idempotent: a retried plan returns the
- * outline it stored.
+ * "Plan deployment", the state machine's first step: takes the nodes' pending roles on and elects the
+ * primaries (domain/plan-decision.ts `projectNodes`, written here), expands the graph on the run's nodes
+ * (conditions evaluated per node, commands rendered per type), decides which nodes need provisioning and which
+ * work is unchanged since its last successful run, and stores the pending history rows: one per task on every
+ * node it applies to, including those that run nothing. Idempotent: a retried plan returns the outline it
+ * stored.
  */
 import {
   defaultAttributes,
@@ -31,15 +32,17 @@ import {
   type DecisionMode,
   decideWork,
   type NodeBefore,
+  type NodeProjection,
+  projectNodes,
   skipsUnchangedOn,
 } from '../../domain/plan-decision.js';
 import type { ConditionVerdict } from '../../domain/plan-expansion.js';
 import { planLimitProblem } from '../../domain/plan-limits.js';
-import { allRoles, electPrimaries, rolesNeedingPrimary } from '../../domain/primary-roles.js';
+import { allRoles, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { stageIndex } from '../../domain/progress.js';
 import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
 import { compactRequirements, TargetSetRegistry } from '../../domain/requirements.js';
-import { layerStage, PROVISION_STAGE } from '../../domain/stage.js';
+import { instanceKey, isProvisionStage, layerStage, PROVISION_STAGE } from '../../domain/stage.js';
 import { isTaskFinished } from '../../domain/status.js';
 import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
 import {
@@ -50,6 +53,7 @@ import {
   type Task,
 } from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
+import { inParallel, READS_AT_ONCE, WRITES_AT_ONCE } from '../parallel.js';
 import type { Context } from '../ports.js';
 import { loadRun } from './run.js';
 
@@ -61,12 +65,9 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   if (!cluster) throw new NotFoundError(`Cluster ${run.clusterId} not found`);
   const graph = (await repos.clusters.getGraph(cluster.id)) ?? defaultGraph();
   const editable = (await repos.clusters.getAttributes(cluster.id)) ?? defaultAttributes();
-  const nodes = await electPrimaryNodes(
-    ctx,
-    run,
-    await takePendingRoles(ctx, run),
-    rolesNeedingPrimary(graph),
-  );
+  const members = await repos.nodes.listOfCluster(run.clusterId);
+  const projection = projectNodes(members, runNodes(members, run), rolesNeedingPrimary(graph));
+  const nodes = await takeOn(ctx, members, projection);
   const { deployment, data } =
     run.mode.scope === 'provision'
       ? { deployment: { instances: [], layers: [] }, data: null }
@@ -84,7 +85,7 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   // last runs of nodes given new roles were forgotten above
   const decision = decideWork({
     mode: run.mode,
-    nodes: await nodesAsDecided(ctx, nodes, run.mode, new Set()),
+    nodes: await nodesAsDecided(ctx, nodes, run.mode, projection.newRoles),
     instances: deployment.instances,
     fingerprints,
   });
@@ -186,17 +187,27 @@ export interface ExpansionInput {
   onlyTasks?: readonly string[] | null;
 }
 
+/** The graph expanded on a run's nodes (`expandGraph`). */
+export interface GraphExpansion {
+  deployment: DeploymentPlan;
+  /** The nodes' deployment data the conditions were evaluated on (and the commands are rendered with). */
+  data: DeploymentInfo;
+  /**
+   * The entries (instance keys) whose condition read `deployment_id`: their verdict holds for the run whose
+   * id was given, and may differ for another one.
+   */
+  readsDeploymentId: ReadonlySet<string>;
+}
+
 /**
  * The graph expanded on the nodes, conditions evaluated, with the data it was evaluated on; a graph that cannot
  * be planned (a cycle, a condition that fails, master tasks without a master) is a ValidationError naming the task.
  */
-export function expandGraph(
-  ctx: Pick<Context, 'master'>,
-  input: ExpansionInput,
-): { deployment: DeploymentPlan; data: DeploymentInfo } {
+export function expandGraph(ctx: Pick<Context, 'master'>, input: ExpansionInput): GraphExpansion {
   const info = infoContext(ctx, input, rolesNeedingPrimary(input.graph));
   const data = new DeploymentInfo(info);
-  const deployment = planOrFail(input.graph, info, data, input.maxLayers, input.durations, input.onlyTasks);
+  const readsDeploymentId = new Set<string>();
+  const deployment = planOrFail(input.graph, info, data, readsDeploymentId, input);
   assertMasterKnown(ctx, deployment);
   // what upload_file tasks write is evaluated now: an error is the operator's to fix before anything runs
   const byId = new Map(input.graph.map((t) => [t.id, t]));
@@ -206,7 +217,7 @@ export function expandGraph(
       uploadData(formatValues(task, data.placeholdersOf(instance.nodeId)) as GraphTask, data, instance);
     }
   }
-  return { deployment, data };
+  return { deployment, data, readsDeploymentId };
 }
 
 /** The plan, or the deployment's failure naming the task that cannot be planned. */
@@ -214,9 +225,8 @@ function planOrFail(
   graph: GraphTask[],
   info: InfoContext,
   data: DeploymentInfo,
-  maxLayers: number | undefined,
-  durations: Map<string, number> = new Map(),
-  onlyTasks: readonly string[] | null = null,
+  readsDeploymentId: Set<string>,
+  { maxLayers, durations = new Map(), onlyTasks = null }: ExpansionInput,
 ): DeploymentPlan {
   const typical = median([...durations.values()]) ?? 1;
   const model = clusterModel(info);
@@ -225,7 +235,11 @@ function planOrFail(
       graph,
       info.nodes.map((n) => ({ id: n.id, roles: n.roles })),
       {
-        conditionOf: (task, target) => conditionVerdict(task, target, data, model),
+        conditionOf: (task, target) => {
+          const { verdict, readDeploymentId } = conditionVerdict(task, target, data, model);
+          if (readDeploymentId) readsDeploymentId.add(instanceKey(task.id, target));
+          return verdict;
+        },
         durationOf: (task) => durations.get(task.id) ?? typical,
         maxLayers,
         onlyTasks,
@@ -238,21 +252,41 @@ function planOrFail(
   }
 }
 
+/** A task's verdict on a target, and whether its condition read the run's `deployment_id` to reach it. */
 function conditionVerdict(
   task: GraphTask,
   target: number,
   data: DeploymentInfo,
   model: Record<string, unknown>,
-): ConditionVerdict {
-  if (task.condition === undefined) return { run: true };
-  const node = data.of(target);
-  return evaluateCondition(task.condition, {
+): { verdict: ConditionVerdict; readDeploymentId: boolean } {
+  if (task.condition === undefined) return { verdict: { run: true }, readDeploymentId: false };
+  let readDeploymentId = false;
+  // the node's data, watched: `settings:deployment_id`, `$.deployment_id` and whatever else reads that value
+  // (`$.toYaml()`, a copy of `$`) go through these traps; the node's data itself is not changed
+  const watch = (key: string | symbol) => {
+    if (key === DEPLOYMENT_ID) readDeploymentId = true;
+  };
+  const node = new Proxy(data.of(target), {
+    get(object, key, receiver) {
+      watch(key);
+      return Reflect.get(object, key, receiver);
+    },
+    getOwnPropertyDescriptor(object, key) {
+      watch(key);
+      return Reflect.getOwnPropertyDescriptor(object, key);
+    },
+  });
+  const verdict = evaluateCondition(task.condition, {
     settings: node,
     cluster: model,
     node,
     placeholders: data.placeholdersOf(target),
   });
+  return { verdict, readDeploymentId };
 }
+
+/** The field of a node's deployment data that holds the run's id (domain/deployment-info.ts). */
+const DEPLOYMENT_ID = 'deployment_id';
 
 /** A graph with tasks for the master role needs a master node to run them on. */
 function assertMasterKnown(ctx: Pick<Context, 'master'>, deployment: DeploymentPlan): void {
@@ -360,19 +394,36 @@ function median(values: number[]): number | null {
 
 /**
  * How long each task took in the cluster's last deployment that ran (the median over its nodes, in
- * seconds): the layers put the longest remaining work first.
+ * seconds): the layers put the longest remaining work first. Read from the one small item that run's Finish
+ * wrote (`taskDurations`); for a run without it (one that ended before Finish wrote it, or whose durations did
+ * not fit one item), computed from its rows as Finish computes it.
  */
 export async function measuredDurations(
   ctx: Context,
   run: Pick<DeploymentRun, 'id' | 'clusterId'>,
 ): Promise<Map<string, number>> {
   const previous = await lastFinishedRunBefore(ctx, run);
+  if (!previous) return new Map();
+  return (
+    (await ctx.repos.plans.durations(previous.id)) ??
+    taskDurations(await ctx.repos.history.rows(previous.id, 'layers'))
+  );
+}
+
+/**
+ * How long each task of a run took: the median, over the nodes it ran ready on, of its seconds from start to
+ * end. Finish stores it for the next plan (`measuredDurations`).
+ */
+export function taskDurations(rows: readonly HistoryRow[]): Map<string, number> {
   const taken = new Map<string, number[]>();
-  for (const row of previous ? await ctx.repos.history.rows(previous.id, 'layers') : []) {
-    if (row.status !== 'ready' || row.timeStart === null || row.timeEnd === null) continue;
+  for (const row of rows) {
+    if (isProvisionStage(row.stage) || row.status !== 'ready') continue;
+    if (row.timeStart === null || row.timeEnd === null) continue;
     const seconds = (Date.parse(row.timeEnd) - Date.parse(row.timeStart)) / 1000;
-    if (Number.isFinite(seconds) && seconds >= 0)
-      taken.set(row.taskName, [...(taken.get(row.taskName) ?? []), seconds]);
+    if (!Number.isFinite(seconds) || seconds < 0) continue;
+    const list = taken.get(row.taskName);
+    if (list) list.push(seconds);
+    else taken.set(row.taskName, [seconds]);
   }
   return new Map([...taken].map(([task, list]) => [task, median(list) as number]));
 }
@@ -417,46 +468,46 @@ function provisionRow(runId: number, nodeId: number, cmd: string, timeout: numbe
   });
 }
 
-/** The run's nodes, with their pending roles (and pending addition) taken on. */
-async function takePendingRoles(ctx: Context, run: DeploymentRun): Promise<Node[]> {
+/** The nodes a run acts on: the cluster's nodes not pending deletion, or those of them it selected. */
+function runNodes(members: readonly Node[], run: DeploymentRun): Node[] {
   const selected = run.mode.nodes ? new Set(run.mode.nodes) : null;
-  const members = (await ctx.repos.nodes.listOfCluster(run.clusterId)).filter(
-    (n) => !n.pendingDeletion && (selected === null || selected.has(n.id)),
-  );
-  const nodes: Node[] = [];
-  for (const node of members) {
-    if (node.pendingAddition || node.pendingRoles.length > 0) {
-      const roles = [...new Set([...node.roles, ...node.pendingRoles])];
-      // a node given new roles is configured anew: what ran on it before no longer counts
-      if (roles.length !== node.roles.length) await ctx.repos.nodes.forgetLastRuns(node.id);
-      nodes.push(await ctx.repos.nodes.update(node.id, { roles, pendingRoles: [], pendingAddition: false }));
-    } else {
-      nodes.push(node);
-    }
-  }
-  return nodes;
+  return members.filter((n) => !n.pendingDeletion && (selected === null || selected.has(n.id)));
 }
 
-/** Elects the primaries the graph uses among the cluster's nodes (Nailgun's `set_primary_roles`). */
-async function electPrimaryNodes(
-  ctx: Context,
-  run: DeploymentRun,
-  nodes: Node[],
-  roles: readonly string[],
-): Promise<Node[]> {
-  const members = await ctx.repos.nodes.listOfCluster(run.clusterId);
-  const current = members.map((m) => nodes.find((n) => n.id === m.id) ?? m);
-  const changed = electPrimaries(current, new Set(nodes.map((n) => n.id)), roles);
-  const updated = new Map<number, Node>();
-  for (const [id, primaryRoles] of changed)
-    updated.set(id, await ctx.repos.nodes.update(id, { primaryRoles }));
-  return nodes.map((n) => updated.get(n.id) ?? n);
+/**
+ * Writes what the projection changes (domain/plan-decision.ts `projectNodes`): the run's nodes take their
+ * pending roles (and pending addition) on, the primaries elected are recorded (on members outside the run too,
+ * as Nailgun's `set_primary_roles`), and a node given new roles forgets its last runs: what ran on it before no
+ * longer counts. Its last runs are forgotten before its roles are written, so that a plan retried after a
+ * crash, which no longer sees the pending roles, finds them forgotten. Returns the run's nodes as written.
+ */
+async function takeOn(ctx: Context, members: readonly Node[], projection: NodeProjection): Promise<Node[]> {
+  const projected = new Map(projection.nodes.map((n) => [n.id, n]));
+  const writes: { id: number; patch: Partial<Node> }[] = [];
+  for (const member of members) {
+    const patch: Partial<Node> = {};
+    const node = projected.get(member.id);
+    if (node && (member.pendingAddition || member.pendingRoles.length > 0)) {
+      Object.assign(patch, { roles: node.roles, pendingRoles: [], pendingAddition: false });
+    }
+    const primaryRoles = projection.primaryRoles.get(member.id);
+    if (primaryRoles !== undefined) patch.primaryRoles = primaryRoles;
+    if (Object.keys(patch).length > 0) writes.push({ id: member.id, patch });
+  }
+  const written = await inParallel(writes, WRITES_AT_ONCE, async ({ id, patch }) => {
+    if (projection.newRoles.has(id)) await ctx.repos.nodes.forgetLastRuns(id);
+    return ctx.repos.nodes.update(id, patch);
+  });
+  const byId = new Map(written.map((n) => [n.id, n]));
+  // a node with nothing to write is as projected: as it is stored
+  return projection.nodes.map((n) => byId.get(n.id) ?? n);
 }
 
 /**
  * The run's nodes as the decision of what runs sees them (domain/plan-decision.ts): their statuses, and the
  * last successful runs of those on which unchanged work is skipped (ready nodes, and stopped ones when
- * resuming; none on a forced redeploy); `newRoles`: the nodes that take on new roles in this run.
+ * resuming; none on a forced redeploy), read READS_AT_ONCE nodes at a time; `newRoles`: the nodes that
+ * take on new roles in this run (their last runs no longer count, and are not read).
  */
 export async function nodesAsDecided(
   ctx: Context,
@@ -464,15 +515,13 @@ export async function nodesAsDecided(
   mode: DecisionMode,
   newRoles: ReadonlySet<number>,
 ): Promise<NodeBefore[]> {
-  const before: NodeBefore[] = [];
-  for (const node of nodes) {
+  return inParallel(nodes, READS_AT_ONCE, async (node): Promise<NodeBefore> => {
     const renewed = newRoles.has(node.id);
     const read = skipsUnchangedOn(node, mode) && !renewed;
     const lastRuns = new Map<string, string>();
     for (const last of read ? await ctx.repos.nodes.lastRuns(node.id) : []) {
       lastRuns.set(last.taskName, last.fingerprint);
     }
-    before.push({ id: node.id, status: node.status, errorType: node.errorType, newRoles: renewed, lastRuns });
-  }
-  return before;
+    return { id: node.id, status: node.status, errorType: node.errorType, newRoles: renewed, lastRuns };
+  });
 }

@@ -75,7 +75,9 @@ export async function getGraphOfType(ctx: Context, clusterId: number, type: stri
 
 /**
  * POST (`new`: 409 when the type exists), PUT (`existing`: 404 when it does not) or an upload that creates or
- * replaces (`any`) of a graph of a type.
+ * replaces (`any`) of a graph of a type. Without `tasks`, as Nailgun takes it: a PUT keeps the stored tasks
+ * (a rename), a POST creates an empty graph (not of the default type: 400), an upload is refused (400); see
+ * storeGraph.
  */
 export async function putGraphOfType(
   ctx: Context,
@@ -84,7 +86,7 @@ export async function putGraphOfType(
   body: { name?: string | null; tasks?: unknown },
   expect: 'new' | 'existing' | 'any',
 ): Promise<{ view: GraphView; stored: StoredGraph }> {
-  const stored = await storeGraph(ctx, clusterId, type, body.tasks ?? [], { name: body.name, expect });
+  const stored = await storeGraph(ctx, clusterId, type, body.tasks, { name: body.name, expect });
   return { view: ownView(await getCluster(ctx, clusterId), stored.graph), stored };
 }
 
