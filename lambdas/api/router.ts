@@ -2,7 +2,7 @@
  * One router for the Nailgun API: `/api` and `/api/v1` prefixes, trailing slash optional,
  * 404 for unknown paths, 405 with `Allow` for a known path and another method.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { authenticate } from './auth.js';
 import {
   errorResponse,
@@ -34,6 +34,8 @@ export interface Route {
   public?: boolean;
   /** Path parameters that are names, not ids: each must match its pattern (else 400). */
   text?: Record<string, RegExp>;
+  /** The query parameters it reads (the keys of its query's schema): those the OpenAPI document lists. */
+  queryNames: readonly string[];
 }
 
 /** What a route declares: the schemas of its body and query, always both, and its handler of the parsed input. */
@@ -57,6 +59,7 @@ export function route<B, Q>(spec: RouteSpec<B, Q>): Route {
     path: spec.path,
     public: spec.public,
     text: spec.text,
+    queryNames: spec.query instanceof z.ZodObject ? Object.keys(spec.query.shape) : [],
     handler: async (ctx) => {
       const body = parseBody(ctx.req, spec.body);
       const query = parseQuery(ctx.req, spec.query);

@@ -733,6 +733,12 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
       put(`/api/v1/clusters/${envId}/deploy_tasks/?nodes=${controllerId}`, ['controller-1', 'controller-2']),
     ]);
     expect((await taskWait(client, second?.id as number)).status).toBe('ready');
+    const secondRows = new Map(
+      (await historyShow9(client, second?.id as number)).map((r) => [r.deployment_graph_task_name, r.status]),
+    );
+    expect(secondRows.get('controller-1')).toBe('ready');
+    expect(secondRows.get('controller-2')).toBe('ready');
+    for (const other of ['base', 'controller-3']) expect(secondRows.get(other)).toBe('skipped');
     client.take();
 
     const unknown = await nodeExecuteTasks(client, [controllerId], { tasks: ['nope'] }).catch(
@@ -804,7 +810,7 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     const refused = await nodeDeleteFromDb(client, [computeId], true).catch((e: unknown) => e);
     expect(client.take()).toEqual([{ method: 'DELETE', url: `/api/v1/nodes/?ids=${computeId}`, body: null }]);
     expect((refused as FuelHttpError).status).toBe(409);
-    // without --force the client itself refuses an online node
+    // a check of the client's, not of the service: without --force it refuses an online node itself
     await expect(nodeDeleteFromDb(client, [computeId])).rejects.toThrow(/online/);
     client.take();
 
