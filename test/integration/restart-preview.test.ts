@@ -6,12 +6,15 @@
  * input. A condition on the run's id (`deployment_id`) is previewed with the id the run then gets, and marked
  * as decided when the deployment is planned.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, DeploymentPreviewJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { taskDurations } from '../../lambdas/app/engine/plan.js';
 import type { HistoryRow } from '../../lambdas/domain/history.js';
 import { targetJson } from '../../lambdas/domain/targets.js';
 import type { Runtime } from '../../local/runtime.js';
+import { gated } from '../helpers/engine-harness.js';
 import {
   Api,
   freeNodes,
@@ -38,6 +41,13 @@ const graph = (variant = '') => [
   shell('on-master', ['master'], 'echo master', ['b']),
   { id: 'deploy_end', type: 'stage', requires: ['c', 'b'] },
 ];
+
+/** Lets a task held by `gated(gate, ...)` go on a node. */
+function openGate(node: NodeJson | undefined, gate: string): void {
+  const instance = runtime.fleet.instances().find((i) => i.instanceId === node?.meta.system.ssm_instance_id);
+  if (!instance) throw new Error(`no instance for node ${node?.id}`);
+  writeFileSync(join(instance.workDir, `gate-${gate}`), '');
+}
 
 /** `off`'s condition is false (the stop timeout is 600 s, not 1). */
 const OFF = expect.stringMatching(/^skip: condition is false/);
@@ -153,8 +163,14 @@ describe('the restart preview', () => {
   });
 
   it('answers 409 while the deployment runs, and after a stop lists what resume 0 and 1 run', async () => {
-    // every task changed, and `d` is new: the stop comes while `slow` runs (it finishes, `c` and `d` do not start)
-    const second = [...graph('-2'), shell('d', ['controller'], 'echo d', ['c'])];
+    // every task changed, and `d` is new: the stop comes while `slow` runs, held by a gate until the stop was
+    // accepted (it finishes then, `c` and `d` do not start)
+    const second = [
+      ...graph('-2').map((t) =>
+        t.id === 'slow' ? shell('slow', ['controller'], gated('slow-2', 'echo slow-2'), ['b']) : t,
+      ),
+      shell('d', ['controller'], 'echo d', ['c']),
+    ];
     await api.ok('PUT', `/api/v1/clusters/${clusterId}/deployment_tasks/`, second);
     const started = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/changes/`, {});
     await waitForRow(api, started.id, 'slow', 'running');
@@ -165,6 +181,7 @@ describe('the restart preview', () => {
     expect(locked.status).toBe(409);
     expect(locked.body.message).toMatch(/^Cannot preview the deployment: environment '.*' is locked/);
     const stop = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`);
+    openGate(nodes[0], 'slow-2');
     expect((await waitForTask(api, stop.id)).status).toBe('ready');
     expect((await waitForTask(api, started.id)).status).toBe('error');
     const statuses = (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`)).map((n) => [
