@@ -89,8 +89,22 @@ function taskResult(t: Task): Record<string, unknown> {
           }),
     };
   }
-  if (t.kind !== 'run' || t.outcome === null) return {};
+  if (t.kind !== 'run') return {};
+  // a run being stopped (or stopped) says by whom, and whether the stop was forced, so that any client knows
+  const stop =
+    t.stop.phase === 'none'
+      ? {}
+      : {
+          stop: {
+            stop_task_id: t.stop.request.stopTaskId,
+            requested_by: t.stop.request.by,
+            requested_at: t.stop.request.at,
+            forced_at: t.stop.phase === 'forced' ? t.stop.forced.at : null,
+          },
+        };
+  if (t.outcome === null) return stop;
   return {
+    ...stop,
     ...(t.outcome.clusterStatus !== null ? { cluster_status: t.outcome.clusterStatus } : {}),
     stop_task_status: t.outcome.stopTaskStatus,
     stop_message: t.outcome.stopMessage,

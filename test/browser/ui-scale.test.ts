@@ -1,8 +1,10 @@
 /**
  * The web UI on a 1,000-node environment, in a real browser: the node list is paged (50 rows in the page,
- * whichever page), and the timeline of a 4,000-row deployment draws only the lanes in view, so scrolling
- * to the last node neither builds a thousand lanes nor freezes the page. The environment, its nodes and its
- * finished deployment are written through the runtime's repositories (no thousand processes are started).
+ * whichever page; when the list shrinks under the last page, the new last page), and the timeline of a
+ * 4,000-row deployment draws only the lanes in view, so scrolling to the last node neither builds a
+ * thousand lanes nor freezes the page. The environment, its nodes and its finished deployment are written
+ * through the runtime's repositories (no thousand processes are started), offline (no instance runs
+ * them): Deploy changes is disabled, and its reason names a few of them, not all.
  */
 import { mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -35,7 +37,8 @@ beforeAll(async () => {
     .id;
   const nodes: Node[] = Array.from({ length: NODES }, (_, i) => ({
     id: 100 + i,
-    instanceId: `mi-${String(i).padStart(17, '0')}`,
+    // ids no instance of the local fleet has (its own are mi-0000…1 on)
+    instanceId: `mi-a${String(i).padStart(16, '0')}`,
     name: `large-${i + 1}`,
     hostname: `large-${i + 1}`,
     ip: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`,
@@ -51,7 +54,8 @@ beforeAll(async () => {
     primaryRoles: [],
     pendingAddition: false,
     pendingDeletion: false,
-    online: true,
+    // no instance of the fleet runs them: discovery would mark them offline, so they are seeded offline
+    online: false,
     clusterId,
     discoveredAt: iso(0),
   }));
@@ -105,7 +109,7 @@ afterAll(async () => {
 });
 
 describe('the web UI on 1,000 nodes', () => {
-  it('pages the node list: 50 rows at a time, the last page ends with the last node', async () => {
+  it('pages the node list: 50 rows at a time, the last page ends with the last node, and stays a page that exists', async () => {
     await page.goto(`${runtime.url}/#/env/${clusterId}/nodes`);
     const rows = page.locator('table[aria-label="Nodes"] tbody tr');
     await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(50);
@@ -114,11 +118,24 @@ describe('the web UI on 1,000 nodes', () => {
       await page.locator('nav[aria-label="Nodes"] button', { hasText: 'Next' }).click();
     expect(await rows.count()).toBe(50);
     expect(await rows.last().getAttribute('data-node')).toBe(String(100 + NODES - 1));
+    // the list shrinks under the last page (50 nodes removed elsewhere): the page shown is the new last one
+    const gone = Array.from({ length: 50 }, (_, i) => ({ id: 100 + NODES - 50 + i }));
+    await new Api(runtime).ok('POST', `/api/v1/clusters/${clusterId}/unassignment/`, gone);
+    await expect
+      .poll(() => page.locator('nav[aria-label="Nodes"] span').textContent(), { timeout: 10_000 })
+      .toBe('page 19 of 19');
+    expect(await rows.count()).toBe(50);
+    expect(await rows.last().getAttribute('data-node')).toBe(String(100 + NODES - 51));
     // the dashboard counts every node
     await page.locator('nav.tabs a', { hasText: 'Dashboard' }).click();
     await expect
       .poll(() => page.getByTestId('node-counts').textContent(), { timeout: 10_000 })
-      .toContain('1000');
+      .toContain(String(NODES - 50));
+    const deploy = page.locator('button[data-action="deploy"]');
+    expect(await deploy.isDisabled()).toBe(true);
+    expect(await page.locator('[data-why="deploy"]').textContent()).toBe(
+      `${NODES - 50} nodes are offline (large-1, large-2, large-3 and ${NODES - 53} more): the service refuses a deployment with offline nodes`,
+    );
   });
 
   it('draws only the timeline lanes in view, and the last node when scrolled to', async () => {

@@ -1,12 +1,17 @@
 /**
  * The web UI in a real browser (Debian's chromium, driven by playwright-core), through the UI alone: a
- * wrong password, the login, a new environment, three nodes with roles, a graph uploaded from a file,
- * Deploy changes after its preview, a stop in the middle with a reason, the timeline (the stop line, the
- * tasks that never started), Deploy changes again to `operational`; the confirmation dialogs, a disabled
- * button's reason, and a failed task's output. The API is read only to check that the page says what it says.
+ * wrong password, the login, a new environment, three nodes with roles (and a fourth added, then removed
+ * through its confirmation), a graph uploaded from a file, Deploy changes after its preview (nothing is
+ * deployed while the dialog is open, Escape cancels it), a stop in the middle with a reason (the task
+ * that runs then waits on a gate file, opened only once the stop was accepted; Force stop's confirmation
+ * is cancelled with Escape), the timeline (the stop line between the held task's start and what never
+ * started), Deploy changes again to `operational`; the confirmation dialogs, a disabled button's reason
+ * (Reset before a first deployment; for the pointer, the keyboard and screen readers), and a failed
+ * task's output. The API is read only to check that the page says what it says.
  * Screenshots of each step are kept in test-results/ui/ (not committed).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
@@ -23,15 +28,30 @@ let page: Page;
 let clusterId: number;
 let step = 0;
 
+/**
+ * A command that runs until the gate file `gate-NAME` appears in its node's work directory (at most 60 s):
+ * holds a task running for as long as the test needs, without timing.
+ */
+function gated(gate: string): string {
+  const file = `"$HOME/gate-${gate}"`;
+  return `n=0; while [ ! -f ${file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; [ -f ${file} ]`;
+}
+
+/** Opens a gate on every node: the tasks waiting on it end (ready). */
+function openGate(gate: string): void {
+  for (const instance of runtime.fleet.instances()) writeFileSync(join(instance.workDir, `gate-${gate}`), '');
+}
+
 const GRAPH = [
   { id: 'base', type: 'shell', version: '2.1.0', roles: '*', parameters: { cmd: 'sleep 0.3', timeout: 60 } },
   {
+    // held running until the stop was accepted
     id: 'long',
     type: 'shell',
     version: '2.1.0',
     roles: ['controller', 'compute'],
     requires: ['base'],
-    parameters: { cmd: 'sleep 4', timeout: 60 },
+    parameters: { cmd: gated('long'), timeout: 90 },
   },
   {
     id: 'after',
@@ -79,6 +99,16 @@ async function shot(name: string): Promise<void> {
 
 const statusLine = () => page.getByTestId('status-line');
 const button = (action: string): Locator => page.locator(`button[data-action="${action}"]`);
+/** Why a button cannot be used: the text its `aria-describedby` names (what a screen reader says). */
+const whyOf = (locator: Locator): Promise<string | null> =>
+  locator.evaluate((b) => {
+    const id = b.getAttribute('aria-describedby');
+    return id === null ? null : (b.ownerDocument.getElementById(id)?.textContent ?? null);
+  });
+const whyDisabled = (action: string): Promise<string | null> => whyOf(button(action));
+/** The `data-action` of what has the keyboard's focus. */
+const focused = (): Promise<string | null> => page.locator(':focus').getAttribute('data-action');
+const tasksNow = () => api.ok<TaskJson[]>('GET', `/api/v1/tasks/?cluster_id=${clusterId}`);
 const dialog = (): Locator => page.locator('dialog[open]');
 /** The statuses in the Nodes tab's rows, sorted. */
 const nodeStatuses = async (): Promise<string[]> =>
@@ -123,15 +153,23 @@ describe('the web UI, the whole story', () => {
     await shot('environment-created');
   });
 
-  it('says why the buttons it cannot use are disabled', async () => {
+  it('says why the buttons it cannot use are disabled, to the pointer, the keyboard and screen readers', async () => {
     expect(await button('stop').isDisabled()).toBe(true);
-    expect(await page.locator('span.action[data-action="stop"]').getAttribute('title')).toMatch(
-      /Nothing is running/,
-    );
+    expect(await button('stop').getAttribute('title')).toMatch(/Nothing is running/);
+    expect(await whyDisabled('stop')).toMatch(/Nothing is running/);
     expect(await button('deploy').isDisabled()).toBe(true);
-    expect(await page.locator('span.action[data-action="deploy"]').getAttribute('title')).toMatch(
-      /Add nodes/,
-    );
+    expect(await whyDisabled('deploy')).toMatch(/Add nodes/);
+    // Reset, before a first deployment
+    expect(await button('reset').isDisabled()).toBe(true);
+    expect(await whyDisabled('reset')).toMatch(/Nothing to reset: the environment was never deployed/);
+    // a disabled action stays in the tab order, and says why while it has the focus
+    await button('force-stop').focus();
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('stop');
+    expect((await page.locator('[data-why="stop"]').boundingBox())?.width ?? 0).toBeGreaterThan(50);
+    // a click on it does nothing
+    await button('reset').dispatchEvent('click');
+    expect(await dialog().count()).toBe(0);
   });
 
   it('adds three free nodes with their roles', async () => {
@@ -158,13 +196,34 @@ describe('the web UI, the whole story', () => {
     await shot('nodes-added');
   });
 
+  it("confirms a node's Remove: Cancel keeps it, Remove returns it to the free nodes", async () => {
+    const spare = page.locator('[data-free-node]');
+    await expect.poll(() => spare.count()).toBe(1);
+    const spareId = Number(await spare.first().getAttribute('data-free-node'));
+    await page.locator(`[data-free-node="${spareId}"] input[type="checkbox"]`).check();
+    await button('add-nodes').click();
+    await expect.poll(() => page.locator('[data-node]').count()).toBe(4);
+    const row = page.locator(`[data-node="${spareId}"]`);
+    await row.locator('button[data-action="remove"]').click();
+    expect(await dialog().locator('h3').textContent()).toBe('Remove the node');
+    await dialog().locator('button[data-dialog="cancel"]').click();
+    expect(await dialog().count()).toBe(0);
+    expect((await api.ok<NodeJson>('GET', `/api/v1/nodes/${spareId}/`)).cluster).toBe(clusterId);
+    await row.locator('button[data-action="remove"]').click();
+    await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect.poll(() => page.locator('[data-node]').count()).toBe(3);
+    expect((await api.ok<NodeJson>('GET', `/api/v1/nodes/${spareId}/`)).cluster).toBe(null);
+    // and it is free again at once, without waiting for the free nodes' next reading
+    await expect.poll(() => page.locator(`[data-free-node="${spareId}"]`).count(), { timeout: 2000 }).toBe(1);
+  });
+
   it('uploads a graph from a YAML file and draws the layers it will run', async () => {
     await tab('graph');
     const yaml = GRAPH.map(
       (t) =>
         `- id: ${t.id}\n  type: ${t.type}\n  version: ${t.version}\n  roles: ${JSON.stringify(t.roles)}\n` +
         `${t.requires ? `  requires: ${JSON.stringify(t.requires)}\n` : ''}` +
-        `  parameters: {cmd: "${t.parameters.cmd}", timeout: ${t.parameters.timeout}}\n`,
+        `  parameters: {cmd: ${JSON.stringify(t.parameters.cmd)}, timeout: ${t.parameters.timeout}}\n`,
     ).join('');
     await page.setInputFiles('input[name="graph"]', {
       name: 'graph.yaml',
@@ -194,12 +253,28 @@ describe('the web UI, the whole story', () => {
     await shot('graph-layers');
   });
 
-  it('shows what Deploy changes would run before it deploys', async () => {
+  it('shows what Deploy changes would run before it deploys, and deploys nothing until Deploy is pressed', async () => {
     await button('deploy').click();
+    expect(await tasksNow()).toEqual([]);
     await expect
       .poll(() => dialog().getByTestId('preview-summary').textContent(), { timeout: 10_000 })
       .toMatch(/Would provision 3 node\(s\), run 9 task\(s\) and skip 0/);
     await shot('deploy-preview');
+    // the preview's own readings start nothing
+    await dialog().locator('input[name="resume"]').check();
+    await expect.poll(() => dialog().getByTestId('preview-summary').textContent()).toMatch(/run 9 task/);
+    await dialog().locator('input[name="resume"]').uncheck();
+    expect(await tasksNow()).toEqual([]);
+    // Escape cancels, and the focus is back on the button that opened the dialog
+    await page.keyboard.press('Escape');
+    expect(await dialog().count()).toBe(0);
+    expect(await focused()).toBe('deploy');
+    expect(await tasksNow()).toEqual([]);
+    // opened again, Resume starts unchecked
+    await button('deploy').click();
+    expect(await dialog().locator('input[name="resume"]').isChecked()).toBe(false);
+    await expect.poll(() => dialog().getByTestId('preview-summary').textContent()).toMatch(/run 9 task/);
+    expect(await tasksNow()).toEqual([]);
     await dialog().locator('button[data-dialog="confirm"]').click();
     await expect
       .poll(() => statusLine().textContent(), { timeout: 10_000 })
@@ -207,7 +282,7 @@ describe('the web UI, the whole story', () => {
   });
 
   it('stops in the middle with a reason; every node ends in a truthful status', async () => {
-    // stop while `long` runs on the nodes
+    // stop while `long` runs on every node: it waits on its gate, opened only once the stop was accepted
     await expect
       .poll(
         async () => {
@@ -220,12 +295,42 @@ describe('the web UI, the whole story', () => {
         },
         { timeout: 30_000 },
       )
-      .toBeGreaterThan(0);
+      .toBe(3);
     await tab('dashboard');
     await button('stop').click();
     await page.fill('dialog[open] textarea[name="reason"]', 'wrong NTP server');
     await shot('stop-dialog');
     await dialog().locator('button[data-dialog="confirm"]').click();
+    await expect
+      .poll(() => statusLine().textContent(), { timeout: 10_000 })
+      .toMatch(/^Stopping: a stop was requested by admin/);
+    const [stopped] = await deploysNow();
+    const stop = (await tasksNow()).find((t) => t.name === 'stop_deployment');
+    expect(stop?.result.deploy_task_id).toBe(stopped?.id);
+    expect(await button('stop').isDisabled()).toBe(true);
+    expect(await whyDisabled('stop')).toMatch(/A stop was requested/);
+    // Force stop is confirmed; Escape cancels it and nothing is forced
+    await button('force-stop').click();
+    expect(await dialog().locator('h3').textContent()).toBe('Force stop');
+    await page.keyboard.press('Escape');
+    expect(await dialog().count()).toBe(0);
+    expect(await focused()).toBe('force-stop');
+    await button('force-stop').click();
+    await dialog().locator('button[data-dialog="cancel"]').click();
+    expect(await dialog().count()).toBe(0);
+    expect(await statusLine().textContent()).toMatch(/^Stopping: a stop was requested/);
+    // while it runs, nothing that the API refuses on a locked environment is offered
+    await tab('nodes');
+    const remove = page.locator('button[data-action="remove"]').first();
+    expect(await remove.isDisabled()).toBe(true);
+    expect(await whyOf(remove)).toMatch(/Deployment task \d+ is running: stop it or wait for it to end/);
+    await tab('graph');
+    expect(await page.locator('input[name="graph"]').isDisabled()).toBe(true);
+    expect(await page.locator('[data-why="upload-graph"]').textContent()).toMatch(
+      /Deployment task \d+ is running/,
+    );
+    await tab('dashboard');
+    openGate('long');
     await expect.poll(() => page.locator('h2 .status').textContent(), { timeout: 30_000 }).toBe('stopped');
     await expect.poll(() => statusLine().textContent()).toMatch(/Last deployment \(task \d+\) ended stopped/);
     expect((await clusterNow()).status).toBe('stopped');
@@ -254,7 +359,11 @@ describe('the web UI, the whole story', () => {
         .locator('.bar[data-task="long"]')
         .evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().x))),
     );
+    const afterStart = Math.min(
+      ...(await never.evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().x))),
+    );
     expect(lineX).toBeGreaterThan(longStart);
+    expect(lineX).toBeLessThan(afterStart);
     await never.first().click();
     expect(await page.getByTestId('row-details').textContent()).toMatch(
       /after on node \d+ skipped.*not started: the deployment was stopped/,
@@ -263,7 +372,7 @@ describe('the web UI, the whole story', () => {
   });
 
   it('filters the history table as fuel2 does', async () => {
-    await page.getByRole('tab', { name: 'Table' }).click();
+    await page.getByRole('button', { name: 'Table' }).click();
     await page.check('input[name="status-skipped"]');
     await expect
       .poll(async () => [
@@ -370,11 +479,34 @@ describe('the web UI, the whole story', () => {
     await expect.poll(() => output.textContent()).toContain('no space left on /var');
     expect(await output.textContent()).toContain('checking the disks');
     await shot('failed-output');
+    // the dashboard's newest tasks: the stopped deployment's part reads stopped, though the deployment
+    // itself is no longer among the six shown
+    await tab('dashboard');
+    const [, , first] = await deploysNow();
+    const all = await api.ok<TaskJson[]>('GET', `/api/v1/transactions/?cluster_id=${clusterId}`);
+    const child = all.find((t) => t.parent_id === first?.id && t.name === 'deployment');
+    const newest = page.locator('table[aria-label="Tasks"]');
+    await expect.poll(() => newest.locator(`tr[data-task="${child?.id}"]`).count()).toBe(1);
+    expect(await newest.locator(`tr[data-task="${first?.id}"]`).count()).toBe(0);
+    expect(await newest.locator(`tr[data-task="${child?.id}"] .status`).textContent()).toBe('stopped');
   });
 
   it('brings the login back with the reason when the session is refused', async () => {
     await page.evaluate("sessionStorage.setItem('fuel-token', 'expired-token')");
     await expect.poll(() => page.locator('.notice').textContent(), { timeout: 10_000 }).toMatch(/401/);
     expect(await page.locator('form[aria-label="Log in"]').count()).toBe(1);
+  });
+
+  it('says a mistyped token is not valid, and nothing else', async () => {
+    await page.getByRole('button', { name: 'Token' }).click();
+    expect(await page.getByRole('button', { name: 'Token' }).getAttribute('aria-pressed')).toBe('true');
+    await page.fill('input[name="token"]', 'not-the-token');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('This token is not valid.');
+    // the notice of the refused session is history: this try's answer is the only one
+    expect(await page.locator('.notice').count()).toBe(0);
+    await page.fill('input[name="token"]', 'ui-token');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.getByTestId('env-name').textContent()).toBe('ui-env');
   });
 });

@@ -442,9 +442,18 @@ describe('stop deployment: races and faults', () => {
     await waitForRunning(api, started.id, slow, controller ? [controller] : []);
     const stop = await requestStop(api, cluster.id);
     expect(stop.status, stop.body.message).toBe(202);
+    // the deploy task says it is being stopped, by whom, and not by force (yet)
+    const stopping = await api.ok<TaskJson>('GET', `/api/v1/tasks/${started.id}/`);
+    expect(stopping.result.stop).toMatchObject({
+      stop_task_id: stop.body.id,
+      requested_by: 'admin',
+      forced_at: null,
+    });
     const forced = await requestStop(api, cluster.id, { force: true });
     expect(forced.status, forced.body.message).toBe(202);
     expect(forced.body.id).toBe(stop.body.id);
+    const forcing = await api.ok<TaskJson>('GET', `/api/v1/tasks/${started.id}/`);
+    expect((forcing.result.stop as { forced_at: string | null }).forced_at).toEqual(expect.any(String));
 
     const ended = await waitForEnd(api, stop.body.id);
     expect(ended.status).toBe('error');

@@ -43,18 +43,31 @@ export interface Reply<T> {
   headers: Headers;
 }
 
+export interface RequestOptions {
+  /** Aborts the request (a reading nobody waits for any more). */
+  signal?: AbortSignal;
+  /** A 401 is only this request's answer: the session is not refused (checking a token given by hand). */
+  quiet401?: boolean;
+}
+
 /** One request to `/api/v1{path}`; a 4xx or 5xx is an ApiError with the service's message. */
-export async function request<T>(method: string, path: string, body?: unknown): Promise<Reply<T>> {
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<Reply<T>> {
   const headers: Record<string, string> = { Accept: 'application/json', 'X-Auth-Token': token.get() ?? '' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(`/api/v1${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: options.signal,
   });
   if (!res.ok) {
     const error = await errorOf(res);
-    if (res.status === 401) unauthorized(error.message);
+    if (res.status === 401 && options.quiet401 !== true) unauthorized(error.message);
     throw error;
   }
   const text = res.status === 204 ? '' : await res.text();
@@ -66,7 +79,8 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 }
 
 export const api = {
-  get: async <T>(path: string): Promise<T> => (await request<T>('GET', path)).body,
+  get: async <T>(path: string, signal?: AbortSignal): Promise<T> =>
+    (await request<T>('GET', path, undefined, { signal })).body,
   put: async <T>(path: string, body: unknown = {}): Promise<T> => (await request<T>('PUT', path, body)).body,
   post: async <T>(path: string, body: unknown): Promise<T> => (await request<T>('POST', path, body)).body,
   delete: async <T>(path: string): Promise<T> => (await request<T>('DELETE', path)).body,
@@ -80,16 +94,25 @@ export function withQuery(path: string, params: Record<string, string | number |
   return text === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${text}`;
 }
 
-/** Every entry of a list, `limit` at a time, following `X-Next-Marker`. */
-export async function allPages<T>(path: string, limit = 1000): Promise<T[]> {
-  const items: T[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await request<T[]>('GET', withQuery(path, { limit, marker }));
-    items.push(...page.body);
-    marker = page.next ?? undefined;
-  } while (marker !== undefined);
-  return items;
+/** One page of a list: `limit` entries at most from `marker` (none: the first page), and the next page's marker. */
+export async function readPage<T>(
+  path: string,
+  marker: string | undefined,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<{ items: T[]; next: string | null }> {
+  const page = await request<T[]>('GET', withQuery(path, { limit, marker }), undefined, { signal });
+  return { items: page.body, next: page.next };
+}
+
+/** Turns what was thrown into an Error (the message is what the UI shows). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** True for the error of a request that was aborted (its reading is not wanted any more). */
+export function isAbort(err: unknown): boolean {
+  return err instanceof DOMException && err.name === 'AbortError';
 }
 
 /** Logs in through the Keystone-compatible endpoint; the token is kept for this browser tab. */
@@ -109,7 +132,8 @@ export async function login(username: string, password: string): Promise<void> {
 export async function acceptToken(value: string): Promise<void> {
   token.set(value);
   try {
-    await request('GET', '/clusters/');
+    // the 401 of a mistyped token is this form's answer, not a refused session
+    await request('GET', '/clusters/', undefined, { quiet401: true });
   } catch (err) {
     token.clear();
     if (err instanceof ApiError && err.status === 401) throw new ApiError(401, 'This token is not valid.');

@@ -42,6 +42,7 @@ export function App() {
         <Header loggedIn={false} onLogout={() => {}} />
         <Login
           notice={notice}
+          onTried={() => setNotice(null)}
           onLoggedIn={() => {
             setNotice(null);
             setLoggedIn(true);

@@ -1,7 +1,9 @@
 /** The environment at a glance: the deployment's progress, the nodes by status, the newest tasks. */
+import { useEffect, useState } from 'preact/hooks';
 import type { NodeJson, TaskJson } from '../../../lambdas/api/wire.js';
-import { isRunning, taskState, time } from '../format.js';
-import type { Activity } from './environment.js';
+import { api } from '../api.js';
+import { deploymentLabel, isRunning, taskState, time } from '../format.js';
+import type { Activity } from '../state.js';
 import { Progress, Status } from './ui.js';
 
 export function Dashboard({
@@ -28,7 +30,7 @@ export function Dashboard({
         ) : (
           <div data-testid="deploy-summary">
             <p>
-              Task {deploy.id} <Status value={taskState(deploy)} /> started {time(deploy.time_start)}
+              {deploymentLabel(deploy)} <Status value={taskState(deploy)} /> started {time(deploy.time_start)}
               {deploy.time_end && <> · ended {time(deploy.time_end)}</>}
             </p>
             <Progress value={deploy.progress} label="deployment progress" />
@@ -66,13 +68,66 @@ export function Dashboard({
         <h3>
           Newest tasks <a href={`#/env/${clusterId}/tasks`}>all tasks</a>
         </h3>
-        <TaskTable tasks={tasks.slice(0, 6)} />
+        <TaskTable tasks={tasks.slice(0, 6)} known={tasks} />
       </section>
     </div>
   );
 }
 
-export function TaskTable({ tasks }: { tasks: TaskJson[] }) {
+/** Ended tasks read to tell a child's state (they do not change any more). */
+const endedParents = new Map<number, TaskJson>();
+
+/**
+ * The parents of `tasks` that are neither among them nor in `known`: read once each (a child of a stopped
+ * deployment reads `stopped` only next to its parent).
+ */
+function useParents(tasks: readonly TaskJson[], known: readonly TaskJson[]): Map<number, TaskJson> {
+  // parents read that still ran then (read again, below)
+  const [runningParents, setRunningParents] = useState<ReadonlyMap<number, TaskJson>>(new Map());
+  const [, setRead] = useState(0);
+  const byId = new Map<number, TaskJson>();
+  for (const t of [...known, ...tasks]) byId.set(t.id, t);
+  const wanted = [
+    ...new Set(tasks.map((t) => t.parent_id).filter((id): id is number => id !== null && !byId.has(id))),
+  ];
+  const missing = wanted.filter((id) => !endedParents.has(id));
+  const key = missing.join(',');
+  const again = missing.some((id) => runningParents.has(id));
+  useEffect(() => {
+    if (key === '') return;
+    const controller = new AbortController();
+    void Promise.all(
+      key.split(',').map(async (id) => {
+        try {
+          return await api.get<TaskJson>(`/transactions/${id}/`, controller.signal);
+        } catch {
+          return null;
+        }
+      }),
+    ).then((read) => {
+      if (controller.signal.aborted) return;
+      const running = new Map<number, TaskJson>();
+      for (const parent of read) {
+        if (parent === null) continue;
+        if (isRunning(parent)) running.set(parent.id, parent);
+        else endedParents.set(parent.id, parent);
+      }
+      setRunningParents(running);
+      setRead((n) => n + 1);
+    });
+    return () => controller.abort();
+    // a parent that still runs: read again with the readings of its children, at most every few seconds
+  }, [key, again ? Math.floor(Date.now() / 3000) : 0]);
+  for (const id of wanted) {
+    const parent = endedParents.get(id) ?? runningParents.get(id);
+    if (parent) byId.set(id, parent);
+  }
+  return byId;
+}
+
+/** Tasks, newest first; `known` are other tasks of the same reading, to find a child's parent among. */
+export function TaskTable({ tasks, known = [] }: { tasks: TaskJson[]; known?: readonly TaskJson[] }) {
+  const parents = useParents(tasks, known);
   return (
     <table class="list" aria-label="Tasks">
       <thead>
@@ -95,12 +150,7 @@ export function TaskTable({ tasks }: { tasks: TaskJson[] }) {
               {t.name}
             </td>
             <td>
-              <Status
-                value={taskState(
-                  t,
-                  tasks.find((p) => p.id === t.parent_id),
-                )}
-              />
+              <Status value={taskState(t, t.parent_id === null ? undefined : parents.get(t.parent_id))} />
             </td>
             <td>
               <Progress value={t.progress} />

@@ -3,13 +3,14 @@
  * engine will run: which task on which node in which layer, from the restart preview (the same plan that
  * Deploy changes runs).
  */
-import { useState } from 'preact/hooks';
+import { useId, useMemo, useState } from 'preact/hooks';
 import { parse } from 'yaml';
 import type { ClusterJson, GraphTaskJson } from '../../../lambdas/api/wire.js';
 import { api, request } from '../api.js';
+import { useAction, usePaged } from '../hooks.js';
 import { useLive } from '../poll.js';
 import { usePreview } from './preview.js';
-import { ErrorLine, Pager } from './ui.js';
+import { ErrorLine, LiveView, Pager } from './ui.js';
 
 const NODES_PER_PAGE = 20;
 
@@ -25,54 +26,74 @@ function warnings(header: string | null): string[] {
   return [...header.matchAll(/199 \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
 }
 
-export function GraphTab({ cluster, onChanged }: { cluster: ClusterJson; onChanged: () => Promise<void> }) {
-  const graph = useLive(() => api.get<GraphTaskJson[]>(`/clusters/${cluster.id}/deployment_tasks/`), 0, [
-    cluster.id,
-  ]);
+/** A short fingerprint of a text (FNV-1a): tells one graph from another. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+}
+
+export function GraphTab(props: {
+  cluster: ClusterJson;
+  /** Why the graph cannot be replaced now (the API refuses it while the environment is locked), or null. */
+  lockedBecause: string | null;
+  onChanged: () => Promise<void>;
+}) {
+  const { cluster, lockedBecause } = props;
+  const path = `/clusters/${cluster.id}/deployment_tasks/`;
+  // read again now and then: an upload from the CLI or another tab shows here too
+  const graph = useLive((signal) => api.get<GraphTaskJson[]>(path, signal), 5000, [cluster.id]);
   const [said, setSaid] = useState<string[]>([]);
-  const [error, setError] = useState<Error | null>(null);
-  const [version, setVersion] = useState(0);
+  const action = useAction();
+  const whyId = useId();
+  const version = useMemo(
+    () => (graph.data === undefined ? '' : hash(JSON.stringify(graph.data))),
+    [graph.data],
+  );
 
   const upload = async (input: HTMLInputElement) => {
     const file = input.files?.[0];
-    if (!file) return;
-    setError(null);
+    if (!file || lockedBecause !== null) return;
     setSaid([]);
-    try {
-      const tasks = parseGraphFile(file.name, await file.text());
-      const reply = await request<GraphTaskJson[]>('PUT', `/clusters/${cluster.id}/deployment_tasks/`, tasks);
+    const done = await action.run(
+      async () => {
+        const tasks = parseGraphFile(file.name, await file.text());
+        return request<GraphTaskJson[]>('PUT', path, tasks);
+      },
+      () => Promise.all([graph.refresh(), props.onChanged()]),
+    );
+    input.value = '';
+    if (done.ok)
       setSaid([
-        `Uploaded ${reply.body.length} task(s) from ${file.name}.`,
-        ...warnings(reply.headers.get('warning')),
+        `Uploaded ${done.value.body.length} task(s) from ${file.name}.`,
+        ...warnings(done.value.headers.get('warning')),
       ]);
-      await graph.refresh();
-      setVersion(version + 1);
-      await onChanged();
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      input.value = '';
-    }
   };
 
-  const download = () => {
-    const blob = new Blob([`${JSON.stringify(graph.data ?? [], null, 2)}\n`], { type: 'application/json' });
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = `deployment-tasks-env-${cluster.id}.json`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-  };
+  // the graph as the API has it now, not as it was when the tab opened
+  const download = () =>
+    action.run(async () => {
+      const tasks = await api.get<GraphTaskJson[]>(path);
+      const blob = new Blob([`${JSON.stringify(tasks, null, 2)}\n`], { type: 'application/json' });
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      link.download = `deployment-tasks-env-${cluster.id}.json`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    });
 
   return (
     <>
       <section class="card">
         <h3>Task graph</h3>
-        <p>
-          {graph.data === undefined
-            ? 'Loading…'
-            : `${graph.data.length} task(s)${cluster.is_customized ? ', uploaded for this environment' : ', the release’s own'}.`}
-        </p>
+        <LiveView live={graph} what="the graph">
+          {(tasks) => (
+            <p data-testid="graph-count">
+              {tasks.length} task(s)
+              {cluster.is_customized ? ', uploaded for this environment' : ', the release’s own'}.
+            </p>
+          )}
+        </LiveView>
         <div class="row">
           <label class="file">
             Upload a graph (JSON or YAML)
@@ -80,18 +101,20 @@ export function GraphTab({ cluster, onChanged }: { cluster: ClusterJson; onChang
               type="file"
               name="graph"
               accept=".json,.yaml,.yml"
+              disabled={lockedBecause !== null || action.busy}
+              aria-describedby={lockedBecause !== null ? whyId : undefined}
               onChange={(e) => upload(e.currentTarget)}
             />
           </label>
-          <button
-            type="button"
-            onClick={download}
-            disabled={graph.data === undefined}
-            data-action="download-graph"
-          >
+          <button type="button" onClick={download} disabled={action.busy} data-action="download-graph">
             Download
           </button>
         </div>
+        {lockedBecause !== null && (
+          <p id={whyId} class="muted" data-why="upload-graph">
+            Upload is not possible now: {lockedBecause}.
+          </p>
+        )}
         {said.length > 0 && (
           <ul class="said" data-testid="graph-said">
             {said.map((s) => (
@@ -99,8 +122,9 @@ export function GraphTab({ cluster, onChanged }: { cluster: ClusterJson; onChang
             ))}
           </ul>
         )}
-        <ErrorLine error={graph.error ?? error} onClose={() => setError(null)} />
+        <ErrorLine error={action.error} onClose={action.clearError} />
       </section>
+      {/* the layers are planned again when the graph changes */}
       <Layers key={version} clusterId={cluster.id} />
     </>
   );
@@ -108,20 +132,19 @@ export function GraphTab({ cluster, onChanged }: { cluster: ClusterJson; onChang
 
 function Layers({ clusterId }: { clusterId: number }) {
   const preview = usePreview(clusterId, false);
-  const [page, setPage] = useState(0);
+  const paged = usePaged(preview.data?.nodes ?? [], NODES_PER_PAGE);
   if (preview.error) {
     return (
       <section class="card">
         <h3>Layers</h3>
-        <ErrorLine error={preview.error} />
+        <ErrorLine error={preview.error} prefix="Could not plan the layers: " onRetry={preview.refresh} />
       </section>
     );
   }
   const data = preview.data;
   if (data === undefined) return <section class="card muted">Planning the layers…</section>;
   const layers = Array.from({ length: data.layers }, (_, i) => i);
-  const pages = Math.ceil(data.nodes.length / NODES_PER_PAGE);
-  const shown = data.nodes.slice(page * NODES_PER_PAGE, (page + 1) * NODES_PER_PAGE);
+  const { shown } = paged;
   return (
     <section class="card">
       <h3>Layers the engine will run</h3>
@@ -163,7 +186,7 @@ function Layers({ clusterId }: { clusterId: number }) {
           </tbody>
         </table>
       </div>
-      <Pager page={page} pages={pages} onPage={setPage} label="Layer nodes" />
+      <Pager page={paged.page} pages={paged.pages} onPage={paged.setPage} label="Layer nodes" />
     </section>
   );
 }

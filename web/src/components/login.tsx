@@ -1,8 +1,18 @@
 /** Logging in: a user and password through the Keystone-compatible login, or a token given by hand. */
 import { useState } from 'preact/hooks';
-import { acceptToken, login } from '../api.js';
+import { acceptToken, asError, login } from '../api.js';
+import { Choice } from './ui.js';
 
-export function Login({ notice, onLoggedIn }: { notice: string | null; onLoggedIn: () => void }) {
+export function Login({
+  notice,
+  onLoggedIn,
+  onTried,
+}: {
+  notice: string | null;
+  onLoggedIn: () => void;
+  /** A new try: the notice (why the last session ended) is history. */
+  onTried: () => void;
+}) {
   const [mode, setMode] = useState<'password' | 'token'>('password');
   const [user, setUser] = useState('admin');
   const [password, setPassword] = useState('');
@@ -12,6 +22,7 @@ export function Login({ notice, onLoggedIn }: { notice: string | null; onLoggedI
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    onTried();
     setBusy(true);
     setError(null);
     try {
@@ -19,7 +30,7 @@ export function Login({ notice, onLoggedIn }: { notice: string | null; onLoggedI
       else await acceptToken(tokenText.trim());
       onLoggedIn();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(asError(err).message);
     } finally {
       setBusy(false);
     }
@@ -30,19 +41,18 @@ export function Login({ notice, onLoggedIn }: { notice: string | null; onLoggedI
       <form class="card" onSubmit={submit} aria-label="Log in">
         <h2>Log in to Fuel deployments</h2>
         {notice && <p class="notice">{notice}</p>}
-        <div class="tabs" role="tablist">
-          <button
-            type="button"
-            role="tab"
-            aria-selected={mode === 'password'}
-            onClick={() => setMode('password')}
-          >
-            User and password
-          </button>
-          <button type="button" role="tab" aria-selected={mode === 'token'} onClick={() => setMode('token')}>
-            Token
-          </button>
-        </div>
+        <Choice
+          label="Log in with"
+          value={mode}
+          onChange={(m) => {
+            setMode(m);
+            setError(null);
+          }}
+          options={[
+            { value: 'password', label: 'User and password' },
+            { value: 'token', label: 'Token' },
+          ]}
+        />
         {mode === 'password' ? (
           <>
             <label>

@@ -5,8 +5,10 @@
 import { useState } from 'preact/hooks';
 import type { ClusterJson, NodeJson } from '../../../lambdas/api/wire.js';
 import { api, withQuery } from '../api.js';
-import { useLive } from '../poll.js';
-import { Dialog, ErrorLine, Pager, Progress, Status } from './ui.js';
+import { useAction, usePaged } from '../hooks.js';
+import { type Live, useLive } from '../poll.js';
+import { someNames } from '../state.js';
+import { Action, Dialog, ErrorLine, Pager, Progress, Status } from './ui.js';
 
 const PAGE = 50;
 
@@ -22,42 +24,37 @@ export function roleNames(reply: unknown): string[] {
 
 export function NodesTab(props: {
   cluster: ClusterJson;
-  nodes: NodeJson[] | undefined;
-  locked: boolean;
+  nodes: NodeJson[];
+  /** Why the nodes cannot be changed now (the environment is locked, or its state unknown), or null. */
+  lockedBecause: string | null;
   onChanged: () => Promise<void>;
 }) {
-  const { cluster, nodes, locked } = props;
-  const [page, setPage] = useState(0);
+  const { cluster, nodes, lockedBecause } = props;
+  const paged = usePaged(nodes, PAGE);
   const [removing, setRemoving] = useState<NodeJson | null>(null);
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
-  const all = nodes ?? [];
-  const pages = Math.ceil(all.length / PAGE);
-  const shown = all.slice(page * PAGE, (page + 1) * PAGE);
-  const lockedBecause = locked ? 'A task runs on the environment: wait for it to end, or stop it' : null;
+  const action = useAction();
+  // the free nodes: a removed node is one of them at once
+  const free = useLive(
+    (signal) => api.get<NodeJson[]>(withQuery('/nodes/', { cluster_id: 'None' }), signal),
+    5000,
+    [],
+  );
+  const changed = () => Promise.all([free.refresh(), props.onChanged()]);
 
   const remove = async (node: NodeJson) => {
-    setBusy(true);
-    try {
-      await api.post(`/clusters/${cluster.id}/unassignment/`, [{ id: node.id }]);
-      setRemoving(null);
-      setError(null);
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-      await props.onChanged();
-    }
+    const done = await action.run(
+      () => api.post(`/clusters/${cluster.id}/unassignment/`, [{ id: node.id }]),
+      changed,
+    );
+    if (done.ok) setRemoving(null);
   };
 
   return (
     <>
       <section class="card">
         <h3>Nodes of {cluster.name}</h3>
-        <ErrorLine error={removing === null ? error : null} onClose={() => setError(null)} />
-        {nodes === undefined ? (
-          <p class="muted">Loading…</p>
-        ) : all.length === 0 ? (
+        {removing === null && <ErrorLine error={action.error} onClose={action.clearError} />}
+        {nodes.length === 0 ? (
           <p class="muted">No node yet: add free nodes below.</p>
         ) : (
           <table class="list" aria-label="Nodes">
@@ -73,7 +70,7 @@ export function NodesTab(props: {
               </tr>
             </thead>
             <tbody>
-              {shown.map((n) => (
+              {paged.shown.map((n) => (
                 <tr key={n.id} data-node={n.id}>
                   <td>{n.id}</td>
                   <td>{n.name}</td>
@@ -97,38 +94,42 @@ export function NodesTab(props: {
                     <Progress value={n.progress} label={`node ${n.id} progress`} />
                   </td>
                   <td>
-                    <span title={lockedBecause ?? 'Removes the node from the environment'}>
-                      <button
-                        type="button"
-                        disabled={locked}
-                        onClick={() => setRemoving(n)}
-                        data-action="remove"
-                      >
-                        Remove
-                      </button>
-                    </span>
+                    <Action
+                      name="remove"
+                      label="Remove"
+                      hint={`Removes ${n.name} from the environment`}
+                      disabledBecause={lockedBecause}
+                      onClick={() => {
+                        action.clearError();
+                        setRemoving(n);
+                      }}
+                    />
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        <Pager page={page} pages={pages} onPage={setPage} label="Nodes" />
+        <Pager page={paged.page} pages={paged.pages} onPage={paged.setPage} label="Nodes" />
       </section>
-      <AddNodes cluster={cluster} lockedBecause={lockedBecause} onChanged={props.onChanged} />
+      <AddNodes cluster={cluster} free={free} lockedBecause={lockedBecause} onChanged={changed} />
       {removing && (
         <Dialog
           title="Remove the node"
           kind="danger"
           confirmLabel="Remove"
-          busy={busy}
-          onCancel={() => setRemoving(null)}
+          busy={action.busy}
+          confirmDisabledBecause={lockedBecause}
+          onCancel={() => {
+            setRemoving(null);
+            action.clearError();
+          }}
           onConfirm={() => remove(removing)}
         >
           <p>
             {removing.name} leaves {cluster.name} and returns to the free nodes.
           </p>
-          <ErrorLine error={error} />
+          <ErrorLine error={action.error} />
         </Dialog>
       )}
     </>
@@ -137,22 +138,24 @@ export function NodesTab(props: {
 
 function AddNodes(props: {
   cluster: ClusterJson;
+  free: Live<NodeJson[]>;
   lockedBecause: string | null;
-  onChanged: () => Promise<void>;
+  onChanged: () => Promise<unknown>;
 }) {
-  const { cluster } = props;
-  const free = useLive(() => api.get<NodeJson[]>(withQuery('/nodes/', { cluster_id: 'None' })), 5000, []);
-  const roles = useLive(async () => roleNames(await api.get<unknown>(`/clusters/${cluster.id}/roles/`)), 0, [
-    cluster.id,
-  ]);
-  const [picked, setPicked] = useState<Set<number>>(new Set());
-  const [chosenRoles, setChosenRoles] = useState<Set<string>>(new Set());
-  const [page, setPage] = useState(0);
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { cluster, free } = props;
+  const roles = useLive(
+    async (signal) => roleNames(await api.get<unknown>(`/clusters/${cluster.id}/roles/`, signal)),
+    0,
+    [cluster.id],
+  );
+  const [picks, setPicks] = useState<ReadonlySet<number>>(new Set());
+  const [chosenRoles, setChosenRoles] = useState<ReadonlySet<string>>(new Set());
+  const action = useAction();
   const list = free.data ?? [];
-  const pages = Math.ceil(list.length / PAGE);
-  const toggle = <T,>(set: Set<T>, value: T): Set<T> => {
+  const paged = usePaged(list, PAGE);
+  // only what is free now can be added: a node taken elsewhere drops out of the picks
+  const picked = list.filter((n) => picks.has(n.id));
+  const toggle = <T,>(set: ReadonlySet<T>, value: T): Set<T> => {
     const next = new Set(set);
     if (next.has(value)) next.delete(value);
     else next.add(value);
@@ -160,31 +163,29 @@ function AddNodes(props: {
   };
   const why =
     props.lockedBecause ??
-    (picked.size === 0
+    (picked.length === 0
       ? 'Pick one or more free nodes'
       : chosenRoles.size === 0
         ? 'Pick one or more roles'
-        : null);
+        : action.busy
+          ? 'Adding…'
+          : null);
 
   const add = async () => {
-    setBusy(true);
-    try {
-      const body = [...picked].map((id) => ({ id, roles: [...chosenRoles] }));
-      await api.post(`/clusters/${cluster.id}/assignment/`, body);
-      setPicked(new Set());
-      setError(null);
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-      await Promise.all([free.refresh(), props.onChanged()]);
-    }
+    const body = picked.map((n) => ({ id: n.id, roles: [...chosenRoles] }));
+    const done = await action.run(
+      () => api.post(`/clusters/${cluster.id}/assignment/`, body),
+      props.onChanged,
+    );
+    if (done.ok) setPicks(new Set());
   };
 
   return (
     <section class="card" aria-label="Add nodes">
       <h3>Add nodes</h3>
-      <ErrorLine error={free.error ?? roles.error ?? error} onClose={() => setError(null)} />
+      <ErrorLine error={free.error} prefix="Could not read the free nodes: " onRetry={free.refresh} />
+      <ErrorLine error={roles.error} prefix="Could not read the roles: " onRetry={roles.refresh} />
+      <ErrorLine error={action.error} onClose={action.clearError} />
       {list.length === 0 ? (
         <p class="muted">
           {free.data === undefined ? 'Loading…' : 'No free node: every discovered node is in an environment.'}
@@ -216,14 +217,14 @@ function AddNodes(props: {
               </tr>
             </thead>
             <tbody>
-              {list.slice(page * PAGE, (page + 1) * PAGE).map((n) => (
+              {paged.shown.map((n) => (
                 <tr key={n.id} data-free-node={n.id}>
                   <td>
                     <input
                       type="checkbox"
                       aria-label={`pick ${n.name}`}
-                      checked={picked.has(n.id)}
-                      onChange={() => setPicked(toggle(picked, n.id))}
+                      checked={picks.has(n.id)}
+                      onChange={() => setPicks(toggle(picks, n.id))}
                     />
                   </td>
                   <td>{n.id}</td>
@@ -236,18 +237,15 @@ function AddNodes(props: {
               ))}
             </tbody>
           </table>
-          <Pager page={page} pages={pages} onPage={setPage} label="Free nodes" />
-          <span title={why ?? 'Adds the picked nodes with the picked roles'}>
-            <button
-              type="button"
-              class="primary"
-              disabled={why !== null || busy}
-              onClick={add}
-              data-action="add-nodes"
-            >
-              Add {picked.size > 0 ? picked.size : ''} node(s)
-            </button>
-          </span>
+          <Pager page={paged.page} pages={paged.pages} onPage={paged.setPage} label="Free nodes" />
+          <Action
+            name="add-nodes"
+            kind="primary"
+            label={`Add ${picked.length > 0 ? picked.length : ''} node(s)`}
+            hint={`Adds the picked nodes (${someNames(picked)}) with the picked roles`}
+            disabledBecause={why}
+            onClick={add}
+          />
         </>
       )}
     </section>

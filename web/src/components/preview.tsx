@@ -1,29 +1,32 @@
 /** What Deploy changes would run now, node by node, and why; and what it would skip. */
-import { useState } from 'preact/hooks';
 import type { DeploymentPreviewJson as PreviewJson } from '../../../lambdas/api/wire.js';
 import { api, withQuery } from '../api.js';
-import { useLive } from '../poll.js';
+import { usePaged } from '../hooks.js';
+import { type Live, useLive } from '../poll.js';
 import { ErrorLine, Pager } from './ui.js';
 
 const NODES_PER_PAGE = 15;
 
-export function usePreview(clusterId: number, resume: boolean) {
+/** The restart preview, read now and every `everyMs` (none when 0). */
+export function usePreview(clusterId: number, resume: boolean, everyMs = 0): Live<PreviewJson> {
   return useLive(
-    () =>
-      api.get<PreviewJson>(withQuery(`/clusters/${clusterId}/changes/preview/`, { resume: resume ? 1 : 0 })),
-    0,
+    (signal) =>
+      api.get<PreviewJson>(
+        withQuery(`/clusters/${clusterId}/changes/preview/`, { resume: resume ? 1 : 0 }),
+        signal,
+      ),
+    everyMs,
     [clusterId, resume],
   );
 }
 
-export function Preview({ clusterId, resume }: { clusterId: number; resume: boolean }) {
-  const preview = usePreview(clusterId, resume);
-  const [page, setPage] = useState(0);
-  if (preview.error) return <ErrorLine error={preview.error} />;
+export function Preview({ preview }: { preview: Live<PreviewJson> }) {
+  const paged = usePaged(preview.data?.nodes ?? [], NODES_PER_PAGE);
+  if (preview.error)
+    return <ErrorLine error={preview.error} prefix="Could not preview: " onRetry={preview.refresh} />;
   const data = preview.data;
   if (data === undefined) return <p class="muted">Reading what would run…</p>;
-  const pages = Math.ceil(data.nodes.length / NODES_PER_PAGE);
-  const shown = data.nodes.slice(page * NODES_PER_PAGE, (page + 1) * NODES_PER_PAGE);
+  const { shown } = paged;
   return (
     <div class="preview" data-testid="preview">
       <p data-testid="preview-summary">
@@ -59,7 +62,7 @@ export function Preview({ clusterId, resume }: { clusterId: number; resume: bool
           })}
         </tbody>
       </table>
-      <Pager page={page} pages={pages} onPage={setPage} label="Preview nodes" />
+      <Pager page={paged.page} pages={paged.pages} onPage={paged.setPage} label="Preview nodes" />
     </div>
   );
 }
@@ -68,7 +71,11 @@ export function Preview({ clusterId, resume }: { clusterId: number; resume: bool
 function ReasonList({ tasks }: { tasks: PreviewJson['nodes'][number]['tasks'] }) {
   if (tasks.length === 0) return <span class="muted">none</span>;
   const byReason = new Map<string, string[]>();
-  for (const t of tasks) byReason.set(t.reason, [...(byReason.get(t.reason) ?? []), t.task_name]);
+  for (const t of tasks) {
+    const names = byReason.get(t.reason);
+    if (names) names.push(t.task_name);
+    else byReason.set(t.reason, [t.task_name]);
+  }
   return (
     <ul class="reasons">
       {[...byReason].map(([reason, names]) => (

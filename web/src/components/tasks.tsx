@@ -4,7 +4,7 @@ import type { TaskJson } from '../../../lambdas/api/wire.js';
 import { request, withQuery } from '../api.js';
 import { useLive } from '../poll.js';
 import { TaskTable } from './dashboard.js';
-import { ErrorLine, MarkerPager } from './ui.js';
+import { LiveView, MarkerPager } from './ui.js';
 
 const PAGE = 20;
 
@@ -13,10 +13,12 @@ export function TasksTab({ clusterId }: { clusterId: number }) {
   const [markers, setMarkers] = useState<(string | undefined)[]>([undefined]);
   const marker = markers[markers.length - 1];
   const page = useLive(
-    () =>
+    (signal) =>
       request<TaskJson[]>(
         'GET',
         withQuery('/transactions/', { cluster_id: clusterId, limit: PAGE, order_by: '-id', marker }),
+        undefined,
+        { signal },
       ),
     3000,
     [clusterId, marker],
@@ -24,8 +26,9 @@ export function TasksTab({ clusterId }: { clusterId: number }) {
   return (
     <section class="card">
       <h3>Tasks</h3>
-      <ErrorLine error={page.error} />
-      {page.data === undefined ? <p class="muted">Loading…</p> : <TaskTable tasks={page.data.body} />}
+      <LiveView live={page} what="the tasks">
+        {(data) => <TaskTable tasks={data.body} />}
+      </LiveView>
       <MarkerPager markers={markers} next={page.data?.next} onMarkers={setMarkers} back="Newer" on="Older" />
     </section>
   );

@@ -1,6 +1,7 @@
 /** The UI's small parts: status badges, buttons that say why they are disabled, dialogs, pagers. */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useErrorBoundary, useId, useRef } from 'preact/hooks';
+import { clock, type Live } from '../poll.js';
 
 export function Status({ value }: { value: string }) {
   return (
@@ -22,22 +23,41 @@ export function Progress({ value, label }: { value: number; label?: string }) {
 interface ActionProps {
   label: string;
   onClick: () => void;
-  /** Why it cannot be used now (shown as its tooltip), or null when it can. */
+  /** Why it cannot be used now (its tooltip, and its description for the keyboard and screen readers), or null when it can. */
   disabledBecause: string | null;
   kind?: 'primary' | 'danger' | 'plain';
   name?: string;
   hint?: string;
 }
 
-/** A button that, when it cannot be used, is disabled with a tooltip saying why. */
+/**
+ * A button that, when it cannot be used, says why: it stays focusable (`aria-disabled`, the click is
+ * ignored), its tooltip is the reason, and so is its description (`aria-describedby`), which is also
+ * shown beside it while it has the keyboard's focus.
+ */
 export function Action({ label, onClick, disabledBecause, kind = 'plain', name, hint }: ActionProps) {
+  const id = useId();
   const disabled = disabledBecause !== null;
-  // a disabled button gets no pointer events in Chromium: the tooltip sits on its wrapper
   return (
-    <span class="action" title={disabled ? disabledBecause : (hint ?? label)} data-action={name}>
-      <button type="button" class={kind} disabled={disabled} onClick={onClick} data-action={name}>
+    <span class="action" data-action={name}>
+      <button
+        type="button"
+        class={kind}
+        aria-disabled={disabled ? 'true' : undefined}
+        aria-describedby={disabled ? id : undefined}
+        title={disabled ? disabledBecause : (hint ?? label)}
+        onClick={() => {
+          if (!disabled) onClick();
+        }}
+        data-action={name}
+      >
         {label}
       </button>
+      {disabled && (
+        <span id={id} class="why" data-why={name}>
+          {disabledBecause}
+        </span>
+      )}
     </span>
   );
 }
@@ -48,18 +68,30 @@ interface DialogProps {
   confirmLabel: string;
   kind?: 'primary' | 'danger';
   busy?: boolean;
-  confirmDisabled?: boolean;
+  /** Why the confirm button cannot be pressed yet (shown under it), or null. */
+  confirmDisabledBecause?: string | null;
   onConfirm: () => void;
   onCancel: () => void;
 }
 
-/** A modal confirmation: Escape or Cancel closes it; nothing happens until its confirm button is pressed. */
+/**
+ * A modal confirmation: Escape or Cancel closes it; nothing happens until its confirm button is pressed.
+ * When it closes, the focus goes back to what had it (the button that opened it).
+ */
 export function Dialog(props: DialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
+  const whyId = useId();
   useEffect(() => {
     const dialog = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (dialog && !dialog.open) dialog.showModal();
+    return () => {
+      if (dialog?.open) dialog.close();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
+  const why = props.busy === true ? null : (props.confirmDisabledBecause ?? null);
+  const blocked = props.busy === true || why !== null;
   return (
     <dialog
       ref={ref}
@@ -73,14 +105,22 @@ export function Dialog(props: DialogProps) {
       <h3>{props.title}</h3>
       <div class="dialog-body">{props.children}</div>
       <div class="dialog-buttons">
+        {why !== null && (
+          <span id={whyId} class="dialog-why" data-testid="confirm-why">
+            {why}
+          </span>
+        )}
         <button type="button" onClick={props.onCancel} data-dialog="cancel">
           Cancel
         </button>
         <button
           type="button"
           class={props.kind ?? 'primary'}
-          disabled={props.busy === true || props.confirmDisabled === true}
-          onClick={props.onConfirm}
+          aria-disabled={blocked ? 'true' : undefined}
+          aria-describedby={why !== null ? whyId : undefined}
+          onClick={() => {
+            if (!blocked) props.onConfirm();
+          }}
           data-dialog="confirm"
         >
           {props.busy === true ? 'Working…' : props.confirmLabel}
@@ -90,18 +130,89 @@ export function Dialog(props: DialogProps) {
   );
 }
 
-/** An error the service answered, with its message (and the fields it names). */
-export function ErrorLine({ error, onClose }: { error: Error | null; onClose?: () => void }) {
+/** An error the service answered, with its message; × dismisses it, Retry reads again. */
+export function ErrorLine({
+  error,
+  onClose,
+  onRetry,
+  prefix,
+  suffix,
+}: {
+  error: Error | null;
+  onClose?: () => void;
+  onRetry?: () => void;
+  /** Words before and after the service's message. */
+  prefix?: string;
+  suffix?: string;
+}) {
   if (error === null) return null;
   return (
     <div class="error-line" role="alert">
-      <span>{error.message}</span>
-      {onClose && (
-        <button type="button" class="link" onClick={onClose} aria-label="Dismiss">
-          ×
-        </button>
-      )}
+      <span>
+        {prefix}
+        {error.message}
+        {suffix}
+      </span>
+      <span>
+        {onRetry && (
+          <button type="button" class="link" onClick={onRetry}>
+            Retry
+          </button>
+        )}
+        {onClose && (
+          <button type="button" class="link" onClick={onClose} aria-label="Dismiss">
+            ×
+          </button>
+        )}
+      </span>
     </div>
+  );
+}
+
+/**
+ * What a live reading shows: its error when the newest reading failed, with the time of the reading
+ * still on screen; the content (from that older reading) is then marked as not current.
+ */
+export function LiveView<T>({
+  live,
+  what,
+  loading = 'Loading…',
+  children,
+}: {
+  live: Live<T>;
+  /** What is read, for the error: "the tasks". */
+  what: string;
+  loading?: string;
+  children: (data: T) => ComponentChildren;
+}) {
+  if (live.data === undefined) {
+    if (live.error)
+      return <ErrorLine error={live.error} prefix={`Could not read ${what}: `} onRetry={live.refresh} />;
+    return <p class="muted">{loading}</p>;
+  }
+  if (live.error === null) return <>{children(live.data)}</>;
+  return (
+    <>
+      <StaleNote live={live} what={what} />
+      <div class="stale" data-stale="true">
+        {children(live.data)}
+      </div>
+    </>
+  );
+}
+
+/** The line that says a reading failed: its error, and when what is still shown was read. */
+export function StaleNote<T>({ live, what }: { live: Live<T>; what: string }) {
+  if (live.error === null) return null;
+  const when =
+    live.at === null ? '' : `; what is shown below was read at ${clock(live.at)} and may be out of date`;
+  return (
+    <ErrorLine
+      error={live.error}
+      prefix={`Could not read ${what} (`}
+      onRetry={live.refresh}
+      suffix={`)${when}.`}
+    />
   );
 }
 
@@ -152,4 +263,53 @@ export function Pager({ page, pages, onPage, label }: PagerProps) {
       </button>
     </nav>
   );
+}
+
+/** A choice of one among a few views: buttons that say which is pressed (`aria-pressed`). */
+export function Choice<T extends string>({
+  value,
+  options,
+  onChange,
+  label,
+  small,
+}: {
+  value: T;
+  options: readonly { value: T; label: string }[];
+  onChange: (value: T) => void;
+  label: string;
+  small?: boolean;
+}) {
+  return (
+    // biome-ignore lint/a11y/useSemanticElements: a group of toggle buttons, not a fieldset of inputs
+    <div class={`tabs${small ? ' small' : ''}`} role="group" aria-label={label}>
+      {options.map((o) => (
+        <button
+          key={o.value}
+          type="button"
+          aria-pressed={o.value === value}
+          data-choice={o.value}
+          onClick={() => onChange(o.value)}
+        >
+          {o.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** What a part of the page does when drawing it throws: it says so (and can try again), the rest stays. */
+export function Boundary({ what, children }: { what: string; children: ComponentChildren }) {
+  const [error, reset] = useErrorBoundary();
+  if (error) {
+    return (
+      <section class="card">
+        <ErrorLine
+          error={error instanceof Error ? error : new Error(String(error))}
+          prefix={`Could not draw ${what}: `}
+          onRetry={reset}
+        />
+      </section>
+    );
+  }
+  return <>{children}</>;
 }
