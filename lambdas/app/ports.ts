@@ -90,8 +90,10 @@ export interface NodeRepository {
     hostname: string,
     nodeId: number,
   ): Promise<{ claimed: true; token: string } | { claimed: false; holder: number }>;
-  /** Releases a node's claim on a hostname (with `token`: only the claim of that request); none is nothing. */
-  releaseHostname(hostname: string, nodeId: number, token?: string): Promise<void>;
+  /** The token of a node's claim on a hostname; null when the node holds none. */
+  claimToken(hostname: string, nodeId: number): Promise<string | null>;
+  /** Releases that claim of a node on a hostname (its token's), not one taken since; none is nothing. */
+  releaseHostname(hostname: string, nodeId: number, token: string): Promise<void>;
   lastRuns(nodeId: number): Promise<LastRun[]>;
   recordLastRun(run: LastRun): Promise<void>;
   /** Records many last runs at once (batched writes). */

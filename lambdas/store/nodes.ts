@@ -201,20 +201,25 @@ export class DynamoNodes {
     throw new WriteConflictError(`The claim of hostname '${hostname}' changed at the same time: try again`);
   }
 
+  /** The token of a node's claim on a hostname; null when the node holds none. */
+  async claimToken(hostname: string, nodeId: number): Promise<string | null> {
+    const found = await this.table.get(hostnameCodec.key(hostname));
+    if (!found) return null;
+    const claim = hostnameCodec.fromItem(found);
+    return claim.nodeId === nodeId ? claim.token : null;
+  }
+
   /**
-   * Releases a node's claim on a hostname (with `token`, only the claim that request took); nothing when
-   * the node holds none (a hostname it was discovered with, or stored before claims).
+   * Releases the claim a request took (or read, `claimToken`) on a hostname for a node: only that claim, not
+   * one another request of the same node has taken since; nothing when it is gone.
    */
-  async releaseHostname(hostname: string, nodeId: number, token?: string): Promise<void> {
+  async releaseHostname(hostname: string, nodeId: number, token: string): Promise<void> {
     // `token` is a reserved word of DynamoDB's expressions
-    const condition =
-      token === undefined
-        ? { expr: 'nodeId = :me', values: { ':me': nodeId } }
-        : {
-            expr: 'nodeId = :me AND #token = :token',
-            names: { '#token': 'token' },
-            values: { ':me': nodeId, ':token': token },
-          };
+    const condition = {
+      expr: 'nodeId = :me AND #token = :token',
+      names: { '#token': 'token' },
+      values: { ':me': nodeId, ':token': token },
+    };
     await held(this.table.delete(hostnameCodec.key(hostname), condition));
   }
 

@@ -62,6 +62,10 @@ function holding(real: Repositories): Repositories {
     await holds.pass('hostnameWrite');
     return real.nodes.updateWhile(id, patch, expect);
   };
+  nodes.releaseHostname = async (hostname, nodeId, token) => {
+    await holds.pass(`release:${nodeId}:${hostname}`);
+    return real.nodes.releaseHostname(hostname, nodeId, token);
+  };
   nodes.deleteFree = async (id) => {
     await holds.pass(`deleteFree:${id}`);
     return real.nodes.deleteFree(id);
@@ -86,7 +90,7 @@ let doc: DynamoDBDocumentClient;
 beforeAll(async () => {
   runtime = await startRuntime({
     port: 0,
-    nodeCount: 20,
+    nodeCount: 22,
     demo: false,
     authToken: 'node-edits',
     decorate: { repos: holding, commands: withDeregistered },
@@ -293,6 +297,32 @@ describe('PUT nodes/{id}/: a claim left by a request that died', () => {
 });
 
 describe('PUT nodes/{id}/: the body', () => {
+  it('releases an old hostname only as it was before its change: a claim taken since stays', async () => {
+    const [x, y] = await takeFreeNodes(2);
+    if (!x || !y) throw new Error('no nodes');
+    expect((await putNode(x.id, { hostname: 'first-name' })).status).toBe(200);
+    // x's claim on it is older than the grace period (as a hostname held a long time)
+    await leftClaim('first-name', x.id, HOSTNAME_CLAIM_GRACE_MS + 5000);
+    // one request changes x to `second-name` and is held after its write, before it releases `first-name`
+    const released = holds.arm(`release:${x.id}:first-name`);
+    const away = putNode(x.id, { hostname: 'second-name' });
+    await released.entered;
+    // another changes x back to `first-name`: it takes the (stale) claim over, held before its write
+    const written = holds.arm('hostnameWrite');
+    const back = putNode(x.id, { hostname: 'first-name' });
+    await written.entered;
+    // the first releases the claim it read, not the one taken since
+    released.release();
+    expect((await away).status).toBe(200);
+    // so `first-name` is not free for y meanwhile
+    const other = await putNode(y.id, { hostname: 'first-name' });
+    expect(other.status).toBe(409);
+    written.release();
+    expect((await back).status).toBe(200);
+    expect((await getNode(x.id)).hostname).toBe('first-name');
+    expect((await getNode(y.id)).hostname).not.toBe('first-name');
+  });
+
   it("refuses another node's id in the body with 400 and changes nothing; the path's id is fine", async () => {
     const [node] = await takeFreeNodes(1);
     if (!node) throw new Error('no node');

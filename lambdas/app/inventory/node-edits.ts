@@ -103,10 +103,13 @@ async function changeHostname(
   const claim = await nodes.claimHostname(hostname, node.id);
   if (!claim.claimed) throw taken(hostname, claim.holder, node.id);
   let changed: Node;
+  let oldClaim: string | null = null;
   try {
     // a hostname held without a claim: the one a node was discovered with, or one stored before claims
     const holder = (await nodes.list()).find((n) => n.id !== node.id && n.hostname === hostname);
     if (holder) throw taken(hostname, holder.id, node.id);
+    // the claim on the old hostname as it is before the write: released after it, and no claim taken since
+    oldClaim = await nodes.claimToken(node.hostname, node.id);
     changed = await nodes.updateWhile(node.id, { ...fields, hostname }, node);
   } catch (err) {
     await nodes.releaseHostname(hostname, node.id, claim.token);
@@ -117,7 +120,7 @@ async function changeHostname(
     }
     throw err;
   }
-  await nodes.releaseHostname(node.hostname, node.id);
+  if (oldClaim !== null) await nodes.releaseHostname(node.hostname, node.id, oldClaim);
   return changed;
 }
 
@@ -146,6 +149,7 @@ export async function deleteNodes(ctx: Context, ids: number[]): Promise<void> {
   }
   const deleted: number[] = [];
   for (const [index, node] of found.entries()) {
+    const claim = await ctx.repos.nodes.claimToken(node.hostname, node.id);
     try {
       await ctx.repos.nodes.deleteFree(node.id);
     } catch (err) {
@@ -154,7 +158,7 @@ export async function deleteNodes(ctx: Context, ids: number[]): Promise<void> {
       if (now !== null) throw partlyDeleted(ids, deleted, found.slice(index), now);
     }
     deleted.push(node.id);
-    await ctx.repos.nodes.releaseHostname(node.hostname, node.id);
+    if (claim !== null) await ctx.repos.nodes.releaseHostname(node.hostname, node.id, claim);
   }
 }
 

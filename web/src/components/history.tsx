@@ -127,11 +127,22 @@ function useDeployments(clusterId: number, latest: readonly TaskJson[]) {
   const [older, setOlder] = useState<{ tasks: TaskJson[]; next: string | null }>({ tasks: [], next: null });
   const [olderRead, setOlderRead] = useState(false);
   const action = useAction();
+  // every deployment a reading of the newest page listed stays listed when newer ones push it off that page
+  // (it is still between the page and the older pages read); one gone from within the page's span was deleted
+  const seen = useRef({ clusterId, tasks: new Map<number, TaskJson>() });
+  if (seen.current.clusterId !== clusterId) seen.current = { clusterId, tasks: new Map() };
+  const page = first.data?.body ?? [];
+  if (page.length > 0) {
+    const oldest = Math.min(...page.map((t) => t.id));
+    for (const id of seen.current.tasks.keys()) if (id >= oldest) seen.current.tasks.delete(id);
+    for (const t of page) seen.current.tasks.set(t.id, t);
+  }
   const byId = new Map<number, TaskJson>();
   for (const t of older.tasks) byId.set(t.id, t);
-  for (const t of first.data?.body ?? []) byId.set(t.id, t);
+  for (const [id, t] of seen.current.tasks) byId.set(id, t);
+  // the environment's newest tasks are read every two seconds: its deployments there are listed as they are
   const newest = latest.find(isDeployment);
-  for (const t of latest) if (byId.has(t.id) || t === newest) byId.set(t.id, t);
+  for (const t of latest) if (isDeployment(t)) byId.set(t.id, t);
   const list = [...byId.values()].filter(isDeployment).sort((a, b) => b.id - a.id);
   const known = first.data?.body.some((t) => t.id === newest?.id) ?? true;
   useEffect(() => {
