@@ -183,6 +183,13 @@ describe('tasks stored before typed records', () => {
       cluster_status: 'stopped',
       stop_task_status: 'ready',
       stop_message: 'stopped.',
+      // what the legacy stop state says, as a run's stop is shown today
+      stop: {
+        stop_task_id: 3,
+        requested_by: 'admin',
+        requested_at: '2026-11-30T10:00:00.000Z',
+        forced_at: null,
+      },
     });
     expect(taskJson(stop).result).toEqual({ deploy_task_id: 1, requested_by: 'admin', reason: 'wrong VLAN' });
   });
