@@ -418,8 +418,8 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       path: '/clusters/:id/deploy_tasks',
       body: deployTasksBody,
       query: deployTasksQuery,
-      handler: async (ctx) =>
-        json(202, task(await service.deployTasks(param(ctx, 'id'), ctx.query.nodes, ctx.body))),
+      handler: async ({ query, ...ctx }) =>
+        json(202, task(await service.deployTasks(param(ctx, 'id'), query.nodes, ctx.body, query.graph_type))),
     }),
     route({
       method: 'GET',
@@ -527,8 +527,9 @@ export function nailgunRoutes(service: Service, login: LoginConfig): Route[] {
       body: emptyBody,
       query: deployNodesQuery,
       handler: async (ctx) => {
-        const { nodes, force } = ctx.query;
-        const mode = { force, resume: false, scope: 'deploy', nodes } as const;
+        // without nodes: every node of the environment (a graph of another type only: deployChanges says so)
+        const { nodes = null, force, graph_type: graphType } = ctx.query;
+        const mode = { force, resume: false, scope: 'deploy', nodes, graphType } as const;
         return json(202, task(await service.deployChanges(param(ctx, 'id'), mode)));
       },
     }),

@@ -343,36 +343,42 @@ const selectedNodes = z.preprocess(
     .max(1000, 'must list at most 1000 nodes'),
 );
 
-/**
- * The graph a selected-node run may name: only the default one runs (graphs of other types are kept by
- * `deployment_graphs/`, not run).
- */
-const graphType = z
-  .enum(['default', ''], {
-    message:
-      "only the 'default' graph can run: graphs of other types are kept and downloaded (deployment_graphs/), not deployed",
-  })
-  .optional();
+/** A graph type in a query (`graph_type=`): a name as Nailgun's URLs take it; empty means `default`. */
+const graphTypeName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{0,50}$/, 'must be a graph type: letters, digits, - and _ (at most 50)')
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? 'default' : v));
 
-/** `provision/?nodes=1,2`: the nodes to provision, at least one. */
+/**
+ * `provision/?nodes=1,2`: the nodes to provision, at least one. Provisioning runs no graph: `graph_type`, which
+ * python-fuelclient may send, can only name the default one.
+ */
 export const provisionNodesQuery = z
   .object({
     nodes: selectedNodes,
-    graph_type: graphType,
+    graph_type: z
+      .enum(['default', ''], {
+        message:
+          "provisioning runs no graph: send 'default' or leave it out (a graph of another type runs on provisioned nodes with PUT clusters/{id}/deploy/?graph_type=)",
+      })
+      .optional(),
     dry_run: unsupported('dry runs'),
     noop_run: unsupported('noop runs'),
   })
   .loose();
 
 /**
- * `deploy/?nodes=1,2[&force=1]`: the nodes to deploy; `force` runs every task, as `changes/redeploy` does.
- * python-fuelclient also sends `noop_run=0`, and `graph_type` (`fuel2 graph execute`).
+ * `deploy/?nodes=1,2[&force=1][&graph_type=T]`: the nodes to deploy; `force` runs every task, as
+ * `changes/redeploy` does. `graph_type` (`fuel2 graph execute`) runs the environment's graph of that type,
+ * every task of it, on the nodes listed, or on all its nodes without `nodes` (which the default graph needs:
+ * the use case says so, once the environment is known to exist). python-fuelclient also sends `noop_run=0`.
  */
 export const deployNodesQuery = z
   .object({
-    nodes: selectedNodes,
+    nodes: selectedNodes.optional(),
     force: flag,
-    graph_type: graphType,
+    graph_type: graphTypeName,
     dry_run: unsupported('dry runs'),
     noop_run: unsupported('noop runs'),
   })
@@ -380,13 +386,6 @@ export const deployNodesQuery = z
 
 /** `DELETE tasks/{id}/?force=1`: a running task is deleted only with force. */
 export const deleteTaskQuery = z.object({ force: flag }).loose();
-
-/** A graph type in a query (`graph_type=`): a name as Nailgun's URLs take it; empty means `default`. */
-const graphTypeName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{0,50}$/, 'must be a graph type: letters, digits, - and _ (at most 50)')
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? 'default' : v));
 
 /**
  * `deployment_graphs/{type}` (POST and PUT): `{"name"?, "tasks": [...]}`, as Nailgun 9.0 takes it. Its
@@ -439,10 +438,19 @@ export const graphsQuery = z
   .loose();
 
 /**
- * `PUT deploy_tasks/?nodes=1,2[&force=1]` with the tasks to run as the body (`["hiera", "netconfig"]`, as
- * python-fuelclient's `fuel node --node 1,2 --tasks ...` sends them). Only the default graph runs.
+ * `PUT deploy_tasks/?nodes=1,2[&force=1][&graph_type=T]` with the tasks to run as the body (`["hiera",
+ * "netconfig"]`, as python-fuelclient's `fuel node --node 1,2 --tasks ...` sends them), of the default graph or
+ * of the environment's graph of `graph_type`.
  */
-export const deployTasksQuery = deployNodesQuery;
+export const deployTasksQuery = z
+  .object({
+    nodes: selectedNodes,
+    force: flag,
+    graph_type: graphTypeName,
+    dry_run: unsupported('dry runs'),
+    noop_run: unsupported('noop runs'),
+  })
+  .loose();
 export const deployTasksBody = z
   .array(z.string({ message: 'must be a task id (string)' }).min(1, 'must not be empty'), {
     message: 'must be a list of task ids, like ["hiera", "netconfig"]',

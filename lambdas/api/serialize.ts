@@ -3,12 +3,13 @@
 import type { GraphView } from '../app/inventory/graphs.js';
 import type { Release, Role } from '../app/inventory/releases.js';
 import { RELEASE_ROLES } from '../domain/graph.js';
+import { DEFAULT_GRAPH_TYPE } from '../domain/graph-types.js';
 import type { HistoryRow } from '../domain/history.js';
 import type { Cluster, Node } from '../domain/model.js';
 import { progressPercent } from '../domain/plan.js';
 import { isClusterLocked } from '../domain/status.js';
 import { targetJson } from '../domain/targets.js';
-import type { Task } from '../domain/task.js';
+import { graphTypeOf, type Task } from '../domain/task.js';
 import type {
   ClusterJson,
   GraphJson,
@@ -131,7 +132,8 @@ export function taskJson(t: Task, consoleUrl?: (arn: string) => string): TaskJso
     parent_id: t.parentId,
     time_start: t.timeStart,
     time_end: t.timeEnd,
-    graph_type: 'default',
+    // a run's graph (`deploy/?graph_type=`); its stage tasks, stops and actions are the default graph's
+    graph_type: t.kind === 'run' ? graphTypeOf(t.mode) : DEFAULT_GRAPH_TYPE,
     dry_run: false,
     execution_arn: t.executionArn,
     execution_url: t.executionArn && consoleUrl ? consoleUrl(t.executionArn) : null,

@@ -69,8 +69,8 @@ export function createService(ctx: Context) {
     getAttributes: (clusterId: number) => getAttributes(ctx, clusterId),
     putAttributes: (clusterId: number, edit: Record<string, unknown>) => putAttributes(ctx, clusterId, edit),
     deployChanges: (clusterId: number, request?: DeployRequest) => deployChanges(ctx, clusterId, request),
-    deployTasks: (clusterId: number, nodes: number[], tasks: string[]) =>
-      deployTasks(ctx, clusterId, nodes, tasks),
+    deployTasks: (clusterId: number, nodes: number[], tasks: string[], graphType?: string) =>
+      deployTasks(ctx, clusterId, nodes, tasks, graphType),
     /** What deployChanges would run now, decided as it decides (nothing written). */
     previewChanges: (clusterId: number, request: PreviewRequest) => previewChanges(ctx, clusterId, request),
     resetCluster: (clusterId: number) => resetCluster(ctx, clusterId),

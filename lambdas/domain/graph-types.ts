@@ -1,9 +1,9 @@
 /**
  * Graphs by type (Nailgun 9.0's `deployment_graphs`): an environment has its `default` graph, the one
- * `deployment_tasks` reads and writes and every deployment runs (the release's built-in graph until one is
+ * `deployment_tasks` reads and writes and "Deploy changes" runs (the release's built-in graph until one is
  * uploaded), and may keep graphs of other types (`provision`, `rollback`, any name). Those are kept, listed,
- * read and deleted as uploaded, and validated as the default graph is; they are not run: only the default
- * graph is served to a deployment.
+ * read and deleted as uploaded, and validated as the default graph is; one runs when an operator names it
+ * (`PUT clusters/{id}/deploy/?graph_type=`, `fuel2 graph execute`), on provisioned nodes, every task of it.
  */
 import type { GraphTask } from './graph.js';
 
@@ -29,10 +29,4 @@ export interface GraphRelation {
   model: 'cluster' | 'release';
   model_id: number;
   type: string;
-}
-
-/** Why a graph type cannot be run, or null when it can (only the default graph runs). */
-export function unrunnableGraphType(type: string): string | null {
-  if (type === DEFAULT_GRAPH_TYPE || type === '') return null;
-  return `graph type '${type}' cannot be run: graphs of types other than 'default' are kept, listed and downloaded (deployment_graphs/), but only the default graph is deployed`;
 }

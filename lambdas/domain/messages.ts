@@ -7,13 +7,19 @@ import type { HistoryRow } from './history.js';
 import type { Outcome } from './settlement.js';
 import { isFaultToleranceStop, isForced, isStopping, type StopState } from './stop.js';
 import { targetLabel } from './targets.js';
-import type { DeploymentRun } from './task.js';
+import { type DeployMode, type DeploymentRun, runsOtherGraph } from './task.js';
 
-type RunSubject = Pick<DeploymentRun, 'name'>;
+type RunSubject = Pick<DeploymentRun, 'name'> & { mode?: Pick<DeployMode, 'graphType'> };
 
-/** What a message says ran: a top-level provisioning of selected nodes, or a deployment. */
+/** A deployment of a graph other than the default one names it. */
+function ofGraph(graphType: string | undefined): string {
+  return graphType !== undefined && runsOtherGraph({ graphType }) ? ` of the '${graphType}' graph` : '';
+}
+
+/** What a message says ran: a top-level provisioning of selected nodes, or a deployment (of which graph). */
 export function subjectOf(run: RunSubject, clusterName: string): string {
-  return `${run.name === 'provision' ? 'Provisioning' : 'Deployment'} of environment '${clusterName}'`;
+  if (run.name === 'provision') return `Provisioning of environment '${clusterName}'`;
+  return `Deployment${ofGraph(run.mode?.graphType)} of environment '${clusterName}'`;
 }
 
 /** While a run goes on. */
@@ -21,9 +27,10 @@ export function runStartedMessage(
   scope: 'all' | 'provision' | 'deploy',
   clusterName: string,
   selected: number[] | null,
+  graphType?: string,
 ): string {
   const which = selected ? ` (node${selected.length > 1 ? 's' : ''} ${selected.join(', ')})` : '';
-  const what = scope === 'provision' ? 'Provisioning' : 'Deployment';
+  const what = scope === 'provision' ? 'Provisioning' : `Deployment${ofGraph(graphType)}`;
   return `${what} of environment '${clusterName}'${which} is running`;
 }
 
@@ -50,7 +57,7 @@ export function deploymentMessage(
   const failed = rows.filter((r) => r.status === 'error');
   const listed = failedList(failed);
   const subject = subjectOf(run, clusterName);
-  if (failure) return `${subject} has failed: ${failure.Cause ?? failure.Error ?? 'unknown error'}`;
+  if (failure) return `${subject} has failed: ${failureText(failure)}`;
   const stop = run.stop;
   // A critical node failed (a critical role, or a group's fault tolerance exceeded): Astute stops the
   // deployment gracefully, but it ends in error and is reported as a failure, with the failed nodes
@@ -65,6 +72,25 @@ export function deploymentMessage(
   }
   if (outcome === 'completed') return `${subject} is done.`;
   return `${subject} has failed. Failed tasks: ${listed}.`;
+}
+
+/**
+ * What an execution's failure says: its cause, which for an error a Lambda function threw (a step that
+ * refused to go on) is that error as JSON (`{"errorType", "errorMessage", "trace"}`): its message then.
+ */
+function failureText(failure: { Error?: string; Cause?: string }): string {
+  const cause = failure.Cause;
+  if (cause === undefined) return failure.Error ?? 'unknown error';
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
+      const message = parsed.errorMessage;
+      if (typeof message === 'string' && message !== '') return message;
+    }
+  } catch {
+    // not JSON: the cause as it is
+  }
+  return cause;
 }
 
 /** How an operator's stop ended, on its stop task. */

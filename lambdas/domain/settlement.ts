@@ -33,6 +33,13 @@ export interface NodeSettlementInput {
   /** false when the deployment only provisions the node (`provision/?nodes=`); defaults to true */
   deploys?: boolean;
   /**
+   * The run ran a graph other than the default one (`deploy/?graph_type=`): its end says how that graph went
+   * on the node, not that the node is deployed (see settleNode). Defaults to false.
+   */
+  otherGraph?: boolean;
+  /** The node's error type when it was planned, if it was in `error` then (kept by a run of another graph). */
+  errorTypeBefore?: NodeErrorType | null;
+  /**
    * The progress the node had reached in this deployment (its share of rows that ended, domain/progress.ts),
    * which a node left with work undone keeps; null or absent when the run did not keep what it is read from.
    */
@@ -52,6 +59,13 @@ export interface NodeSettlement {
  * A run that only provisions leaves a provisioned node `provisioned`.
  * Progress: 100 for error and ready, 0 for discover; otherwise the progress it had reached in the run (so that
  * the stop does not move it), or, when that is not known, its rows done; never 100 with work left.
+ *
+ * A run of a graph other than the default one (`otherGraph`) does not deploy the node: `ready` says the
+ * default graph ran to its end there, and what "Deploy changes" skips relies on it. So a failure still makes
+ * the node `error`, and a `ready` node left with work undone (a stop) `stopped` (the next "Deploy changes"
+ * runs every task there); otherwise the node keeps the status it had (`ready`, `provisioned`, `stopped`, or
+ * `error` with its error type): a `fix` graph that ran to its end on a node whose deployment had failed or
+ * stopped does not make it `ready`.
  */
 export function settleNode(input: NodeSettlementInput): NodeSettlement {
   if (input.failedAs !== null) return { status: 'error', errorType: input.failedAs, progress: 100 };
@@ -62,6 +76,7 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
     return { status: 'discover', errorType: null, progress: 0 };
   }
   const reached = input.reached ?? null;
+  if (input.otherGraph === true) return settleOtherGraph(input, reached);
   if (input.deploys === false) {
     return input.provisioning === 'done'
       ? { status: 'provisioned', errorType: null, progress: reached ?? 0 }
@@ -85,11 +100,36 @@ export function settleNode(input: NodeSettlementInput): NodeSettlement {
   };
 }
 
+/** A node at the end of a run of another graph that did not fail it (see settleNode). */
+function settleOtherGraph(input: NodeSettlementInput, reached: number | null): NodeSettlement {
+  const before = input.before ?? input.status;
+  const done = input.rows.filter((f) => f === 'done').length;
+  const left = unfinishedPercent(
+    reached ?? (input.rows.length === 0 ? 0 : partialPercent(done, input.rows.length)),
+  );
+  if (before === 'ready') {
+    return done === input.rows.length
+      ? { status: 'ready', errorType: null, progress: 100 }
+      : { status: 'stopped', errorType: null, progress: left };
+  }
+  if (before === 'error')
+    return { status: 'error', errorType: input.errorTypeBefore ?? 'deploy', progress: 100 };
+  if (before === 'stopped') return { status: 'stopped', errorType: null, progress: left };
+  // provisioned (not deployed yet); a run of another graph takes no other node
+  return { status: before, errorType: null, progress: 0 };
+}
+
 /** The settlement of one node from its rows in the run (and whether the run failed the node). */
 export function settleNodeRows(
   node: { status: NodeStatus; errorType: NodeErrorType | null },
   rows: HistoryRow[],
-  context: { before: NodeStatus | undefined; failed: boolean; deploys: boolean; reached?: number | null },
+  context: {
+    before: NodeStatus | undefined;
+    failed: boolean;
+    deploys: boolean;
+    otherGraph?: boolean;
+    reached?: number | null;
+  },
 ): NodeSettlement {
   const failedRow = rows.find((r) => r.status === 'error');
   const provisionRow = rows.find((r) => isProvisionStage(r.stage));
@@ -100,6 +140,9 @@ export function settleNodeRows(
     rows: rows.filter((r) => !isProvisionStage(r.stage)).map((r) => rowFate(r.status, r.skipReason)),
     failedAs: context.failed || failedRow ? failureTypeOf(failedRow, node.errorType) : null,
     deploys: context.deploys,
+    otherGraph: context.otherGraph,
+    // a node in error is not marked busy by the run's dispatch (dispatch.ts): it still has the type it had
+    errorTypeBefore: context.before === 'error' ? node.errorType : null,
     reached: context.reached,
   });
 }

@@ -7,6 +7,7 @@
  * - an action: `reset_environment`, `cluster_deletion`, which end at once.
  */
 
+import { DEFAULT_GRAPH_TYPE } from './graph-types.js';
 import type { LayerStage } from './stage.js';
 import type { ClusterStatus, NodeStatus, TaskStatus } from './status.js';
 import type { StopState } from './stop.js';
@@ -43,6 +44,26 @@ export interface DeployMode {
    * null: every task.
    */
   tasks?: string[] | null;
+  /**
+   * The type of the environment's graph the run runs (`deploy/?graph_type=`, `fuel2 graph execute`): `default`
+   * for "Deploy changes" and its relatives. Absent in runs stored before graphs of other types could run:
+   * they ran the default graph (`graphTypeOf`).
+   */
+  graphType?: string;
+}
+
+/** The type of the graph a run runs. */
+export function graphTypeOf(mode: Pick<DeployMode, 'graphType'>): string {
+  return mode.graphType ?? DEFAULT_GRAPH_TYPE;
+}
+
+/**
+ * A run of a graph other than the default one: the operator asked for it by name on provisioned nodes, so
+ * every task runs, nothing is provisioned, no last run is recorded, and it says nothing of the nodes' deployment
+ * (domain/settlement.ts `settleNode`).
+ */
+export function runsOtherGraph(mode: Pick<DeployMode, 'graphType'>): boolean {
+  return graphTypeOf(mode) !== DEFAULT_GRAPH_TYPE;
 }
 
 /** The shape of a planned deployment that the state machine iterates over: stage names and time limits only. */

@@ -76,6 +76,8 @@ const runSchema = z.object({
     scope: z.enum(['all', 'provision', 'deploy']),
     nodes: z.array(z.number().int()).nullable(),
     tasks: z.array(z.string()).nullable().optional(),
+    // absent in runs stored before graphs of other types could run: the default graph
+    graphType: z.string().optional(),
   }),
   stop: stopState,
   dispatchLeaseUntil: z.string().nullable(),

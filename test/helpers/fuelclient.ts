@@ -27,6 +27,8 @@
  *   POST the same when the GET said 404; `download --cluster`: the same GET, `.get('tasks', [])`; `list`:
  *   GET clusters/{id}/deployment_graphs/, prints id, name, the sorted task ids, and each relation
  *   `as "{type}" to {model}(ID={model_id})`; `delete` (9.2): DELETE clusters/{id}/deployment_graphs/{type}.
+ *   `execute` (9.0): PUT clusters/{id}/deploy/?nodes=1,2&graph_type=T (each only when given) with `{}`, then
+ *   DeployTask loads the nodes; prints "Deployment was executed".
  * - `fuel graph --env N --download` (fuelclient/cli/actions/graph.py, objects/environment.py
  *   get_tasks, get_deployment_tasks_graph): without --tasks (or with --skip/--start/--end) first
  *   GET clusters/{id}/deployment_tasks with params end/start/include (requests drops the None ones), the task
@@ -514,6 +516,29 @@ export async function graphExecute(c: FuelClient, env: number, nodes: number[], 
   expect(task).toHaveProperty('cluster');
   await c.get<Row[]>(`nodes/?cluster_id=${String(task.cluster)}`);
   return task;
+}
+
+/**
+ * `fuel2 graph execute --env ENV [--type T] [--nodes N..]` of Fuel 9.0 (9.0.0 fuelclient/v1/graph.py
+ * GraphClient.execute, fuelclient/commands/graph.py GraphExecute): `PUT clusters/{env}/deploy/?` followed by
+ * the arguments given, `nodes=1,2` (with --nodes) and `graph_type=T` (with --type), joined with `&`, body `{}`;
+ * `DeployTask.init_with_data` reads `id` and `cluster` and loads the environment's nodes (`GET
+ * nodes/?cluster_id=`, each read by `id`); then the command writes "Deployment was executed" to stdout.
+ */
+export async function graphExecute90(
+  c: FuelClient,
+  env: number,
+  options: { type?: string; nodes?: number[] },
+): Promise<{ task: Row; output: string }> {
+  const args: string[] = [];
+  if (options.nodes && options.nodes.length > 0) args.push(`nodes=${options.nodes.join(',')}`);
+  if (options.type) args.push(`graph_type=${options.type}`);
+  const task = await c.put<Row>(`clusters/${env}/deploy/?${args.join('&')}`, {});
+  expect(task).toHaveProperty('id');
+  expect(task).toHaveProperty('cluster');
+  const nodes = await c.get<Row[]>(`nodes/?cluster_id=${String(task.cluster)}`);
+  for (const node of nodes) expect(node).toHaveProperty('id');
+  return { task, output: 'Deployment was executed\n' };
 }
 
 /** `fuel2 task delete [--force] ID` (fuelclient/v1/task.py delete_by_id): `DELETE transactions/{id}/?force=0|1`. */

@@ -42,6 +42,10 @@
  *     GET  /api/v1/clusters/{id}/deployment_graphs/{type}   then PUT {"tasks"}, or POST {"tasks"} on 404
  *     GET  /api/v1/clusters/{id}/deployment_graphs/         reads id, name, tasks[].id, relations[] type/model/model_id
  *     DELETE /api/v1/clusters/{id}/deployment_graphs/{type}  (9.2)
+ * - `fuel2 graph execute --env ID [--type T] [--nodes N..]` (9.0 fuelclient/v1/graph.py execute,
+ *   commands/graph.py GraphExecute; objects/task.py DeployTask):
+ *     PUT /api/v1/clusters/{id}/deploy/?nodes=1,2&graph_type=T {}   (each argument only when given) reads id, cluster
+ *     GET /api/v1/nodes/?cluster_id={cluster}   reads id; then prints "Deployment was executed"
  * - `fuel graph --env ID --download` (fuelclient/cli/actions/graph.py, objects/environment.py):
  *     GET /api/v1/clusters/{id}/deployment_tasks[?end=..&start=..&include=..]   reads id (without --tasks)
  *     GET /api/v1/clusters/{id}/deploy_tasks/graph.gv?tasks=a%2Cb[&parents_for=..]   the DOT text
@@ -76,6 +80,7 @@ import {
   graphDownloadCluster,
   graphDownloadDot,
   graphExecute,
+  graphExecute90,
   graphList,
   graphListAll,
   graphUpload,
@@ -580,9 +585,9 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     expect(task.name).toBe('deployment');
     expect((await taskWait(client, task.id as number)).status).toBe('ready');
     client.take();
-    // a custom graph is not served: refused, not silently replaced by the default one
+    // a type the environment does not have: refused, not silently replaced by the default one
     await expect(graphExecute(client, envId, [controllerId], 'custom_graph')).rejects.toMatchObject({
-      status: 400,
+      status: 404,
     });
     client.take();
   });
@@ -626,15 +631,63 @@ describe('python-fuelclient (fuel2, Fuel 9.0) against the service', () => {
     expect(await client.get(`clusters/${envId}/deployment_tasks/`)).toEqual(graph);
     client.take();
 
-    // a graph of another type is kept, not run
-    const refused = await graphExecute(client, envId, [controllerId], 'provision').catch((e: unknown) => e);
-    expect((refused as FuelHttpError).status).toBe(400);
-    expect(JSON.stringify((refused as FuelHttpError).body)).toMatch(/only the 'default' graph can run/);
+    // a graph of another type runs when named (and cannot be deleted while it does)
+    const run = await graphExecute(client, envId, [controllerId], 'provision');
+    expect(run.graph_type).toBe('provision');
+    expect((await taskWait(client, run.id as number)).status).toBe('ready');
     client.take();
 
     await graphDelete(client, envId, 'provision');
     expect(client.take()).toEqual([{ method: 'DELETE', url: `${base}/provision`, body: null }]);
     await expect(graphDownloadCluster(client, envId, 'provision')).rejects.toMatchObject({ status: 404 });
+    client.take();
+  });
+
+  it('fuel2 graph execute (9.0) --env --type [--nodes]: PUT clusters/{id}/deploy/?nodes=..&graph_type=.., "Deployment was executed"', async () => {
+    const fix = [shell('fix-1', '*', 'true'), shell('fix-2', '*', 'true', ['fix-1'])];
+    await graphUpload(client, envId, 'fix', fix);
+    client.take();
+
+    const { task, output } = await graphExecute90(client, envId, { type: 'fix', nodes: [controllerId] });
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/deploy/?nodes=${controllerId}&graph_type=fix`, {}),
+      get(`/api/v1/nodes/?cluster_id=${envId}`),
+    ]);
+    expect(output).toBe('Deployment was executed\n');
+    expectTaskShape(task);
+    expect(task).toMatchObject({ name: 'deployment', cluster: envId, graph_type: 'fix' });
+    expect((await taskWait(client, task.id as number)).status).toBe('ready');
+    const rows = await client.get<Row[]>(`transactions/${String(task.id)}/deployment_history/`);
+    expect(
+      rows
+        .map((r) => `${String(r.deployment_graph_task_name)}@${String(r.node_id)}:${String(r.status)}`)
+        .sort(),
+    ).toEqual([`fix-1@${controllerId}:ready`, `fix-2@${controllerId}:ready`]);
+    client.take();
+
+    // without --nodes: every node of the environment
+    const all = await graphExecute90(client, envId, { type: 'fix' });
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/deploy/?graph_type=fix`, {}),
+      get(`/api/v1/nodes/?cluster_id=${envId}`),
+    ]);
+    expect(all.output).toBe('Deployment was executed\n');
+    expect((await taskWait(client, all.task.id as number)).status).toBe('ready');
+    const everywhere = await client.get<Row[]>(`transactions/${String(all.task.id)}/deployment_history/`);
+    expect(new Set(everywhere.map((r) => Number(r.node_id)))).toEqual(new Set([controllerId, ...computeIds]));
+    expect((await envShow(client, envId)).status).toBe('operational');
+    client.take();
+
+    // a type the environment does not have: the client raises on the 404, and writes nothing
+    const unknown = await graphExecute90(client, envId, { type: 'nope', nodes: [controllerId] }).catch(
+      (e: unknown) => e,
+    );
+    expect(unknown).toBeInstanceOf(FuelHttpError);
+    expect((unknown as FuelHttpError).status).toBe(404);
+    expect(client.take()).toEqual([
+      put(`/api/v1/clusters/${envId}/deploy/?nodes=${controllerId}&graph_type=nope`, {}),
+    ]);
+    await graphDelete(client, envId, 'fix');
     client.take();
   });
 

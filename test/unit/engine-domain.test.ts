@@ -368,6 +368,68 @@ describe('settleNode', () => {
   });
 });
 
+describe('settleNode after a run of another graph (deploy/?graph_type=)', () => {
+  const otherGraph = (before: NodeStatus, rows: ('done' | 'left')[], reached?: number) =>
+    settleNode({
+      status: 'deploying',
+      before,
+      provisioning: null,
+      rows,
+      failedAs: null,
+      otherGraph: true,
+      reached,
+    });
+
+  it('a ready node stays ready when the graph ran to its end there, and is stopped when work was left', () => {
+    expect(otherGraph('ready', ['done', 'done'])).toEqual({
+      status: 'ready',
+      errorType: null,
+      progress: 100,
+    });
+    expect(otherGraph('ready', ['done', 'left'])).toEqual({
+      status: 'stopped',
+      errorType: null,
+      progress: 50,
+    });
+    expect(otherGraph('ready', ['done', 'left'], 100).progress).toBeLessThan(100);
+  });
+
+  it('a node not deployed by the default graph does not become ready: it keeps its status (and error type)', () => {
+    expect(otherGraph('provisioned', ['done'])).toEqual({
+      status: 'provisioned',
+      errorType: null,
+      progress: 0,
+    });
+    expect(otherGraph('stopped', ['done']).status).toBe('stopped');
+    expect(otherGraph('stopped', ['done']).progress).toBeLessThan(100);
+    expect(otherGraph('stopped', []).progress).toBe(0);
+    expect(
+      settleNode({
+        status: 'error',
+        before: 'error',
+        provisioning: null,
+        rows: ['done'],
+        failedAs: null,
+        otherGraph: true,
+        errorTypeBefore: 'stop_deployment',
+      }),
+    ).toEqual({ status: 'error', errorType: 'stop_deployment', progress: 100 });
+  });
+
+  it('a node the run failed is in error, as after any run', () => {
+    expect(
+      settleNode({
+        status: 'error',
+        before: 'ready',
+        provisioning: null,
+        rows: ['failed'],
+        failedAs: 'deploy',
+        otherGraph: true,
+      }),
+    ).toEqual({ status: 'error', errorType: 'deploy', progress: 100 });
+  });
+});
+
 describe('settleNode of a provisioning-only run', () => {
   it('a node provisioned by the run -> provisioned, even with no task planned', () => {
     expect(

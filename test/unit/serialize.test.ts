@@ -91,6 +91,16 @@ describe('a task in Nailgun shape', () => {
     });
   });
 
+  it("a run's graph_type is the graph it runs: default for runs stored without one", () => {
+    expect(taskJson(run).graph_type).toBe('default');
+    const fix = {
+      ...run,
+      name: 'deployment' as const,
+      mode: { ...run.mode, scope: 'deploy' as const, graphType: 'fix' },
+    };
+    expect(taskJson(fix).graph_type).toBe('fix');
+  });
+
   it('a running run shows progress from its counters, below 100', () => {
     expect(taskJson({ ...run, done: 1, total: 3 }).progress).toBe(33);
     expect(taskJson({ ...run, done: 3, total: 3 }).progress).toBe(99);

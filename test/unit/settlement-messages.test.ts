@@ -156,6 +156,20 @@ describe('messages', () => {
     expect(
       deploymentMessage('env', 'failed', run, [], { Error: 'ExecutionAborted', Cause: 'aborted by hand' }),
     ).toBe("Deployment of environment 'env' has failed: aborted by hand");
+    // a step's error, as Step Functions passes a Lambda function's: its message
+    const cause = JSON.stringify({ errorType: 'ValidationError', errorMessage: 'no graph', trace: [] });
+    expect(deploymentMessage('env', 'failed', run, [], { Error: 'ValidationError', Cause: cause })).toBe(
+      "Deployment of environment 'env' has failed: no graph",
+    );
+    // a run of a graph of another type names it; the default graph's does not
+    const fix = { ...run, name: 'deployment' as const, mode: { graphType: 'fix' } };
+    expect(deploymentMessage('env', 'completed', fix, [row('a', 'ready')], null)).toBe(
+      "Deployment of the 'fix' graph of environment 'env' is done.",
+    );
+    const byDefault = { ...fix, mode: { graphType: 'default' } };
+    expect(deploymentMessage('env', 'completed', byDefault, [row('a', 'ready')], null)).toBe(
+      "Deployment of environment 'env' is done.",
+    );
     const stopped = { name: 'provision' as const, stop: stopBy('operator') };
     expect(
       deploymentMessage(

@@ -6,11 +6,15 @@
  * The graph, the settings and the nodes are checked before the lock, and read again once it is held (no
  * edit can write them from then on, `store/clusters.ts`): what changed in between is checked again, so the
  * deployment runs what was checked.
+ *
+ * The graph is the environment's default one, or, when the request names another type (`deploy/?graph_type=`,
+ * `fuel2 graph execute`), its graph of that type: run on provisioned nodes only, every task of it.
  */
 import { randomUUID } from 'node:crypto';
 import { defaultAttributes, type Editable } from '../../domain/attributes.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
 import type { GraphTask } from '../../domain/graph.js';
+import { DEFAULT_GRAPH_TYPE } from '../../domain/graph-types.js';
 import { unknownTasks } from '../../domain/graph-view.js';
 import {
   deployWhileStoppingMessage,
@@ -27,12 +31,14 @@ import {
   type DeployMode,
   type DeploymentRun,
   type DeployScope,
+  graphTypeOf,
   newRun,
   newStageTask,
+  runsOtherGraph,
 } from '../../domain/task.js';
 import { expandGraph } from '../engine/plan.js';
 import { assertUnlocked, getCluster, whenNotEdited } from '../inventory/clusters.js';
-import { graphOf } from '../inventory/config.js';
+import { graphTasksOfType, noGraphOfType } from '../inventory/graphs.js';
 import { type Context, nowIso } from '../ports.js';
 
 /** What a deployment runs: the cluster's nodes, its graph and its settings. */
@@ -42,11 +48,21 @@ export interface Inputs {
   editable: Editable;
 }
 
-export async function readInputs(ctx: Context, clusterId: number): Promise<Inputs> {
+/**
+ * The cluster's nodes, settings and its graph of `graphType` (the default one unless named): 404 when the
+ * cluster has no graph of that type.
+ */
+export async function readInputs(
+  ctx: Context,
+  c: Pick<Cluster, 'id' | 'name'>,
+  graphType: string = DEFAULT_GRAPH_TYPE,
+): Promise<Inputs> {
+  const graph = await graphTasksOfType(ctx, c.id, graphType);
+  if (graph === null) throw noGraphOfType(c, graphType);
   return {
-    members: await ctx.repos.nodes.listOfCluster(clusterId),
-    graph: await graphOf(ctx, clusterId),
-    editable: (await ctx.repos.clusters.getAttributes(clusterId)) ?? defaultAttributes(),
+    members: await ctx.repos.nodes.listOfCluster(c.id),
+    graph,
+    editable: (await ctx.repos.clusters.getAttributes(c.id)) ?? defaultAttributes(),
   };
 }
 
@@ -102,19 +118,19 @@ function checkSelectedTasks(graph: GraphTask[], tasks: string[]): void {
 
 /**
  * The nodes a run acts on: every node of the cluster not pending deletion, or the selected ones, which must
- * belong to it. Provisioning selected nodes needs nodes not provisioned yet; deploying selected nodes needs
- * provisioned ones.
+ * belong to it. Provisioning selected nodes needs nodes not provisioned yet; deploying nodes without
+ * provisioning them (`deploy/`, selected or, for a graph of another type, all of them) needs provisioned ones.
  */
 function selectNodes(c: Cluster, members: Node[], selection: number[] | null, scope: DeployScope): Node[] {
   const active = members.filter((n) => !n.pendingDeletion);
-  if (selection === null) {
-    if (active.length === 0) throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
-    return active;
+  if (selection === null && active.length === 0) {
+    throw new ValidationError(`Environment '${c.name}' has no nodes to deploy`);
   }
+  if (selection === null && scope === 'all') return active;
   const byId = new Map(active.map((n) => [n.id, n]));
   const problems: { field: string; message: string }[] = [];
   const chosen: Node[] = [];
-  for (const id of new Set(selection)) {
+  for (const id of new Set(selection ?? active.map((n) => n.id))) {
     const node = byId.get(id);
     if (!node) {
       problems.push({ field: 'nodes', message: `node ${id} is not in environment ${c.id}` });
@@ -146,33 +162,70 @@ export async function assertDeployable(ctx: Context, c: Cluster, action: string)
 }
 
 export type DeployRequest = Pick<DeployMode, 'force' | 'resume'> &
-  Partial<Pick<DeployMode, 'scope' | 'nodes' | 'tasks'>>;
+  Partial<Pick<DeployMode, 'scope' | 'nodes' | 'tasks' | 'graphType'>>;
 
 /**
- * `PUT clusters/{id}/deploy_tasks/?nodes=` (`fuel node --node 1,2 --tasks a b`): the tasks named, on those
- * nodes. They run even where their inputs are unchanged since they last ran: the operator asked for them by
- * name.
+ * `PUT clusters/{id}/deploy_tasks/?nodes=` (`fuel node --node 1,2 --tasks a b`): the tasks named, of the
+ * default graph or of the graph of `graphType`, on those nodes. They run even where their inputs are
+ * unchanged since they last ran: the operator asked for them by name.
  */
 export function deployTasks(
   ctx: Context,
   clusterId: number,
   nodes: number[],
   tasks: string[],
+  graphType: string = DEFAULT_GRAPH_TYPE,
 ): Promise<DeploymentRun> {
-  return deployChanges(ctx, clusterId, { force: true, resume: false, scope: 'deploy', nodes, tasks });
+  return deployChanges(ctx, clusterId, {
+    force: true,
+    resume: false,
+    scope: 'deploy',
+    nodes,
+    tasks,
+    graphType,
+  });
 }
 
-/** "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster. */
+/**
+ * The mode a request runs in. A graph of another type runs on provisioned nodes (scope `deploy`), and every
+ * task of it (`force`): the operator asked for that graph by name, and what last ran unchanged is known for
+ * the default graph only (engine/plan.ts records no last run for another graph).
+ */
+function modeOf(request: DeployRequest): DeployMode {
+  const mode: DeployMode = {
+    ...request,
+    scope: request.scope ?? 'all',
+    nodes: request.nodes ?? null,
+    graphType: request.graphType ?? DEFAULT_GRAPH_TYPE,
+  };
+  if (!runsOtherGraph(mode)) return mode;
+  if (mode.scope !== 'deploy') {
+    throw new ValidationError(
+      `Only the default graph provisions nodes: the '${graphTypeOf(mode)}' graph runs on provisioned nodes (PUT clusters/{id}/deploy/?graph_type=${graphTypeOf(mode)})`,
+    );
+  }
+  return { ...mode, force: true };
+}
+
+/**
+ * "Deploy changes": provisions the nodes that need it and runs the graph on every node of the cluster; with a
+ * scope, provisions or deploys (selected) nodes only.
+ */
 export async function deployChanges(
   ctx: Context,
   clusterId: number,
   request: DeployRequest = { force: false, resume: false },
 ): Promise<DeploymentRun> {
-  const mode: DeployMode = { ...request, scope: request.scope ?? 'all', nodes: request.nodes ?? null };
+  const mode = modeOf(request);
   const c = await getCluster(ctx, clusterId);
+  if (mode.scope === 'deploy' && mode.nodes === null && !runsOtherGraph(mode)) {
+    const message =
+      'must list node ids, like ?nodes=1,2: the default graph runs on the nodes listed (a graph of another type, with graph_type=, runs on every node without them)';
+    throw new ValidationError(`Invalid query: nodes: ${message}`, [{ field: 'nodes', message }]);
+  }
   const action = mode.scope === 'provision' ? 'provision' : 'deploy';
   await assertDeployable(ctx, c, action);
-  const checked = await readInputs(ctx, clusterId);
+  const checked = await readInputs(ctx, c, graphTypeOf(mode));
   let nodes = checkInputs(ctx, c, checked, mode);
 
   const runId = await ctx.repos.tasks.nextId();
@@ -190,7 +243,7 @@ export async function deployChanges(
   );
   try {
     // under the lock nothing changes any more: what runs is what is stored now, checked again if it changed
-    const locked = await readInputs(ctx, clusterId);
+    const locked = await readInputs(ctx, c, graphTypeOf(mode));
     if (JSON.stringify(locked) !== JSON.stringify(checked)) nodes = checkInputs(ctx, before, locked, mode);
   } catch (err) {
     await ctx.repos.clusters.release(clusterId, runId, { status: before.status });
@@ -227,7 +280,12 @@ async function startRun(
       clusterId: c.id,
       mode,
       children: { provision: provision?.id ?? null, deployment: deployment?.id ?? null },
-      message: runStartedMessage(mode.scope, c.name, mode.nodes ? nodes.map((n) => n.id) : null),
+      message: runStartedMessage(
+        mode.scope,
+        c.name,
+        mode.nodes ? nodes.map((n) => n.id) : null,
+        graphTypeOf(mode),
+      ),
       at,
     });
     for (const task of [run, provision, deployment]) {

@@ -78,7 +78,7 @@ export async function previewChanges(
   const mode: DeployMode = { force: false, resume: request.resume, scope: 'all', nodes: null };
   const c = await getCluster(ctx, clusterId);
   await assertDeployable(ctx, c, 'preview the deployment');
-  const inputs = await readInputs(ctx, clusterId);
+  const inputs = await readInputs(ctx, c);
   const selected = checkInputs(ctx, c, inputs, mode);
   const wanted = request.nodes === null ? null : shownNodes(c.id, selected, request.nodes);
 

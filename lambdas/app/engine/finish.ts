@@ -20,7 +20,7 @@ import {
 import { isProvisionStage, rowKey } from '../../domain/stage.js';
 import { isTaskFinished, type NodeStatus } from '../../domain/status.js';
 import { endReasonOf, isStopping } from '../../domain/stop.js';
-import type { DeploymentRun, RunOutcome } from '../../domain/task.js';
+import { type DeploymentRun, type RunOutcome, runsOtherGraph } from '../../domain/task.js';
 import { inParallel, WRITES_AT_ONCE } from '../parallel.js';
 import { type Context, nowIso } from '../ports.js';
 import { endStopTask } from '../stop/settlement.js';
@@ -229,6 +229,7 @@ async function settleNodes(
       before: nodesBefore?.[String(node.id)],
       failed: failures.nodes.has(node.id),
       deploys: run.mode.scope !== 'provision',
+      otherGraph: runsOtherGraph(run.mode),
       reached: countPercentOf(reached?.get(node.id)),
     }),
   }));

@@ -5,6 +5,11 @@
  * work is unchanged since its last successful run, and stores the pending history rows: one per task on every
  * node it applies to, including those that run nothing. Idempotent: a retried plan returns the outline it
  * stored.
+ *
+ * The graph is the run's type (`graphTypeOf`, read as the API's checks read it: inventory/graphs.ts
+ * `graphTasksOfType`). A graph of another type than the default one runs every task (its mode is forced), on
+ * the nodes as they are: their pending roles count for the expansion, as Nailgun's `all_roles`, but are not
+ * taken on (that is "Deploy changes"' to do, with the default graph), and its rows record no last run.
  */
 import {
   defaultAttributes,
@@ -40,19 +45,23 @@ import type { ConditionVerdict } from '../../domain/plan-expansion.js';
 import { planLimitProblem } from '../../domain/plan-limits.js';
 import { allRoles, rolesNeedingPrimary } from '../../domain/primary-roles.js';
 import { stageIndex } from '../../domain/progress.js';
-import { defaultGraph, OPENSTACK_VERSION } from '../../domain/release.js';
+import { OPENSTACK_VERSION } from '../../domain/release.js';
 import { compactRequirements, TargetSetRegistry } from '../../domain/requirements.js';
 import { instanceKey, isProvisionStage, layerStage, PROVISION_STAGE } from '../../domain/stage.js';
 import { isTaskFinished } from '../../domain/status.js';
 import { MASTER_NODE, targetLabel } from '../../domain/targets.js';
 import {
+  type DeployMode,
   type DeploymentOutline,
   type DeploymentRun,
+  graphTypeOf,
   layerCountOf,
   type PlanSummary,
+  runsOtherGraph,
   type Task,
 } from '../../domain/task.js';
 import { renderCommand } from '../../domain/task-commands.js';
+import { graphTasksOfType } from '../inventory/graphs.js';
 import { inParallel, READS_AT_ONCE, WRITES_AT_ONCE } from '../parallel.js';
 import type { Context } from '../ports.js';
 import { loadRun } from './run.js';
@@ -63,11 +72,19 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
   if (run.plan) return outlineOf(ctx, run.id, run.plan);
   const cluster = await repos.clusters.get(run.clusterId);
   if (!cluster) throw new NotFoundError(`Cluster ${run.clusterId} not found`);
-  const graph = (await repos.clusters.getGraph(cluster.id)) ?? defaultGraph();
+  const graphType = graphTypeOf(run.mode);
+  const otherGraph = runsOtherGraph(run.mode);
+  const graph = await graphTasksOfType(ctx, cluster.id, graphType);
+  if (graph === null) {
+    // checked when the run was requested, and kept from edits by the deployment lock since: gone all the same
+    throw new NotFoundError(
+      `Environment '${cluster.name}' no longer has a graph of type '${graphType}': it was deleted after the deployment was requested, and nothing was run`,
+    );
+  }
   const editable = (await repos.clusters.getAttributes(cluster.id)) ?? defaultAttributes();
   const members = await repos.nodes.listOfCluster(run.clusterId);
   const projection = projectNodes(members, runNodes(members, run), rolesNeedingPrimary(graph));
-  const nodes = await takeOn(ctx, members, projection);
+  const nodes = await takeOn(ctx, members, projection, !otherGraph);
   const { deployment, data } =
     run.mode.scope === 'provision'
       ? { deployment: { instances: [], layers: [] }, data: null }
@@ -80,7 +97,17 @@ export async function plan(ctx: Context, input: { taskId: number }): Promise<Dep
           durations: await measuredDurations(ctx, run),
           onlyTasks: run.mode.tasks,
         });
-  const fingerprints = graphFingerprints(graph, editable);
+  // Last runs are kept by (node, task id), not by graph, and read by the default graph's decisions only
+  // ("Deploy changes", deploy/ of the default graph, the restart preview): a task is skipped there when its
+  // fingerprint equals its last run's. A graph of another type may hold a task with the id of a default task;
+  // recording its run would put what that other task ran in place of the default task's last run: the default
+  // task would then run again where the definitions differ, and be skipped where they are equal though it ran
+  // in another graph, in another order, after other requirements. So a run of another graph records none (its
+  // rows have no fingerprint: engine/last-runs.ts and record-result.ts skip them) and forgets none: the default
+  // graph's last runs stay what it ran ready itself. The nodes' statuses follow suit (domain/settlement.ts: a
+  // node keeps what the default graph left it, a ready node stopped becomes `stopped`), so a node the default
+  // graph had not finished on is not skipped on as if it had.
+  const fingerprints = otherGraph ? new Map<string, string>() : graphFingerprints(graph, editable);
   // what runs and what is skipped: the same decision the restart preview shows (domain/plan-decision.ts);
   // last runs of nodes given new roles were forgotten above
   const decision = decideWork({
@@ -393,14 +420,15 @@ function median(values: number[]): number | null {
 }
 
 /**
- * How long each task took in the cluster's last deployment that ran (the median over its nodes, in
- * seconds): the layers put the longest remaining work first. Read from the one small item that run's Finish
- * wrote (`taskDurations`); for a run without it (one that ended before Finish wrote it, or whose durations did
- * not fit one item), computed from its rows as Finish computes it.
+ * How long each task took in the cluster's last deployment that ran the same graph (the median over its
+ * nodes, in seconds): the layers put the longest remaining work first. Read from the one small item that
+ * run's Finish wrote (`taskDurations`); for a run without it (one that ended before Finish wrote it, or whose
+ * durations did not fit one item), computed from its rows as Finish computes it. Without `mode`: the default
+ * graph.
  */
 export async function measuredDurations(
   ctx: Context,
-  run: Pick<DeploymentRun, 'id' | 'clusterId'>,
+  run: Pick<DeploymentRun, 'id' | 'clusterId'> & { mode?: Pick<DeployMode, 'graphType'> },
 ): Promise<Map<string, number>> {
   const previous = await lastFinishedRunBefore(ctx, run);
   if (!previous) return new Map();
@@ -428,12 +456,17 @@ export function taskDurations(rows: readonly HistoryRow[]): Map<string, number> 
   return new Map([...taken].map(([task, list]) => [task, median(list) as number]));
 }
 
-/** The cluster's newest finished run older than this one: its pointers read newest first, a page at a time. */
+/**
+ * The cluster's newest finished run of the same graph older than this one: its pointers read newest first, a
+ * page at a time. (A run of another graph, whose tasks may share ids with this one's, orders nothing here.)
+ */
 async function lastFinishedRunBefore(
   ctx: Context,
-  run: Pick<DeploymentRun, 'id' | 'clusterId'>,
+  run: Pick<DeploymentRun, 'id' | 'clusterId'> & { mode?: Pick<DeployMode, 'graphType'> },
 ): Promise<Task | undefined> {
-  const earlier = (t: Task) => t.kind === 'run' && t.id < run.id && isTaskFinished(t.status);
+  const graphType = graphTypeOf(run.mode ?? {});
+  const earlier = (t: Task) =>
+    t.kind === 'run' && t.id < run.id && isTaskFinished(t.status) && graphTypeOf(t.mode) === graphType;
   let marker: string | null = null;
   do {
     const page: Page<Task> = await ctx.repos.tasks.page(
@@ -480,14 +513,22 @@ function runNodes(members: readonly Node[], run: DeploymentRun): Node[] {
  * as Nailgun's `set_primary_roles`), and a node given new roles forgets its last runs: what ran on it before no
  * longer counts. Its last runs are forgotten before its roles are written, so that a plan retried after a
  * crash, which no longer sees the pending roles, finds them forgotten. Returns the run's nodes as written.
+ *
+ * `takesRolesOn` false (a run of another graph): only the primaries are recorded; the pending roles stay
+ * pending (and no last run is forgotten), and the nodes returned are the projection's, pending roles counted.
  */
-async function takeOn(ctx: Context, members: readonly Node[], projection: NodeProjection): Promise<Node[]> {
+async function takeOn(
+  ctx: Context,
+  members: readonly Node[],
+  projection: NodeProjection,
+  takesRolesOn: boolean,
+): Promise<Node[]> {
   const projected = new Map(projection.nodes.map((n) => [n.id, n]));
   const writes: { id: number; patch: Partial<Node> }[] = [];
   for (const member of members) {
     const patch: Partial<Node> = {};
     const node = projected.get(member.id);
-    if (node && (member.pendingAddition || member.pendingRoles.length > 0)) {
+    if (takesRolesOn && node && (member.pendingAddition || member.pendingRoles.length > 0)) {
       Object.assign(patch, { roles: node.roles, pendingRoles: [], pendingAddition: false });
     }
     const primaryRoles = projection.primaryRoles.get(member.id);
@@ -495,9 +536,10 @@ async function takeOn(ctx: Context, members: readonly Node[], projection: NodePr
     if (Object.keys(patch).length > 0) writes.push({ id: member.id, patch });
   }
   const written = await inParallel(writes, WRITES_AT_ONCE, async ({ id, patch }) => {
-    if (projection.newRoles.has(id)) await ctx.repos.nodes.forgetLastRuns(id);
+    if (takesRolesOn && projection.newRoles.has(id)) await ctx.repos.nodes.forgetLastRuns(id);
     return ctx.repos.nodes.update(id, patch);
   });
+  if (!takesRolesOn) return projection.nodes;
   const byId = new Map(written.map((n) => [n.id, n]));
   // a node with nothing to write is as projected: as it is stored
   return projection.nodes.map((n) => byId.get(n.id) ?? n);

@@ -1,8 +1,9 @@
 /**
  * An environment's graphs by type (Nailgun 9.0's `clusters/{id}/deployment_graphs/`), and the reads of the
  * default graph that `fuel graph` and `fuel node --start/--end` make. The `default` type is the graph of
- * `deployment_tasks` (config.ts keeps it); other types are kept beside it and never run
- * (domain/graph-types.ts).
+ * `deployment_tasks` (config.ts keeps it); other types are kept beside it and run when named
+ * (domain/graph-types.ts). `graphTasksOfType` is what every reader of a graph's tasks goes through: the API's
+ * reads, the checks of a deployment and its plan step.
  */
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { GraphTask } from '../../domain/graph.js';
@@ -70,7 +71,7 @@ export async function getGraphOfType(ctx: Context, clusterId: number, type: stri
   const own = await ctx.repos.clusters.getTypedGraph(clusterId, type);
   if (own) return ownView(c, own);
   if (type === DEFAULT_GRAPH_TYPE) return releaseGraph(c);
-  throw new NotFoundError(`Graph with type: ${type} is not defined in environment '${c.name}'`);
+  throw noGraphOfType(c, type);
 }
 
 /**
@@ -122,13 +123,30 @@ function assertKnown(graph: GraphTask[], names: string[], field: string): void {
   }
 }
 
-/** The tasks of the graph of a type: the default one (graphOf), or the environment's graph of that type. */
+/**
+ * The tasks of the environment's graph of a type: the default one (the release's until one is uploaded,
+ * graphOf), or its own graph of that type; null when it has none of that type. The cluster is not read.
+ */
+export async function graphTasksOfType(
+  ctx: Context,
+  clusterId: number,
+  type: string,
+): Promise<GraphTask[] | null> {
+  if (type === DEFAULT_GRAPH_TYPE) return graphOf(ctx, clusterId);
+  return (await ctx.repos.clusters.getTypedGraph(clusterId, type))?.tasks ?? null;
+}
+
+/** Why the environment has no graph of a type, as the API says it (404). */
+export function noGraphOfType(c: Pick<Cluster, 'name'>, type: string): NotFoundError {
+  return new NotFoundError(`Graph with type: ${type} is not defined in environment '${c.name}'`);
+}
+
+/** The tasks of the graph of a type, of an environment that exists (404 otherwise, or without that type). */
 async function tasksOfType(ctx: Context, clusterId: number, type: string): Promise<GraphTask[]> {
-  if (type === DEFAULT_GRAPH_TYPE) {
-    await getCluster(ctx, clusterId);
-    return graphOf(ctx, clusterId);
-  }
-  return (await getGraphOfType(ctx, clusterId, type)).graph.tasks;
+  const c = await getCluster(ctx, clusterId);
+  const tasks = await graphTasksOfType(ctx, clusterId, type);
+  if (tasks === null) throw noGraphOfType(c, type);
+  return tasks;
 }
 
 /** A graph, or (start / end) the part of it between them (`GET deployment_tasks/?start=&end=`). */
