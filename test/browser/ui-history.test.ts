@@ -5,7 +5,9 @@
  * most 5 pages a reading, never the settled pages (every row ended) again; when it ends, every page
  * that was not settled once more, and then nothing. Scrolled to the last node when the deployment ends,
  * the timeline still draws the lanes in view. Never-run tasks never cover each other: past 12 in a lane
- * they are one "N not run" bar that lists them.
+ * they are one "N not run" bar that lists them. The list of deployments: once older ones were read,
+ * deployments that start later push its newest page on, and none of those in between leaves the list; the
+ * one the operator chose stays chosen.
  */
 import { type Browser, chromium, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,9 +34,18 @@ interface Mock {
   rows: HistoryJson[];
   /** The history pages asked for, by marker ('' for the first). */
   reads: string[];
+  /** Deployments 1 to this, all ended, paged as the API pages tasks (or null: task 10, and 11). */
+  deployments: number | null;
 }
 
-const mock: Mock = { running: true, second: false, failStops: false, rows: [], reads: [] };
+const mock: Mock = {
+  running: true,
+  second: false,
+  failStops: false,
+  rows: [],
+  reads: [],
+  deployments: null,
+};
 
 /** Task 11's rows: node 1 ran 5 tasks and never started 15; node 2 ran 5 and never started 3. */
 function stoppedRows(): HistoryJson[] {
@@ -132,6 +143,19 @@ async function answer(route: Route): Promise<void> {
         contentType: 'application/json',
         body: JSON.stringify({ message: 'Stops unavailable (test)', errors: [] }),
       });
+    if (mock.deployments !== null) {
+      const all = Array.from({ length: mock.deployments }, (_, k) => ({
+        ...deployTask(),
+        id: (mock.deployments ?? 0) - k,
+        uuid: `u-${(mock.deployments ?? 0) - k}`,
+      }));
+      const marker = url.searchParams.get('marker');
+      const after = marker === null ? all : all.filter((t) => t.id < Number(marker));
+      const limit = Number(url.searchParams.get('limit') ?? after.length);
+      const items = after.slice(0, limit);
+      const last = items.at(-1);
+      return json(items, after.length > limit && last ? { 'X-Next-Marker': String(last.id) } : {});
+    }
     const deploys = mock.second
       ? [
           { ...deployTask(), id: 11, uuid: 'u-11', status: 'error', result: { stop_task_status: 'ready' } },
@@ -263,5 +287,27 @@ describe('the timeline of a long running deployment', () => {
     expect(await timeline.getByRole('alert').textContent()).toMatch(
       /Could not read the stop of this deployment: Stops unavailable \(test\)/,
     );
+  });
+
+  it('keeps every deployment listed, and the one chosen, when newer ones start after older ones were read', async () => {
+    mock.failStops = false;
+    mock.deployments = 60;
+    await page.goto(`${runtime.url}/#/env/1/history`);
+    await page.reload();
+    const select = page.locator('select[name="deployment"]');
+    await select.waitFor();
+    const listed = () =>
+      select
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => Number((o as unknown as { value: string }).value)));
+    await page.locator('button[data-action="older-deployments"]').click();
+    await expect.poll(async () => (await listed()).length, { timeout: 10_000 }).toBe(60);
+    await select.selectOption('13');
+
+    mock.deployments = 65;
+    await expect.poll(async () => (await listed()).includes(65), { timeout: 10_000 }).toBe(true);
+    const now = await listed();
+    expect(Array.from({ length: 65 }, (_, k) => k + 1).filter((id) => !now.includes(id))).toEqual([]);
+    expect(await select.inputValue()).toBe('13');
   });
 });

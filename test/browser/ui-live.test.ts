@@ -7,12 +7,11 @@
  * offline node disables what the API would refuse. Tasks are held running by a gate file in each node's
  * work directory, opened by the test. Nothing waits a fixed time: every wait polls for a condition.
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page, type Request, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { closeGate as closeFleetGate, gated, openGate as openFleetGate } from '../helpers/gates.js';
 import { Api } from '../helpers/target.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,19 +23,10 @@ let browser: Browser;
 let page: Page;
 let clusterId: number;
 
-function gated(gate: string): string {
-  const file = `"$HOME/gate-${gate}"`;
-  return `n=0; while [ ! -f ${file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; [ -f ${file} ]`;
-}
-
-const gateFiles = (gate: string) =>
-  runtime.fleet.instances().map((instance) => join(instance.workDir, `gate-${gate}`));
-const openGate = (gate: string) => {
-  for (const file of gateFiles(gate)) writeFileSync(file, '');
-};
-const closeGate = (gate: string) => {
-  for (const file of gateFiles(gate)) rmSync(file, { force: true });
-};
+/** A task held on its gate (a minute at most), on every node, until the test opens it. */
+const holdOn = (gate: string) => gated(gate, 'true', 60);
+const openGate = (gate: string) => openFleetGate(runtime.fleet, gate);
+const closeGate = (gate: string) => closeFleetGate(runtime.fleet, gate);
 
 const GRAPH = [
   { id: 'base', type: 'shell', version: '2.1.0', roles: '*', parameters: { cmd: 'true', timeout: 60 } },
@@ -46,7 +36,7 @@ const GRAPH = [
     version: '2.1.0',
     roles: ['controller', 'compute'],
     requires: ['base'],
-    parameters: { cmd: gated('held'), timeout: 90 },
+    parameters: { cmd: holdOn('held'), timeout: 90 },
   },
   {
     id: 'after',

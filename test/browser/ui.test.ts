@@ -10,12 +10,12 @@
  * task's output. The API is read only to check that the page says what it says.
  * Screenshots of each step are kept in test-results/ui/ (not committed).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { gated, openGate as openFleetGate } from '../helpers/gates.js';
 import { Api } from '../helpers/target.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -28,19 +28,9 @@ let page: Page;
 let clusterId: number;
 let step = 0;
 
-/**
- * A command that runs until the gate file `gate-NAME` appears in its node's work directory (at most 60 s):
- * holds a task running for as long as the test needs, without timing.
- */
-function gated(gate: string): string {
-  const file = `"$HOME/gate-${gate}"`;
-  return `n=0; while [ ! -f ${file} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; [ -f ${file} ]`;
-}
-
-/** Opens a gate on every node: the tasks waiting on it end (ready). */
-function openGate(gate: string): void {
-  for (const instance of runtime.fleet.instances()) writeFileSync(join(instance.workDir, `gate-${gate}`), '');
-}
+/** A task held on its gate (a minute at most), on every node, until the test opens it. */
+const holdOn = (gate: string) => gated(gate, 'true', 60);
+const openGate = (gate: string) => openFleetGate(runtime.fleet, gate);
 
 const GRAPH = [
   { id: 'base', type: 'shell', version: '2.1.0', roles: '*', parameters: { cmd: 'sleep 0.3', timeout: 60 } },
@@ -51,7 +41,7 @@ const GRAPH = [
     version: '2.1.0',
     roles: ['controller', 'compute'],
     requires: ['base'],
-    parameters: { cmd: gated('long'), timeout: 90 },
+    parameters: { cmd: holdOn('long'), timeout: 90 },
   },
   {
     id: 'after',

@@ -4,7 +4,7 @@
  * (the DynamoDB repositories, the SSM adapter, the service and the engine's steps). Only the Step Functions port (Workflows) is a recording fake: tests call plan / dispatch /
  * finish themselves, as the state machine would, and watch for `complete(token)`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -40,6 +40,7 @@ import { commandStatusEvent, createDelivery } from '../../local/event-delivery.j
 import { LocalLambda } from '../../local/lambda/functions.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalDynamoDb } from '../../local/local-dynamodb.js';
 import { type CommandStatusEvent, LocalFleet, type SsmDocument } from '../../local/ssm/fleet.js';
+import { openGate } from './gates.js';
 export const DOCUMENT_NAME = 'FuelRunTask';
 const REGION = LOCAL_REGION;
 const credentials = LOCAL_CREDENTIALS;
@@ -340,7 +341,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
 
     openGate(gate) {
-      for (const node of fleet.instances()) writeFileSync(join(node.workDir, `gate-${gate}`), '');
+      openGate(fleet, gate);
     },
 
     rows: (taskId, scope = 'all') => ctx.repos.history.rows(taskId, scope),
@@ -400,8 +401,4 @@ export function shell(
   return { id, type: 'shell', roles, parameters: { cmd, timeout: 30 }, ...extra };
 }
 
-/** A command that waits (at most 20 s) for `openGate(gate)`, then runs `cmd`: holds a task running without timing. */
-export function gated(gate: string, cmd: string): string {
-  const file = `"$HOME/gate-${gate}"`;
-  return `n=0; while [ ! -f ${file} ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; [ -f ${file} ] && ${cmd}`;
-}
+export { gated } from './gates.js';

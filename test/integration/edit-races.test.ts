@@ -13,39 +13,13 @@ import type { ClusterJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js'
 import type { Repositories } from '../../lambdas/app/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, TABLE_NAME } from '../../local/local-dynamodb.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { Holds } from '../helpers/holds.js';
 import { Api, waitForTask } from '../helpers/target.js';
 
 type Reply<T = unknown> = { status: number; body: T };
 type Message = { message: string };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Named places where a repository call waits until the test releases it. */
-class Holds {
-  private readonly armed = new Map<string, { enter: () => void; released: Promise<void> }>();
-
-  /** The next call through `name` stops there: `entered` resolves when it arrives, `release` lets it go. */
-  arm(name: string): { entered: Promise<void>; release: () => void } {
-    let enter = () => {};
-    let release = () => {};
-    const entered = new Promise<void>((resolve) => {
-      enter = resolve;
-    });
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.armed.set(name, { enter, released });
-    return { entered, release };
-  }
-
-  async pass(name: string): Promise<void> {
-    const hold = this.armed.get(name);
-    if (!hold) return;
-    this.armed.delete(name);
-    hold.enter();
-    await hold.released;
-  }
-}
 
 const holds = new Holds();
 

@@ -8,14 +8,12 @@
  * started: a type the environment does not have (404), a node not provisioned (400), provisioning a graph
  * (400). A graph gone between the request and the plan step fails the run, saying so.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, ErrorJson, HistoryJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import type { Repositories } from '../../lambdas/app/ports.js';
 import type { LastRun } from '../../lambdas/domain/model.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
-import { gated } from '../helpers/engine-harness.js';
+import { gated, openGate } from '../helpers/gates.js';
 import { Api, freeNodes, shell, waitForRow, waitForTask } from '../helpers/target.js';
 
 /**
@@ -61,10 +59,8 @@ const fixGraph = [shell('fix-a', '*', 'echo fix-a'), shell('base', '*', 'echo ba
 const path = (rest: string) => `/api/v1/clusters/${clusterId}/${rest}`;
 
 /** Lets a task held by `gated(gate, ...)` go on a node. */
-function openGate(node: NodeJson, gate: string): void {
-  const instance = runtime.fleet.instances().find((i) => i.instanceId === node.meta.system.ssm_instance_id);
-  if (!instance) throw new Error(`no instance for node ${node.id}`);
-  writeFileSync(join(instance.workDir, `gate-${gate}`), '');
+function openGateOn(node: NodeJson, gate: string): void {
+  openGate(runtime.fleet, gate, [node?.meta.system.ssm_instance_id ?? '']);
 }
 
 async function history(taskId: number): Promise<HistoryJson[]> {
@@ -194,14 +190,14 @@ describe('a graph of another type, run on deployed nodes', () => {
     const started = await api.ok<TaskJson>('PUT', path('deploy/?graph_type=fix'), {});
     expect(started).toMatchObject({ name: 'deployment', graph_type: 'fix' });
     await waitForRow(api, started.id, 'fix-a', 'running');
-    openGate(cmp, 'fix-hold');
+    openGateOn(cmp, 'fix-hold');
     // (the controller's fix-a is still held: a ready one is the compute's)
     await waitForRow(api, started.id, 'fix-a', 'ready');
     // the graph a run uses cannot be edited or deleted under it
     expect((await api.call('DELETE', path('deployment_graphs/fix'))).status).toBe(409);
 
     const stop = await api.ok<TaskJson>('PUT', path('stop_deployment/'), {});
-    openGate(ctl, 'fix-hold');
+    openGateOn(ctl, 'fix-hold');
     expect((await waitForTask(api, stop.id)).status).toBe('ready');
     const stopped = await waitForTask(api, started.id);
     // a stopped run did not finish

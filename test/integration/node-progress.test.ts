@@ -5,13 +5,12 @@
  * reads 100. Driven step by step against real parts (engine harness): dynalite, the local fleet running real
  * commands, the repositories, the service the API calls; read as the API serializes them.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeJson, taskJson } from '../../lambdas/api/serialize.js';
 import type { HistoryRow } from '../../lambdas/domain/history.js';
 import type { Node } from '../../lambdas/domain/model.js';
 import { gated, type Harness, harnessPerTest, newToken, shell, waitFor } from '../helpers/engine-harness.js';
+import { openGate } from '../helpers/gates.js';
 
 const harness = harnessPerTest();
 
@@ -49,11 +48,7 @@ async function fromRows(h: Harness, runId: number, nodes: Node[]) {
 }
 
 /** Lets `b` go on one node only. */
-function openGateOn(h: Harness, node: Node): void {
-  const instance = h.fleet.instances().find((i) => i.instanceId === node.instanceId);
-  if (!instance) throw new Error(`no instance for node ${node.id}`);
-  writeFileSync(join(instance.workDir, 'gate-b'), '');
-}
+const openGateOn = (h: Harness, node: Node): void => openGate(h.fleet, 'b', [node.instanceId]);
 
 describe("a node's progress", () => {
   it('moves as results come in, equals ended / planned, the deploy task the weighted mean, and a stop keeps it', async () => {

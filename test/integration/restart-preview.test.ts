@@ -6,15 +6,13 @@
  * input. A condition on the run's id (`deployment_id`) is previewed with the id the run then gets, and marked
  * as decided when the deployment is planned.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterJson, DeploymentPreviewJson, NodeJson, TaskJson } from '../../lambdas/api/wire.js';
 import { taskDurations } from '../../lambdas/app/engine/plan.js';
 import type { HistoryRow } from '../../lambdas/domain/history.js';
 import { targetJson } from '../../lambdas/domain/targets.js';
 import type { Runtime } from '../../local/runtime.js';
-import { gated } from '../helpers/engine-harness.js';
+import { gated, openGate } from '../helpers/gates.js';
 import {
   Api,
   freeNodes,
@@ -43,10 +41,8 @@ const graph = (variant = '') => [
 ];
 
 /** Lets a task held by `gated(gate, ...)` go on a node. */
-function openGate(node: NodeJson | undefined, gate: string): void {
-  const instance = runtime.fleet.instances().find((i) => i.instanceId === node?.meta.system.ssm_instance_id);
-  if (!instance) throw new Error(`no instance for node ${node?.id}`);
-  writeFileSync(join(instance.workDir, `gate-${gate}`), '');
+function openGateOn(node: NodeJson | undefined, gate: string): void {
+  openGate(runtime.fleet, gate, [node?.meta.system.ssm_instance_id ?? '']);
 }
 
 /** `off`'s condition is false (the stop timeout is 600 s, not 1). */
@@ -181,7 +177,7 @@ describe('the restart preview', () => {
     expect(locked.status).toBe(409);
     expect(locked.body.message).toMatch(/^Cannot preview the deployment: environment '.*' is locked/);
     const stop = await api.ok<TaskJson>('PUT', `/api/v1/clusters/${clusterId}/stop_deployment/`);
-    openGate(nodes[0], 'slow-2');
+    openGateOn(nodes[0], 'slow-2');
     expect((await waitForTask(api, stop.id)).status).toBe('ready');
     expect((await waitForTask(api, started.id)).status).toBe('error');
     const statuses = (await api.ok<NodeJson[]>('GET', `/api/v1/nodes/?cluster_id=${clusterId}`)).map((n) => [
